@@ -1,0 +1,1 @@
+"""samcut command line."""

@@ -1,0 +1,1 @@
+"""samcut desktop app (PySide6)."""

@@ -1,0 +1,59 @@
+"""Low-res logits -> logits or masks at the photo's size, for all of it or one region.
+
+The official chain is: bilinear 256 -> 1024 (align_corners=False), crop to the resized
+frame ``new_h x new_w``, bilinear to ``H x W`` (align_corners=False, no antialias), then
+``> 0``. Both resizes are separable and linear, so per axis they fold into one
+``out x 256`` weight matrix with at most four taps per row; any rectangle of the result
+is ``A_y[rows] @ logits @ A_x[cols].T``, whose cost follows the rectangle, not the photo.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
+
+
+def _bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """``out x in`` weights of a 1-D bilinear resize (align_corners=False), torch's float32 indexing."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    src = np.maximum(scale * (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) - np.float32(0.5),
+                     np.float32(0))
+    i0 = np.minimum(src.astype(np.int64), in_size - 1)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    lam1 = np.clip(src - i0, 0, 1).astype(np.float64)
+    weights = np.zeros((out_size, in_size), np.float64)
+    rows = np.arange(out_size)
+    np.add.at(weights, (rows, i0), 1.0 - lam1)
+    np.add.at(weights, (rows, i1), lam1)
+    return weights
+
+
+@lru_cache(maxsize=16)
+def axis_weights(resized: int, original: int) -> np.ndarray:
+    """``original x 256`` float32 weights: 256 -> 1024, crop to ``resized``, -> ``original``."""
+    up = _bilinear_matrix(LOW_RES, IMAGE_SIZE)[:resized]
+    down = _bilinear_matrix(resized, original)
+    weights = (down @ up).astype(np.float32)
+    weights.flags.writeable = False
+    return weights
+
+
+def upsample_logits(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
+                    rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
+    """``C x 256 x 256`` logits -> float32 ``C x h x w`` logits of the original image.
+
+    ``rows``/``cols`` select a rectangle of the original image (default: all of it).
+    """
+    wy = axis_weights(input_size[0], original_size[0])[rows]
+    wx = axis_weights(input_size[1], original_size[1])[cols]
+    low = np.asarray(low_res, np.float32).reshape(-1, LOW_RES, LOW_RES)
+    return np.matmul(np.matmul(wy, low), wx.T)
+
+
+def upsample_masks(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
+                   rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
+    """As ``upsample_logits``, thresholded at ``> 0``: bool ``C x h x w``."""
+    return upsample_logits(low_res, input_size, original_size, rows, cols) > 0

@@ -1,0 +1,159 @@
+"""``SamEngine``: MobileSAM's encoder and decoder as ONNX Runtime sessions.
+
+numpy, onnxruntime and Pillow only: importing this module never imports torch or Qt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from samcut.models.engine.postprocess import upsample_masks
+from samcut.models.engine.preprocess import decoder_prompt, encoder_input, mask_input_array
+from samcut.models.engine.types import ImageEmbedding, Prediction, Prompt
+from samcut.models.store.hashing import file_sha256
+
+ENCODER_FILE = "encoder.onnx"
+DECODER_FILE = "decoder.onnx"
+MANIFEST_FILE = "manifest.json"
+
+
+class ModelError(RuntimeError):
+    """A model directory is missing, incomplete, corrupt or does not match its manifest."""
+
+
+class EncodeCancelled(RuntimeError):
+    """``encode`` was stopped through its ``Cancellation``."""
+
+
+class Cancellation:
+    """Lets another thread stop a running ``SamEngine.encode`` (ONNX Runtime ``RunOptions.terminate``)."""
+
+    def __init__(self) -> None:
+        self.run_options = ort.RunOptions()
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the encode to stop as soon as it can; safe from any thread."""
+        self._cancelled.set()
+        self.run_options.terminate = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
+def default_threads() -> int:
+    """CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    """Explicit thread count, no spinning (an idle app uses no CPU), full graph optimisation."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
+def verify_model_dir(model_dir: Path) -> dict:
+    """Check that both graphs exist and, where a manifest is present, match its SHA-256 sums.
+
+    Returns the manifest (empty when there is none). Raises ``ModelError`` naming the problem.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"model folder {model_dir} does not exist (install one with 'samcut models fetch')")
+    for name in (ENCODER_FILE, DECODER_FILE):
+        if not (model_dir / name).is_file():
+            raise ModelError(f"model folder {model_dir} has no {name} (reinstall with 'samcut models fetch')")
+    manifest_path = model_dir / MANIFEST_FILE
+    if not manifest_path.is_file():
+        return {}
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{manifest_path} is not a valid samcut model manifest ({exc})") from exc
+    for name in (ENCODER_FILE, DECODER_FILE):
+        expected = files.get(name, {}).get("sha256")
+        actual = file_sha256(model_dir / name)
+        if expected != actual:
+            raise ModelError(f"{model_dir / name} is corrupt: SHA-256 {actual}, manifest expects {expected} "
+                             "(reinstall with 'samcut models fetch')")
+    return manifest
+
+
+class SamEngine:
+    """MobileSAM inference: ``encode`` once per image, ``decode`` per prompt.
+
+    ``encode`` and ``decode`` may run on different threads (ONNX Runtime sessions are
+    thread-safe for ``run``); the engine holds no per-image state.
+    """
+
+    def __init__(self, model_dir: Path | str, threads: int | None = None, verify: bool = True,
+                 providers: list[str] | None = None) -> None:
+        self.model_dir = Path(model_dir)
+        self.manifest = verify_model_dir(self.model_dir) if verify else {}
+        self.threads = threads or default_threads()
+        providers = providers or ["CPUExecutionProvider"]
+        self.encoder = self._load(ENCODER_FILE, providers)
+        self.decoder = self._load(DECODER_FILE, providers)
+
+    def _load(self, name: str, providers: list[str]) -> ort.InferenceSession:
+        path = self.model_dir / name
+        try:
+            return ort.InferenceSession(str(path), sess_options=session_options(self.threads), providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"cannot load {path}: {str(exc).splitlines()[0]}") from exc
+
+    def encode(self, image: np.ndarray, cancel: Cancellation | None = None) -> ImageEmbedding:
+        """``uint8 H x W x 3`` RGB -> ``ImageEmbedding`` (features ``1 x 256 x 64 x 64``).
+
+        With ``cancel``, another thread may stop the run; it then raises ``EncodeCancelled``.
+        """
+        batch, input_size = encoder_input(image)
+        if cancel is not None and cancel.cancelled:
+            raise EncodeCancelled("encode cancelled before it started")
+        try:
+            features = self.encoder.run(None, {"image": batch},
+                                        cancel.run_options if cancel is not None else None)[0]
+        except Exception as exc:
+            if cancel is not None and cancel.cancelled:
+                raise EncodeCancelled("encode cancelled") from exc
+            raise
+        return ImageEmbedding(features=features, original_size=(int(image.shape[0]), int(image.shape[1])),
+                              input_size=input_size)
+
+    def decode_low_res(self, embedding: ImageEmbedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
+        """Run the decoder: (low-res logits float32 ``4 x 256 x 256``, IoU predictions ``(4,)``), tokens 0-3."""
+        coords, labels = decoder_prompt(prompt, embedding.original_size, embedding.input_size)
+        mask_input, has_mask = mask_input_array(prompt.mask_input)
+        logits, iou = self.decoder.run(None, {
+            "image_embeddings": embedding.features,
+            "point_coords": coords,
+            "point_labels": labels,
+            "mask_input": mask_input,
+            "has_mask_input": has_mask,
+        })
+        return logits[0], iou[0]
+
+    def decode(self, embedding: ImageEmbedding, prompt: Prompt, multimask: bool = True) -> Prediction:
+        """Prompt -> ``Prediction`` with full-size masks (3 candidates, or 1 with ``multimask=False``)."""
+        logits, iou = self.decode_low_res(embedding, prompt)
+        tokens = slice(1, 4) if multimask else slice(0, 1)
+        low_res = np.ascontiguousarray(logits[tokens])
+        masks = upsample_masks(low_res, embedding.input_size, embedding.original_size)
+        return Prediction(masks=masks, scores=np.ascontiguousarray(iou[tokens]), low_res_logits=low_res)

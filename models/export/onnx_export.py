@@ -1,0 +1,202 @@
+"""Export MobileSAM to ``encoder.onnx`` + ``decoder.onnx`` and check them against torch.
+
+Graph contracts (all float32):
+
+- encoder: ``image`` ``1 x 3 x 1024 x 1024`` (normalised, zero-padded bottom/right)
+  -> ``image_embeddings`` ``1 x 256 x 64 x 64``.
+- decoder: ``image_embeddings`` ``1 x 256 x 64 x 64``; ``point_coords`` ``1 x N x 2`` (x, y) in the
+  resized 1024 frame without the +0.5 shift; ``point_labels`` ``1 x N`` (-1, 0, 1, 2, 3);
+  ``mask_input`` ``1 x 1 x 256 x 256`` logits; ``has_mask_input`` ``(1,)`` multiplier
+  -> ``low_res_logits`` ``1 x 4 x 256 x 256`` (all four mask tokens, padded 1024 frame) and
+  ``iou_predictions`` ``1 x 4`` (raw). Upsampling to the photo is the engine's job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from samcut.models.mobile_sam import MobileSam, load_mobile_sam
+from samcut.models.store.hashing import file_sha256, git_blob_sha1
+
+OPSET = 17
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+ENCODER_TOL = 1e-3
+DECODER_TOL = 1e-3
+
+
+class ExportError(RuntimeError):
+    """The export failed or its ONNX files disagree with the torch model."""
+
+
+class EncoderGraph(nn.Module):
+    """Wraps the image encoder for export."""
+
+    def __init__(self, model: MobileSam) -> None:
+        super().__init__()
+        self.encoder = model.image_encoder
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.encoder(image)
+
+
+class DecoderGraph(nn.Module):
+    """Prompt encoder + mask decoder; the image's positional encoding is folded in as a constant."""
+
+    def __init__(self, model: MobileSam) -> None:
+        super().__init__()
+        self.prompt_encoder = model.prompt_encoder
+        self.mask_decoder = model.mask_decoder
+        with torch.no_grad():
+            self.register_buffer("image_pe", model.prompt_encoder.dense_positional_encoding())
+
+    def forward(self, image_embeddings: torch.Tensor, point_coords: torch.Tensor, point_labels: torch.Tensor,
+                mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sparse = self.prompt_encoder.embed_points(point_coords, point_labels)
+        dense = self.prompt_encoder.embed_mask(mask_input, has_mask_input)
+        return self.mask_decoder(image_embeddings, self.image_pe, sparse, dense)
+
+
+def _sample_image() -> np.ndarray:
+    """A deterministic, textured, normalised and padded ``1 x 3 x 1024 x 1024`` encoder input."""
+    rng = np.random.default_rng(1234)
+    x = np.zeros((1, 3, 1024, 1024), np.float32)
+    yy, xx = np.mgrid[0:700, 0:1024].astype(np.float32)
+    for c in range(3):
+        x[0, c, :700] = np.sin(xx / (17 + 5 * c)) + np.cos(yy / (23 + 3 * c)) + 0.3 * rng.standard_normal((700, 1024))
+    return x
+
+
+def _decoder_samples(embedding: np.ndarray) -> list[dict[str, np.ndarray]]:
+    """Prompt sets that exercise points, padding, boxes and a mask input."""
+    rng = np.random.default_rng(99)
+    zeros = np.zeros((1, 1, 256, 256), np.float32)
+    cases = [
+        ([[300.0, 200.0], [0.0, 0.0]], [1, -1], zeros, 0.0),
+        ([[120.5, 640.0], [800.0, 300.0], [512.0, 512.0], [0.0, 0.0]], [1, 1, 0, -1], zeros, 0.0),
+        ([[400.0, 100.0], [100.0, 50.0], [700.0, 650.0]], [1, 2, 3], zeros, 0.0),
+        ([[250.0, 250.0], [0.0, 0.0]], [1, -1], 4 * rng.standard_normal((1, 1, 256, 256)).astype(np.float32), 1.0),
+    ]
+    return [
+        {
+            "image_embeddings": embedding,
+            "point_coords": np.asarray([c], np.float32),
+            "point_labels": np.asarray([lab], np.float32),
+            "mask_input": mask,
+            "has_mask_input": np.asarray([h], np.float32),
+        }
+        for c, lab, mask, h in cases
+    ]
+
+
+def _compare(name: str, got: np.ndarray, want: np.ndarray, tol: float) -> float:
+    diff = float(np.max(np.abs(got - want)))
+    if not np.isfinite(diff) or diff > tol:
+        raise ExportError(f"{name}: ONNX Runtime output differs from torch by {diff:.3g} (tolerance {tol:g})")
+    return diff
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def export_encoder(model: MobileSam, path: Path) -> None:
+    """Write the encoder graph to ``path`` with the legacy TorchScript exporter."""
+    torch.onnx.export(EncoderGraph(model).eval(), (torch.from_numpy(_sample_image()),), str(path),
+                      input_names=["image"], output_names=["image_embeddings"], opset_version=OPSET,
+                      do_constant_folding=True, dynamo=False)
+
+
+def export_decoder(model: MobileSam, path: Path) -> None:
+    """Write the decoder graph to ``path``; only the number of points is dynamic."""
+    sample = _decoder_samples(np.zeros((1, 256, 64, 64), np.float32))[1]
+    args = tuple(torch.from_numpy(sample[k]) for k in
+                 ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"))
+    torch.onnx.export(DecoderGraph(model).eval(), args, str(path),
+                      input_names=list(sample), output_names=["low_res_logits", "iou_predictions"],
+                      dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+                      opset_version=OPSET, do_constant_folding=True, dynamo=False)
+
+
+def check_parity(model: MobileSam, encoder_path: Path, decoder_path: Path) -> dict[str, float]:
+    """Run both files in ONNX Runtime and compare with torch; raise ``ExportError`` on a mismatch."""
+    image = _sample_image()
+    with torch.no_grad():
+        want_emb = model.image_encoder(torch.from_numpy(image)).numpy()
+    got_emb = _session(encoder_path).run(None, {"image": image})[0]
+    report = {"encoder_max_abs_diff": _compare("encoder", got_emb, want_emb, ENCODER_TOL)}
+    decoder = DecoderGraph(model).eval()
+    session = _session(decoder_path)
+    worst_logits = worst_iou = 0.0
+    for i, feeds in enumerate(_decoder_samples(want_emb)):
+        with torch.no_grad():
+            logits, iou = decoder(*(torch.from_numpy(v) for v in feeds.values()))
+        got_logits, got_iou = session.run(None, feeds)
+        worst_logits = max(worst_logits, _compare(f"decoder case {i} logits", got_logits, logits.numpy(), DECODER_TOL))
+        worst_iou = max(worst_iou, _compare(f"decoder case {i} iou", got_iou, iou.numpy(), DECODER_TOL))
+    report["decoder_logits_max_abs_diff"] = worst_logits
+    report["decoder_iou_max_abs_diff"] = worst_iou
+    return report
+
+
+def export_model(checkpoint: Path, out_dir: Path, model_name: str = "mobile_sam_vit_t",
+                 progress: Callable[[str], None] | None = None) -> dict:
+    """Export ``checkpoint`` into ``out_dir`` (``encoder.onnx``, ``decoder.onnx``, ``manifest.json``).
+
+    Files are written in a private temporary folder next to ``out_dir``, verified against
+    torch, then moved in; the manifest goes last, so a folder with a manifest is complete.
+    Returns the manifest.
+    """
+    say = progress or (lambda _msg: None)
+    checkpoint = Path(checkpoint)
+    out_dir = Path(out_dir)
+    say(f"loading {checkpoint}")
+    model = load_mobile_sam(checkpoint)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    try:
+        with torch.no_grad():
+            say("exporting encoder.onnx")
+            export_encoder(model, work / "encoder.onnx")
+            say("exporting decoder.onnx")
+            export_decoder(model, work / "decoder.onnx")
+        say("checking ONNX Runtime against torch")
+        parity = check_parity(model, work / "encoder.onnx", work / "decoder.onnx")
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "model": model_name,
+            "input_size": 1024,
+            "embedding_shape": [1, 256, 64, 64],
+            "opset": OPSET,
+            "torch_version": torch.__version__,
+            "checkpoint": {
+                "name": checkpoint.name,
+                "bytes": checkpoint.stat().st_size,
+                "sha256": file_sha256(checkpoint),
+                "git_blob_sha1": git_blob_sha1(checkpoint),
+            },
+            "files": {
+                name: {"bytes": (work / name).stat().st_size, "sha256": file_sha256(work / name)}
+                for name in ("encoder.onnx", "decoder.onnx")
+            },
+            "parity": parity,
+        }
+        (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
+        for name in manifest["files"]:
+            os.replace(work / name, out_dir / name)
+        (work / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(work / MANIFEST_NAME, out_dir / MANIFEST_NAME)
+        say(f"wrote {out_dir}")
+        return manifest
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,79 @@
+"""MobileSAM ``vit_t``: TinyViT encoder + SAM prompt encoder + SAM mask decoder, and strict loading.
+
+Only the export step uses this module (torch is a build-time dependency of samcut).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from samcut.models.mobile_sam.mask_decoder import MaskDecoder
+from samcut.models.mobile_sam.prompt_encoder import PromptEncoder
+from samcut.models.mobile_sam.tiny_vit import TinyViT
+
+IMAGE_SIZE = 1024
+EMBED_GRID = 64
+PIXEL_MEAN = (123.675, 116.28, 103.53)
+PIXEL_STD = (58.395, 57.12, 57.375)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is not a MobileSAM ``vit_t`` state dict."""
+
+
+class MobileSam(nn.Module):
+    """The three parts of MobileSAM under the official state-dict prefixes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image_encoder = TinyViT(img_size=IMAGE_SIZE)
+        self.prompt_encoder = PromptEncoder(grid_size=EMBED_GRID, image_size=IMAGE_SIZE)
+        self.mask_decoder = MaskDecoder()
+
+
+def build_mobile_sam() -> MobileSam:
+    """An untrained MobileSAM in eval mode."""
+    return MobileSam().eval()
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Unpickle a checkpoint safely (``weights_only=True``); accepts a bare state dict or ``{"model": ...}``."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__}: {exc})") from exc
+    if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
+        data = data["model"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError(f"{path}: does not hold a state dict of tensors")
+    return data
+
+
+def load_mobile_sam(path: Path) -> MobileSam:
+    """Build MobileSAM and load ``path`` strictly (every key, every shape), then switch to eval mode.
+
+    The second ``eval()`` after loading matters: TinyViT caches its gathered attention biases
+    when switched to eval mode, and that cache must be rebuilt from the loaded weights.
+    """
+    model = MobileSam()
+    state = read_state_dict(Path(path))
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (first: {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (first: {unexpected[0]})")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{len(wrong)} shape mismatches (first: {k} {tuple(state[k].shape)} "
+                         f"!= {tuple(expected[k].shape)})")
+        raise CheckpointError(f"{path}: not a MobileSAM vit_t checkpoint: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+    return model.eval()

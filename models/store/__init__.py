@@ -1,0 +1,1 @@
+"""Model registry: where models live, how they are fetched and verified."""

@@ -1,0 +1,1 @@
+"""Bridge between host plug-ins (GIMP, Krita) and samcut."""
