@@ -1,0 +1,1 @@
+"""Document layer: image IO, selection, strokes, history, export (no Qt)."""

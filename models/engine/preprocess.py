@@ -19,11 +19,15 @@ PIXEL_STD = np.array([58.395, 57.12, 57.375], np.float32)
 
 
 def resized_size(height: int, width: int, target: int = IMAGE_SIZE) -> tuple[int, int]:
-    """``(new_h, new_w)`` with the longest side ``target``; scale in double precision, round half up."""
+    """``(new_h, new_w)`` with the longest side ``target``; scale in double precision, round half up.
+
+    A side that would round to 0 (strips thinner than 1:2048) is kept at 1 pixel, where the
+    official predictor would fail.
+    """
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
     scale = target * 1.0 / max(height, width)
-    return int(height * scale + 0.5), int(width * scale + 0.5)
+    return max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
 
 
 def resize_image(image: np.ndarray) -> np.ndarray:

@@ -1,0 +1,83 @@
+"""``samcut segment``: the engine without a window (scripts, tests, host plug-ins)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from samcut.models.document.cutout import save_cutout, save_mask
+from samcut.models.document.imageio import load_image
+from samcut.models.engine import Prompt, SamEngine
+from samcut.models.store.registry import model_dir
+
+
+def parse_point(text: str) -> tuple[float, float, int]:
+    """``X,Y`` or ``X,Y,LABEL`` (label 1 positive, 0 negative) in image pixels."""
+    parts = text.split(",")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        x, y = float(parts[0]), float(parts[1])
+        label = int(parts[2]) if len(parts) == 3 else 1
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"point {text!r} is not X,Y or X,Y,LABEL") from None
+    if label not in (0, 1):
+        raise argparse.ArgumentTypeError(f"point {text!r}: label must be 1 (include) or 0 (exclude)")
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise argparse.ArgumentTypeError(f"point {text!r}: coordinates must be finite")
+    return x, y, label
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """``X0,Y0,X1,Y1`` in image pixels, any corner order."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"box {text!r} is not X0,Y0,X1,Y1") from None
+    if not np.isfinite([x0, y0, x1, y1]).all():
+        raise argparse.ArgumentTypeError(f"box {text!r}: coordinates must be finite")
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", type=Path, help="image file (EXIF orientation is applied first)")
+    parser.add_argument("--point", type=parse_point, action="append", default=[], metavar="X,Y[,LABEL]",
+                        help="a click in image pixels; LABEL 1 includes (default), 0 excludes; repeatable")
+    parser.add_argument("--box", type=parse_box, metavar="X0,Y0,X1,Y1", help="a box around the object")
+    parser.add_argument("--models", type=Path, metavar="DIR", help="model folder (default: the installed model)")
+    parser.add_argument("--mask", type=Path, metavar="OUT.png", help="write the mask as 8-bit grey PNG")
+    parser.add_argument("--cutout", type=Path, metavar="OUT.png", help="write the cutout as RGBA PNG")
+    parser.add_argument("--candidate", choices=("auto", "best", "single"), default="auto",
+                        help="which mask: best of 3 candidates, the single-mask output, or auto "
+                             "(best of 3 for one click or a box alone, single otherwise)")
+    parser.add_argument("--max-pixels", type=int, metavar="N", help="refuse images larger than N pixels")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for ONNX Runtime")
+
+
+def choose_multimask(candidate: str, points: int, has_box: bool) -> bool:
+    """Multimask output where a prompt is ambiguous (one click, or a box alone), as SAM advises."""
+    if candidate == "auto":
+        return points + int(has_box) <= 1
+    return candidate == "best"
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.point and args.box is None:
+        raise SystemExit("samcut segment: give at least one --point or a --box")
+    if args.mask is None and args.cutout is None:
+        raise SystemExit("samcut segment: give --mask OUT.png and/or --cutout OUT.png")
+    image = load_image(args.image, args.max_pixels)
+    engine = SamEngine(args.models or model_dir(), threads=args.threads)
+    embedding = engine.encode(image.model_rgb())
+    prompt = Prompt(points=[(x, y) for x, y, _ in args.point], labels=[lab for _, _, lab in args.point],
+                    box=args.box)
+    prediction = engine.decode(embedding, prompt, multimask=choose_multimask(args.candidate, len(args.point),
+                                                                             args.box is not None))
+    mask = prediction.masks[prediction.best]
+    if args.mask is not None:
+        save_mask(args.mask, mask)
+    if args.cutout is not None:
+        save_cutout(args.cutout, image.rgb, mask, image.alpha)
+    return 0

@@ -1,0 +1,138 @@
+"""Reading images of any common kind into samcut's ``uint8 H x W x 3`` RGB (+ optional alpha).
+
+Every failure becomes an ``ImageError`` with a one-line message meant for the user.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 200_000_000
+MAX_PIXELS_ENV = "SAMCUT_MAX_PIXELS"
+
+# samcut checks the pixel count itself (``max_pixels``) before decoding, with a message that
+# names the size; Pillow's own bomb guard would otherwise refuse sizes our limit allows.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class ImageError(ValueError):
+    """An image could not be read; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image, EXIF orientation applied.
+
+    ``rgb``: ``uint8 H x W x 3``; ``alpha``: ``uint8 H x W`` or None when opaque;
+    ``mode``: the file's Pillow mode before conversion (for messages).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    mode: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)``."""
+        return int(self.rgb.shape[0]), int(self.rgb.shape[1])
+
+    def model_rgb(self) -> np.ndarray:
+        """What the encoder sees: the image composited over white where it is transparent."""
+        if self.alpha is None:
+            return self.rgb
+        a = self.alpha[..., None].astype(np.uint16)
+        return ((self.rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+
+
+def max_pixels_from_env() -> int:
+    """The pixel limit: ``$SAMCUT_MAX_PIXELS`` if set, else ``DEFAULT_MAX_PIXELS``."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_PIXELS
+    except ValueError as exc:
+        raise ImageError(f"{MAX_PIXELS_ENV}={raw!r} is not a whole number") from exc
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """Grey images of more than 8 bits (``I;16*``, ``I``, ``F``) scaled to ``L`` by their range."""
+    data = np.asarray(im)
+    if im.mode == "F":
+        scale = 255.0 if float(np.nanmax(data, initial=0)) <= 1.0 else 1.0
+        out = np.clip(np.nan_to_num(data) * scale + 0.5, 0, 255)
+    else:
+        top = 65535 if int(data.max(initial=0)) > 255 else 255
+        out = np.clip(data.astype(np.float64) * (255.0 / top) + 0.5, 0, 255)
+    return Image.fromarray(out.astype(np.uint8), "L")
+
+
+def _icc_to_srgb(im: Image.Image) -> Image.Image:
+    """Convert through the embedded ICC profile to sRGB where there is one; else Pillow's conversion."""
+    icc = im.info.get("icc_profile")
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass
+    return im.convert("RGB")
+
+
+def _to_rgb_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        im = _to_8bit(im)
+    if im.mode == "P" or im.mode == "PA":
+        im = im.convert("RGBA" if ("transparency" in im.info or im.mode == "PA") else "RGB")
+    if im.mode in ("LA", "La", "RGBa"):
+        im = im.convert("RGBA")
+    if im.mode == "RGBA":
+        data = np.asarray(im)
+        alpha = np.ascontiguousarray(data[..., 3])
+        return np.ascontiguousarray(data[..., :3]), (None if bool((alpha == 255).all()) else alpha)
+    if im.mode in ("CMYK", "LAB", "YCbCr", "HSV"):
+        im = _icc_to_srgb(im) if im.mode == "CMYK" else im.convert("RGB")
+    elif im.mode != "RGB":
+        im = im.convert("RGB")
+    return np.ascontiguousarray(np.asarray(im)), None
+
+
+def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
+    """Read ``path``; raise ``ImageError`` for missing, empty, corrupt, truncated or oversized files."""
+    path = Path(path)
+    limit = max_pixels if max_pixels is not None else max_pixels_from_env()
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                if width <= 0 or height <= 0:
+                    raise ImageError(f"{path}: the image has no pixels ({width}x{height})")
+                if width * height > limit:
+                    raise ImageError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
+                                     f"limit of {limit / 1e6:.0f} (raise it with {MAX_PIXELS_ENV} or --max-pixels)")
+                mode = im.mode
+                im.load()
+                oriented = ImageOps.exif_transpose(im)
+                rgb, alpha = _to_rgb_alpha(oriented)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file samcut can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise ImageError(f"{path}: the image is damaged or truncated ({reason})") from None
+    except MemoryError:
+        raise ImageError(f"{path}: not enough memory to decode this image") from None
+    return LoadedImage(rgb=rgb, alpha=alpha, mode=mode)

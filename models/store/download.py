@@ -1,0 +1,108 @@
+"""Resumable, verified downloads over HTTP(S) with the standard library.
+
+Bytes go to ``<dest>.part`` (private to the user); an interrupted download is resumed with
+an HTTP ``Range`` request; the file is renamed to ``dest`` only after its hash matches.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+from samcut.models.store.hashing import git_blob_sha1
+
+CHUNK = 1 << 16
+Progress = Callable[[int, "int | None"], None]
+
+
+class DownloadError(RuntimeError):
+    """A download failed; the message says what to do."""
+
+
+class OfflineError(DownloadError):
+    """The server could not be reached at all."""
+
+
+class ChecksumError(DownloadError):
+    """A file's hash is not the pinned one."""
+
+
+class DownloadCancelled(DownloadError):
+    """The user cancelled; the partial file is kept for a later resume."""
+
+
+def check_git_blob(path: Path, expected: str, label: str) -> None:
+    """Raise ``ChecksumError`` naming both hashes unless ``path``'s git-blob SHA-1 is ``expected``."""
+    actual = git_blob_sha1(path)
+    if actual != expected:
+        raise ChecksumError(f"{label}: wrong file (git-blob SHA-1 {actual}, expected {expected})")
+
+
+def _open_part(part: Path, append: bool) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    return os.open(part, flags, 0o600)
+
+
+def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | None = None,
+             timeout: float = 30.0, cancel: threading.Event | None = None) -> Path:
+    """Fetch ``url`` into ``dest``, resuming ``dest.part`` if present, verifying before the rename."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "samcut"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    host = urlparse(url).hostname or url
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http/https only, checked by caller)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # nothing left to fetch: the part file is complete
+            return _finish(part, dest, expected_git_sha1, url)
+        raise DownloadError(f"{url}: the server answered HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise OfflineError(f"cannot reach {host} ({reason})") from None
+    with response:
+        resumed = have and response.status == 206
+        done = have if resumed else 0
+        length = response.headers.get("Content-Length")
+        total = done + int(length) if length and length.isdigit() else None
+        fd = _open_part(part, append=bool(resumed))
+        with os.fdopen(fd, "wb") as out:
+            if progress:
+                progress(done, total)
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise DownloadCancelled(f"download cancelled at {done / 1e6:.1f} MB; run again to resume")
+                try:
+                    chunk = response.read(CHUNK)
+                except (OSError, socket.timeout, ValueError) as exc:
+                    raise DownloadError(f"download from {host} interrupted after {done / 1e6:.1f} MB ({exc}); "
+                                        "run the same command again to resume") from None
+                if not chunk:
+                    break
+                out.write(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+    if total is not None and done < total:
+        raise DownloadError(f"download from {host} stopped at {done / 1e6:.1f} of {total / 1e6:.1f} MB; "
+                            "run the same command again to resume")
+    return _finish(part, dest, expected_git_sha1, url)
+
+
+def _finish(part: Path, dest: Path, expected: str, url: str) -> Path:
+    try:
+        check_git_blob(part, expected, url)
+    except ChecksumError:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, dest)
+    return dest

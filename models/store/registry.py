@@ -1,0 +1,97 @@
+"""Known models and where installed models live.
+
+Layout under the models root (``$SAMCUT_MODEL_DIR``, else the user data dir):
+``<root>/<name>/`` holds ``encoder.onnx``, ``decoder.onnx`` and ``manifest.json``;
+``<root>/downloads/`` holds verified checkpoints and ``*.part`` files of interrupted downloads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+MODEL_DIR_ENV = "SAMCUT_MODEL_DIR"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A downloadable checkpoint, pinned by git's blob SHA-1 of the file."""
+
+    name: str
+    title: str
+    filename: str
+    urls: tuple[str, ...]
+    git_blob_sha1: str
+    licence: str
+    credit: str
+
+
+MOBILE_SAM = ModelSpec(
+    name="mobile_sam",
+    title="MobileSAM (TinyViT-5M encoder, SAM decoder)",
+    filename="mobile_sam.pt",
+    urls=(
+        "https://raw.githubusercontent.com/ChaoningZhang/MobileSAM/"
+        "34bbbfdface3c18e5221aa7de6032d7220c6c6a1/weights/mobile_sam.pt",
+        "https://github.com/ChaoningZhang/MobileSAM/raw/master/weights/mobile_sam.pt",
+    ),
+    git_blob_sha1="7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7",
+    licence="Apache-2.0",
+    credit="MobileSAM weights by Chaoning Zhang et al. (Apache-2.0), built on Segment Anything by Meta AI (Apache-2.0)",
+)
+
+REGISTRY: dict[str, ModelSpec] = {MOBILE_SAM.name: MOBILE_SAM}
+DEFAULT_MODEL = MOBILE_SAM.name
+
+
+def models_root() -> Path:
+    """Where models are installed: ``$SAMCUT_MODEL_DIR`` or ``<user data dir>/samcut/models``."""
+    override = os.environ.get(MODEL_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return platformdirs.user_data_path("samcut", appauthor=False) / "models"
+
+
+def model_dir(name: str = DEFAULT_MODEL) -> Path:
+    """The folder of an installed (or to-be-installed) model."""
+    return models_root() / name
+
+
+def downloads_dir() -> Path:
+    """Where checkpoints and partial downloads are kept."""
+    return models_root() / "downloads"
+
+
+def spec(name: str) -> ModelSpec:
+    """The registry entry for ``name``; ``KeyError`` with the known names otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """A model folder found under the models root."""
+
+    name: str
+    path: Path
+    manifest: dict
+
+
+def installed_models() -> list[InstalledModel]:
+    """Model folders with a readable manifest, sorted by name."""
+    root = models_root()
+    found = []
+    if root.is_dir():
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            try:
+                manifest = json.loads((folder / "manifest.json").read_text())
+            except (OSError, ValueError):
+                continue
+            found.append(InstalledModel(folder.name, folder, manifest))
+    return found

@@ -1,0 +1,51 @@
+"""Our folded numpy upsampling against torch's two-step F.interpolate (the official predictor's)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from samcut.models.engine import resized_size, upsample_logits, upsample_masks
+
+SIZES = [(1, 1), (2, 3), (5, 1024), (1024, 3), (173, 512), (300, 451), (1024, 1024), (683, 1024),
+         (1500, 1000), (3000, 4000), (4001, 2999)]
+
+
+def torch_postprocess(low: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    new_h, new_w = resized_size(*size)
+    t = torch.from_numpy(low)[None]
+    t = F.interpolate(t, (1024, 1024), mode="bilinear", align_corners=False)
+    t = t[..., :new_h, :new_w]
+    t = F.interpolate(t, size, mode="bilinear", align_corners=False)
+    return t[0].numpy()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[1]}x{s[0]}")
+def test_upsampling_matches_torch(size) -> None:
+    rng = np.random.default_rng(size[0] * 7 + size[1])
+    low = (rng.standard_normal((2, 256, 256)) * 4).astype(np.float32)
+    want = torch_postprocess(low, size)
+    got = upsample_logits(low, resized_size(*size), size)
+    assert got.shape == want.shape == (2, *size)
+    assert float(np.abs(got - want).max()) < 5e-4  # float32 rounding of |logits| up to ~20
+    disagree = (got > 0) != (want > 0)
+    assert disagree.mean() < 1e-5
+
+
+def test_region_equals_slice_of_full() -> None:
+    rng = np.random.default_rng(5)
+    low = rng.standard_normal((3, 256, 256)).astype(np.float32)
+    size = (1200, 1600)
+    full = upsample_masks(low, resized_size(*size), size)
+    region = upsample_masks(low, resized_size(*size), size, rows=slice(100, 333), cols=slice(1500, 1600))
+    np.testing.assert_array_equal(region, full[:, 100:333, 1500:1600])
+
+
+def test_resized_size_rounds_half_up_and_keeps_one_pixel() -> None:
+    assert resized_size(300, 451) == (681, 1024)
+    assert resized_size(400, 600) == (683, 1024)
+    assert resized_size(1, 5000) == (1, 1024)
+    with pytest.raises(ValueError):
+        resized_size(0, 10)
