@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify.add_argument("name", nargs="?", default=DEFAULT_MODEL)
     export = sub.add_parser("export", help="export a MobileSAM checkpoint to ONNX (needs torch)")
     export.add_argument("checkpoint", type=Path)
-    export.add_argument("--out", type=Path, required=True, metavar="DIR")
+    export.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: the installed model's)")
 
 
 def _say(message: str) -> None:
@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{folder}: OK ({', '.join(manifest['files'])} match their SHA-256 sums)")
         return 0
     if command == "export":
-        export_checkpoint(args.checkpoint, args.out, say=_say)
-        print(f"exported {args.checkpoint} to {args.out}")
+        out = args.out or model_dir()
+        export_checkpoint(args.checkpoint, out, say=_say)
+        print(f"exported {args.checkpoint} to {out}")
         return 0
     raise AssertionError(command)

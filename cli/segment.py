@@ -65,9 +65,9 @@ def choose_multimask(candidate: str, points: int, has_box: bool) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     if not args.point and args.box is None:
-        raise SystemExit("samcut segment: give at least one --point or a --box")
+        raise ValueError("segment: give at least one --point or a --box")
     if args.mask is None and args.cutout is None:
-        raise SystemExit("samcut segment: give --mask OUT.png and/or --cutout OUT.png")
+        raise ValueError("segment: give --mask OUT.png and/or --cutout OUT.png")
     image = load_image(args.image, args.max_pixels)
     engine = SamEngine(args.models or model_dir(), threads=args.threads)
     embedding = engine.encode(image.model_rgb())

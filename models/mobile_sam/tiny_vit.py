@@ -127,7 +127,7 @@ class WindowAttention(nn.Module):
                              persistent=False)
         self.register_buffer("ab", torch.zeros(num_heads, n, n), persistent=False)
 
-    def train(self, mode: bool = True) -> "WindowAttention":
+    def train(self, mode: bool = True) -> WindowAttention:
         super().train(mode)
         if not mode:
             self.ab = self.attention_biases[:, self.attention_bias_idxs].detach().clone()

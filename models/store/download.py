@@ -7,7 +7,6 @@ an HTTP ``Range`` request; the file is renamed to ``dest`` only after its hash m
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import urllib.error
 import urllib.request
@@ -66,7 +65,7 @@ def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | 
         if exc.code == 416 and have:  # nothing left to fetch: the part file is complete
             return _finish(part, dest, expected_git_sha1, url)
         raise DownloadError(f"{url}: the server answered HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise OfflineError(f"cannot reach {host} ({reason})") from None
     with response:
@@ -83,7 +82,7 @@ def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | 
                     raise DownloadCancelled(f"download cancelled at {done / 1e6:.1f} MB; run again to resume")
                 try:
                     chunk = response.read(CHUNK)
-                except (OSError, socket.timeout, ValueError) as exc:
+                except (TimeoutError, OSError, ValueError) as exc:
                     raise DownloadError(f"download from {host} interrupted after {done / 1e6:.1f} MB ({exc}); "
                                         "run the same command again to resume") from None
                 if not chunk:

@@ -6,10 +6,10 @@ import warnings
 
 import pytest
 import torch
-from reference import reference_dir
 
-from samcut.models.export import ExportError, export_model
-from samcut.models.export import onnx_export
+from samcut.models.export import ExportError, export_model, onnx_export
+
+from reference import reference_dir
 
 
 def test_mismatch_fails_and_writes_nothing(tmp_path, monkeypatch) -> None:

@@ -7,10 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from reference import golden_files
 
 from samcut.models.engine import ImageEmbedding, Prompt, upsample_masks
 from samcut.models.engine.preprocess import resize_image
+
+from reference import golden_files
 
 FULL_CASES = [p for p in golden_files() if not p.name.startswith("preproc_only")]
 PREPROC_CASES = golden_files()
@@ -64,7 +65,8 @@ def _prompt(g: np.lib.npyio.NpzFile, case: str) -> Prompt:
     if bool(g[case + "has_mask_input"]):
         src_case, src_index = (int(v) for v in g[case + "mask_input_source"])
         mask_input = g[f"p{src_case:02d}_low_res_logits_f16"][src_index].astype(np.float32)
-    return Prompt(points=[tuple(p) for p in g[case + "point_coords"]], labels=[int(v) for v in g[case + "point_labels"]],
+    return Prompt(points=[tuple(p) for p in g[case + "point_coords"]],
+                  labels=[int(v) for v in g[case + "point_labels"]],
                   box=tuple(float(v) for v in box) if box.size else None, mask_input=mask_input)
 
 
@@ -86,7 +88,7 @@ def test_predictor_cases_match(engine, path) -> None:
         want_logits = g[case + "low_res_logits_f16"].astype(np.float32)
         assert float(np.abs(pred.low_res_logits - want_logits).max()) <= LOGITS_TOL, case
         assert float(np.abs(pred.scores - g[case + "iou_predictions"]).max()) <= IOU_TOL, case
-        for got, want in zip(pred.masks, g[case + "masks"]):
+        for got, want in zip(pred.masks, g[case + "masks"], strict=True):
             assert mask_iou(got, want) >= MASK_IOU_MIN, case
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from reference import reference_dir
 
 from samcut.models.mobile_sam import CheckpointError, load_mobile_sam
 from samcut.models.mobile_sam.tiny_vit import WindowAttention
+
+from reference import reference_dir
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def test_pickled_code_is_not_executed(tmp_path) -> None:
 
     class Evil:
         def __reduce__(self):
-            return (exec, ("open(%r, 'w').write('pwned')" % str(tmp_path / "pwned"),))
+            return (exec, (f"open({str(tmp_path / 'pwned')!r}, 'w').write('pwned')",))
 
     path = tmp_path / "evil.pt"
     with open(path, "wb") as fh:

@@ -1,0 +1,101 @@
+"""``samcut segment``: outputs, exit status 2 with one line for every bad input, atomic writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from samcut.cli.main import main
+from samcut.models.document import cutout
+
+
+@pytest.fixture()
+def photo(tmp_path):
+    rng = np.random.default_rng(3)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 255, (90, 160, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "samcut.cli", *args], capture_output=True, text=True)
+
+
+def test_mask_and_cutout_agree(test_model_dir, photo, tmp_path) -> None:
+    mask_path, cut_path = tmp_path / "m.png", tmp_path / "c.png"
+    code = main(["segment", str(photo), "--point", "80,45", "--point", "10,10,0", "--models", str(test_model_dir),
+                 "--mask", str(mask_path), "--cutout", str(cut_path)])
+    assert code == 0
+    mask, cut = Image.open(mask_path), Image.open(cut_path)
+    assert mask.mode == "L" and cut.mode == "RGBA" and mask.size == cut.size == (160, 90)
+    m = np.asarray(mask)
+    assert set(np.unique(m)) <= {0, 255}
+    np.testing.assert_array_equal(np.asarray(cut)[..., 3], m)
+    np.testing.assert_array_equal(np.asarray(cut)[..., :3], np.asarray(Image.open(photo)))
+
+
+def test_same_as_engine(test_model_dir, engine, photo, tmp_path) -> None:
+    from samcut.models.engine import Prompt
+
+    out = tmp_path / "m.png"
+    assert main(["segment", str(photo), "--box", "100,80,20,5", "--models", str(test_model_dir),
+                 "--mask", str(out)]) == 0
+    pred = engine.decode(engine.encode(np.asarray(Image.open(photo))), Prompt(box=(20, 5, 100, 80)))
+    np.testing.assert_array_equal(np.asarray(Image.open(out)) > 0, pred.masks[pred.best])
+
+
+@pytest.mark.parametrize("make,args,message", [
+    (lambda p: p.write_bytes(b""), [], "the file is empty"),
+    (lambda p: p.write_bytes(b"GIF89a garbage"), [], "damaged or truncated|not an image"),
+    (lambda p: p.write_text("not an image"), [], "not an image file"),
+    (None, [], "no such file"),
+    (lambda p: Image.new("RGB", (50, 50)).save(p, format="PNG"), ["--max-pixels", "100"], "over the limit of"),
+])
+def test_bad_images_exit_2_with_one_line(test_model_dir, tmp_path, make, args, message) -> None:
+    path = tmp_path / "input.png"
+    if make is not None:
+        make(path)
+    out = tmp_path / "out.png"
+    result = run_cli("segment", str(path), "--point", "5,5", "--models", str(test_model_dir), "--mask", str(out), *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("samcut: "), result.stderr
+    assert __import__("re").search(message, lines[0])
+    assert not out.exists() and not list(tmp_path.glob(".out.png*"))
+
+
+def test_missing_model_exit_2(photo, tmp_path) -> None:
+    result = run_cli("segment", str(photo), "--point", "5,5", "--models", str(tmp_path / "none"), "--mask",
+                     str(tmp_path / "o.png"))
+    assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_arguments(photo, tmp_path, test_model_dir) -> None:
+    assert run_cli("segment", str(photo), "--point", "5;5", "--mask", "x.png").returncode == 2
+    result = run_cli("segment", str(photo), "--models", str(test_model_dir), "--mask", str(tmp_path / "o.png"))
+    assert result.returncode == 2 and "at least one --point or a --box" in result.stderr
+
+
+def test_unwritable_output(test_model_dir, photo, tmp_path) -> None:
+    result = run_cli("segment", str(photo), "--point", "5,5", "--models", str(test_model_dir),
+                     "--mask", str(tmp_path / "no" / "such" / "dir" / "o.png"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "No such file" in result.stderr
+
+
+def test_failed_write_leaves_old_file_intact(tmp_path, monkeypatch) -> None:
+    target = tmp_path / "mask.png"
+    target.write_bytes(b"previous")
+
+    def explode(self, fh, format=None):  # noqa: A002
+        fh.write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", explode)
+    with pytest.raises(OSError, match="disk full"):
+        cutout.save_mask(target, np.ones((4, 4), bool))
+    assert target.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.png"]

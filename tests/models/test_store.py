@@ -1,0 +1,162 @@
+"""Model store: resumable verified downloads from a loopback server, local installs, the CLI."""
+
+from __future__ import annotations
+
+import http.server
+import stat
+import subprocess
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from samcut.cli.main import main
+from samcut.models.store import registry
+from samcut.models.store.download import ChecksumError, DownloadError, OfflineError, download
+from samcut.models.store.hashing import git_blob_sha1
+from samcut.models.store.install import import_checkpoint
+
+from reference import reference_dir
+
+PAYLOAD = bytes(range(256)) * 4000  # about 1 MB
+
+
+class Server:
+    """A loopback HTTP server serving ``PAYLOAD`` with Range support; can cut a transfer short."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.cut_after: int | None = None
+        self.requests: list[str | None] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                rng = self.headers.get("Range")
+                owner.requests.append(rng)
+                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+                if start >= len(owner.payload):
+                    self.send_response(416)
+                    self.end_headers()
+                    return
+                body = owner.payload[start:]
+                self.send_response(206 if rng else 200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if owner.cut_after is not None:
+                    self.wfile.write(body[: owner.cut_after])
+                    owner.cut_after = None
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mobile_sam.pt"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def server():
+    s = Server(PAYLOAD)
+    yield s
+    s.close()
+
+
+def blob_sha1(data: bytes, tmp: Path) -> str:
+    path = tmp / "blob"
+    path.write_bytes(data)
+    return git_blob_sha1(path)
+
+
+def test_git_blob_sha1_matches_git(tmp_path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"hello samcut\n")
+    expected = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True, check=True).stdout
+    assert git_blob_sha1(path) == expected.strip()
+
+
+def test_download_verifies_and_is_private_until_done(server, tmp_path) -> None:
+    seen = []
+    dest = tmp_path / "dl" / "mobile_sam.pt"
+    download(server.url, dest, blob_sha1(PAYLOAD, tmp_path), progress=lambda d, t: seen.append((d, t)))
+    assert dest.read_bytes() == PAYLOAD
+    assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
+    assert not dest.with_name("mobile_sam.pt.part").exists()
+
+
+def test_interrupted_download_resumes(server, tmp_path) -> None:
+    dest = tmp_path / "mobile_sam.pt"
+    server.cut_after = 300_000
+    with pytest.raises(DownloadError, match="run the same command again to resume"):
+        download(server.url, dest, blob_sha1(PAYLOAD, tmp_path))
+    part = dest.with_name("mobile_sam.pt.part")
+    assert part.stat().st_size == 300_000 and not dest.exists()
+    assert stat.S_IMODE(part.stat().st_mode) == 0o600
+    download(server.url, dest, blob_sha1(PAYLOAD, tmp_path))
+    assert server.requests[-1] == "bytes=300000-"
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_wrong_file_names_both_hashes_and_leaves_nothing(server, tmp_path) -> None:
+    dest = tmp_path / "mobile_sam.pt"
+    wrong = "0" * 40
+    with pytest.raises(ChecksumError, match=f"git-blob SHA-1 {blob_sha1(PAYLOAD, tmp_path)}, expected {wrong}"):
+        download(server.url, dest, wrong)
+    assert not dest.exists() and not dest.with_name("mobile_sam.pt.part").exists()
+
+
+def test_unreachable_server_says_so(tmp_path) -> None:
+    with pytest.raises(OfflineError, match="cannot reach 127.0.0.1"):
+        download("http://127.0.0.1:9/mobile_sam.pt", tmp_path / "x.pt", "0" * 40, timeout=2)
+
+
+def test_offline_fetch_points_at_from(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path))
+    offline = replace(registry.MOBILE_SAM, urls=("http://127.0.0.1:9/mobile_sam.pt",))
+    monkeypatch.setitem(registry.REGISTRY, "mobile_sam", offline)
+    assert main(["models", "fetch"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "cannot reach 127.0.0.1" in err[-1] and "samcut models fetch --from FILE" in err[-1]
+
+
+def test_import_refuses_a_wrong_local_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path / "models"))
+    with pytest.raises(ChecksumError, match="expected 7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7"):
+        import_checkpoint(registry.MOBILE_SAM, reference_dir() / "mobile_sam_test.pt")
+    assert not (tmp_path / "models" / "downloads" / "mobile_sam.pt").exists()
+
+
+def test_models_root_override(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path))
+    assert registry.model_dir() == tmp_path / "mobile_sam"
+
+
+def test_fetch_exports_and_verifies_end_to_end(tmp_path, monkeypatch, capsys) -> None:
+    """``samcut models fetch`` from a loopback server holding the test checkpoint: download, verify, export."""
+    checkpoint = (reference_dir() / "mobile_sam_test.pt").read_bytes()
+    server = Server(checkpoint)
+    try:
+        monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path))
+        local = replace(registry.MOBILE_SAM, urls=(server.url,), git_blob_sha1=blob_sha1(checkpoint, tmp_path))
+        monkeypatch.setitem(registry.REGISTRY, "mobile_sam", local)
+        assert main(["models", "fetch"]) == 0
+    finally:
+        server.close()
+    out = capsys.readouterr()
+    assert "installed mobile_sam" in out.out and "Apache-2.0" in out.out
+    assert {p.name for p in (tmp_path / "mobile_sam").iterdir()} == {"encoder.onnx", "decoder.onnx", "manifest.json"}
+    assert main(["models", "verify"]) == 0
+    assert main(["models", "list"]) == 0
+    assert "mobile_sam_vit_t" in capsys.readouterr().out
+    # A second fetch reuses the verified checkpoint instead of downloading again.
+    assert main(["models", "fetch", "--from", str(tmp_path / "downloads" / "mobile_sam.pt")]) == 0
