@@ -4,7 +4,7 @@
 # The first run installs the MobileSAM model: downloaded, or from SAMCUT_CHECKPOINT=FILE if set.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-"$root/scripts/setup.sh" export,dev
+"$root/scripts/setup.sh" export,dev,gui
 samcut="$root/.venv/bin/samcut"
 if ! "$samcut" models verify >/dev/null 2>&1; then
     if [ -n "${SAMCUT_CHECKPOINT:-}" ]; then

@@ -3,7 +3,7 @@
 # reinstalls when pyproject.toml or constraints.txt changed. Usage: scripts/setup.sh [EXTRAS]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-extras="${1:-export,dev}"
+extras="${1:-export,dev,gui}"
 python="${PYTHON:-python3}"
 venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
