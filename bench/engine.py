@@ -71,9 +71,9 @@ def ensure_models(models: Path | None) -> Path:
     if models:
         return models
     sys.path.insert(0, str(ROOT / "tests"))
-    from reference import reference_dir
-
     from samcut.models.store.install import export_checkpoint
+
+    from reference import reference_dir
 
     out = Path(tempfile.mkdtemp(prefix="samcut-bench-")) / "model"
     export_checkpoint(reference_dir() / "mobile_sam_test.pt", out)
