@@ -77,17 +77,14 @@ def import_checkpoint(spec: ModelSpec, source: Path, say: Say = _quiet) -> Path:
 def export_checkpoint(checkpoint: Path, out_dir: Path, say: Say = _quiet, python: str | None = None) -> dict:
     """Run the ONNX export in a child Python; return the verified manifest of ``out_dir``."""
     cmd = [python or sys.executable, "-m", "samcut.models.export", str(checkpoint), "--out", str(out_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    last: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip()
-        if line:
-            last = (last + [line])[-5:]
-            if not line.startswith(" ") and "Warning" not in line:
-                say(line)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    for line in proc.stdout:  # progress lines
+        if line.strip():
+            say(line.rstrip())
+    errors = [line.strip() for line in proc.stderr if line.strip()]
     if proc.wait() != 0:
-        raise ExportFailed(last[-1] if last else f"export exited with status {proc.returncode}")
+        raise ExportFailed(errors[-1] if errors else f"export exited with status {proc.returncode}")
     return verify_model_dir(out_dir)
 
 
