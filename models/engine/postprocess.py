@@ -57,3 +57,36 @@ def upsample_masks(low_res: np.ndarray, input_size: tuple[int, int], original_si
                    rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
     """As ``upsample_logits``, thresholded at ``> 0``: bool ``C x h x w``."""
     return upsample_logits(low_res, input_size, original_size, rows, cols) > 0
+
+
+def positive_region(low_res: np.ndarray, input_size: tuple[int, int],
+                    original_size: tuple[int, int]) -> tuple[slice, slice] | None:
+    """Rows and columns of the original image outside which ``low_res`` (``256 x 256``) upsamples to <= 0.
+
+    Bilinear weights are non-negative and reach at most one low-res cell beyond a sample, so
+    a one-cell margin around the positive cells is exact. None when nothing is positive.
+    """
+    positive = np.asarray(low_res).reshape(LOW_RES, LOW_RES) > 0
+    rows = np.flatnonzero(positive.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(positive.any(axis=0))
+
+    def span(first: int, last: int, resized: int, original: int) -> slice:
+        cell = IMAGE_SIZE // LOW_RES
+        lo = max(0, (first - 1) * cell) * original / resized
+        hi = min(IMAGE_SIZE, (last + 2) * cell) * original / resized
+        return slice(max(0, int(np.floor(lo)) - 1), min(original, int(np.ceil(hi)) + 1))
+
+    return (span(int(rows[0]), int(rows[-1]), input_size[0], original_size[0]),
+            span(int(cols[0]), int(cols[-1]), input_size[1], original_size[1]))
+
+
+def full_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int]) -> np.ndarray:
+    """bool ``H x W`` mask of one ``256 x 256`` logit map, upsampling only its positive region."""
+    out = np.zeros(original_size, bool)
+    region = positive_region(low_res, input_size, original_size)
+    if region is not None:
+        rows, cols = region
+        out[rows, cols] = upsample_masks(low_res, input_size, original_size, rows, cols)[0]
+    return out

@@ -49,3 +49,16 @@ def test_resized_size_rounds_half_up_and_keeps_one_pixel() -> None:
     assert resized_size(1, 5000) == (1, 1024)
     with pytest.raises(ValueError):
         resized_size(0, 10)
+
+
+@pytest.mark.parametrize("size", [(300, 451), (1024, 1024), (3000, 4000), (7, 9)], ids=str)
+def test_full_mask_by_region_equals_whole_frame(size) -> None:
+    from samcut.models.engine.postprocess import full_mask
+
+    rng = np.random.default_rng(11)
+    low = np.full((256, 256), -5.0, np.float32)
+    low[40:90, 100:180] = rng.uniform(-1, 6, (50, 80))
+    low[200, 10] = 3.0
+    expected = upsample_masks(low[None], resized_size(*size), size)[0]
+    np.testing.assert_array_equal(full_mask(low, resized_size(*size), size), expected)
+    assert not full_mask(np.full((256, 256), -1.0, np.float32), resized_size(*size), size).any()

@@ -1,0 +1,188 @@
+"""The document: one image, its selection, the prompt being drawn, the live proposal, undo history.
+
+Owned by the GUI thread; no Qt and no inference here (results arrive as ``DecodeResult``-like
+values). Coordinates are original image pixels (x = column, y = row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from samcut.models.document import selection as ops
+from samcut.models.document.cutout import save_cutout, save_mask
+from samcut.models.document.history import History
+from samcut.models.document.imageio import LoadedImage
+from samcut.models.document.selection import Mode
+from samcut.models.document.strokes import Stroke, StrokePrompt
+from samcut.models.engine.postprocess import full_mask, upsample_masks
+from samcut.models.engine.types import Prompt
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Candidate masks for the current prompt: ``C x 256 x 256`` logits, ``(C,)`` scores, the chosen one."""
+
+    low_res_logits: np.ndarray
+    scores: np.ndarray
+    chosen: int
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+
+    @property
+    def count(self) -> int:
+        return int(self.scores.shape[0])
+
+    @property
+    def score(self) -> float:
+        return float(self.scores[self.chosen])
+
+    def mask(self, rows: slice | np.ndarray = slice(None), cols: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """The chosen candidate as bool, for a rectangle (or sampled rows/columns) of the image."""
+        logits = self.low_res_logits[self.chosen:self.chosen + 1]
+        return upsample_masks(logits, self.input_size, self.original_size, rows, cols)[0]
+
+    def full(self) -> np.ndarray:
+        """The chosen candidate as a bool ``H x W`` mask (computed on its bounding region only)."""
+        return full_mask(self.low_res_logits[self.chosen], self.input_size, self.original_size)
+
+
+class Document:
+    """Everything the user is editing for one image."""
+
+    def __init__(self, image: LoadedImage, path: Path | None = None) -> None:
+        self.image = image
+        self.path = path
+        h, w = image.size
+        self.selection = np.zeros((h, w), np.uint8)
+        self.history = History()
+        self.prompt = StrokePrompt((h, w))
+        self.proposal: Proposal | None = None
+        # Mask input for each stroke: the chosen logits shown when the stroke began (None for the first).
+        self._stroke_bases: list[np.ndarray | None] = []
+        self._live_base: np.ndarray | None = None
+        self._undone: list[tuple[Stroke, np.ndarray | None]] = []
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+    # prompt --------------------------------------------------------------------------------
+    def _chosen_logits(self) -> np.ndarray | None:
+        p = self.proposal
+        return None if p is None else p.low_res_logits[p.chosen]
+
+    def begin_stroke(self) -> None:
+        """Call on press: the proposal shown now becomes the mask input of the new stroke."""
+        self._live_base = self._chosen_logits()
+
+    def add_stroke(self, stroke: Stroke) -> None:
+        """Call on release with the finished stroke."""
+        self.prompt.strokes.append(stroke)
+        self._stroke_bases.append(self._live_base)
+        self._live_base = None
+        self._undone.clear()
+
+    def set_box(self, box: tuple[float, float, float, float] | None) -> None:
+        self.prompt.box = box
+
+    def engine_prompt(self, live: Stroke | None = None) -> Prompt:
+        """The decoder prompt: finished strokes, the stroke being drawn, the box; the mask input is the
+        proposal that was shown when the newest stroke began (SAM's iterative refinement)."""
+        points, labels = self.prompt.points_and_labels(live)
+        if live is not None:
+            mask_input = self._live_base
+        else:
+            mask_input = self._stroke_bases[-1] if self._stroke_bases else None
+        return Prompt(points=points, labels=labels, box=self.prompt.box, mask_input=mask_input)
+
+    def set_proposal(self, low_res: np.ndarray, scores: np.ndarray, input_size: tuple[int, int],
+                     original_size: tuple[int, int]) -> Proposal:
+        """Show a decoder result; the best-scoring candidate is chosen."""
+        self.proposal = Proposal(low_res, scores, int(np.argmax(scores)), input_size, original_size)
+        return self.proposal
+
+    def cycle_candidate(self, step: int = 1) -> Proposal | None:
+        if self.proposal is None:
+            return None
+        p = self.proposal
+        self.proposal = Proposal(p.low_res_logits, p.scores, (p.chosen + step) % p.count, p.input_size,
+                                 p.original_size)
+        return self.proposal
+
+    def drop_proposal(self) -> None:
+        self.prompt = StrokePrompt(self.size)
+        self.proposal = None
+        self._stroke_bases.clear()
+        self._live_base = None
+        self._undone.clear()
+
+    # selection -----------------------------------------------------------------------------
+    def _apply(self, label: str, new: np.ndarray) -> bool:
+        old = self.selection
+        if not self.history.record(label, old, new):
+            return False
+        self.selection = new
+        return True
+
+    def commit(self, mode: Mode) -> bool:
+        """Merge the proposal into the selection with ``mode``; the prompt starts afresh."""
+        if self.proposal is None:
+            return False
+        changed = self._apply(f"{mode.value} selection", ops.combine(self.selection, self.proposal.full(), mode))
+        self.drop_proposal()
+        return changed
+
+    def select_all(self) -> bool:
+        return self._apply("select all", np.full_like(self.selection, 255))
+
+    def select_none(self) -> bool:
+        return self._apply("select none", np.zeros_like(self.selection))
+
+    def invert(self) -> bool:
+        return self._apply("invert selection", 255 - self.selection)
+
+    def grow(self, pixels: int) -> bool:
+        return self._apply(f"grow {pixels} px", ops.grow(self.selection, pixels))
+
+    def shrink(self, pixels: int) -> bool:
+        return self._apply(f"shrink {pixels} px", ops.shrink(self.selection, pixels))
+
+    def feather(self, pixels: float) -> bool:
+        return self._apply(f"feather {pixels:g} px", ops.feather(self.selection, pixels))
+
+    def smooth(self, pixels: float) -> bool:
+        return self._apply(f"smooth {pixels:g} px", ops.smooth(self.selection, pixels))
+
+    # undo ----------------------------------------------------------------------------------
+    def undo(self) -> str | None:
+        """Undo the last stroke of the prompt being drawn, else the last selection change."""
+        if self.prompt.strokes:
+            self._undone.append((self.prompt.strokes.pop(), self._stroke_bases.pop()))
+            if self.prompt.empty:
+                self.proposal = None
+            return "stroke"
+        selection = self.selection.copy()
+        label = self.history.undo(selection)
+        self.selection = selection
+        return label
+
+    def redo(self) -> str | None:
+        if self._undone:
+            stroke, base = self._undone.pop()
+            self.prompt.strokes.append(stroke)
+            self._stroke_bases.append(base)
+            return "stroke"
+        selection = self.selection.copy()
+        label = self.history.redo(selection)
+        self.selection = selection
+        return label
+
+    # export --------------------------------------------------------------------------------
+    def save_cutout(self, path: Path) -> Path:
+        return save_cutout(path, self.image.rgb, self.selection, self.image.alpha)
+
+    def save_mask(self, path: Path) -> Path:
+        return save_mask(path, self.selection)

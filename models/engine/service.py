@@ -1,0 +1,198 @@
+"""``SegmentationService``: the engine behind two single-worker lanes, Qt-free.
+
+- **encode** lane: one image at a time. Opening another image cancels the running encode
+  (ONNX Runtime terminate) and drops queued ones. Embeddings are cached in memory (LRU, keyed by
+  the pixels' hash) and optionally on disk, so reopening an image is instant.
+- **decode** lane: every request gets an increasing generation number; a queued request that
+  is no longer the newest is skipped ("latest wins") and its future resolves to None. A decode
+  that arrives before its image's embedding waits for it.
+
+``synchronous=True`` runs every job inline in the caller's thread (for tests and scripts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from samcut.models.engine.sam_engine import Cancellation, SamEngine
+from samcut.models.engine.types import ImageEmbedding, Prompt
+
+
+@dataclass(frozen=True)
+class ImageHandle:
+    """One opened image: ``ticket`` increases with every open; ``embedding`` resolves when encoded."""
+
+    ticket: int
+    size: tuple[int, int]
+    embedding: Future
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """Low-res decoder output for one request (``C x 256 x 256`` logits, ``(C,)`` scores)."""
+
+    ticket: int
+    generation: int
+    low_res_logits: np.ndarray
+    scores: np.ndarray
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    elapsed_ms: float
+
+
+class _InlineExecutor:
+    """Runs each job at once in the caller's thread and returns a finished future."""
+
+    def submit(self, fn: Callable, *args: object) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the future like a real executor
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+def image_key(rgb: np.ndarray) -> str:
+    """Content hash of an image's pixels and shape."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(rgb.shape).encode())
+    digest.update(np.ascontiguousarray(rgb).data)
+    return digest.hexdigest()
+
+
+class EmbeddingDiskCache:
+    """Embeddings as ``.npz`` files under ``folder/<model id>/``, newest ``max_files`` kept."""
+
+    def __init__(self, folder: Path, model_id: str, max_files: int = 40) -> None:
+        self.folder = Path(folder) / model_id
+        self.max_files = max_files
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.npz"
+
+    def get(self, key: str) -> ImageEmbedding | None:
+        path = self._path(key)
+        try:
+            with np.load(path) as data:
+                emb = ImageEmbedding(data["features"], tuple(int(v) for v in data["original_size"]),
+                                     tuple(int(v) for v in data["input_size"]))
+            os.utime(path)
+            return emb if emb.features.shape == (1, 256, 64, 64) else None
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def put(self, key: str, emb: ImageEmbedding) -> None:
+        from samcut.models.document.atomic import atomic_write
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(self._path(key), lambda fh: np.savez(fh, features=emb.features,
+                                                              original_size=emb.original_size,
+                                                              input_size=emb.input_size))
+            files = sorted(self.folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in files[self.max_files:]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+
+class SegmentationService:
+    """Encode and decode lanes over one ``SamEngine``; safe to call from one controlling thread."""
+
+    def __init__(self, engine: SamEngine, memory_cache: int = 4, disk_cache: EmbeddingDiskCache | None = None,
+                 synchronous: bool = False) -> None:
+        self.engine = engine
+        self.memory_cache = memory_cache
+        self.disk_cache = disk_cache
+        if synchronous:
+            self._encode_lane = self._decode_lane = _InlineExecutor()
+        else:
+            self._encode_lane = ThreadPoolExecutor(1, thread_name_prefix="samcut-encode")
+            self._decode_lane = ThreadPoolExecutor(1, thread_name_prefix="samcut-decode")
+        self._cache: OrderedDict[str, ImageEmbedding] = OrderedDict()
+        self._lock = threading.Lock()
+        self._tickets = itertools.count(1)
+        self._generations = itertools.count(1)
+        self._latest_generation = 0
+        self._current: tuple[ImageHandle, Cancellation] | None = None
+        self._closed = False
+
+    # encode lane -------------------------------------------------------------------------
+    def open_image(self, rgb: np.ndarray) -> ImageHandle:
+        """Start encoding ``rgb`` (``uint8 H x W x 3``), cancelling the previous image's encode."""
+        if self._closed:
+            raise RuntimeError("the segmentation service is closed")
+        self._cancel_current()
+        cancel = Cancellation()
+        ticket = next(self._tickets)
+        future = self._encode_lane.submit(self._encode_job, rgb, cancel)
+        handle = ImageHandle(ticket, (int(rgb.shape[0]), int(rgb.shape[1])), future)
+        self._current = (handle, cancel)
+        return handle
+
+    def _cancel_current(self) -> None:
+        if self._current is not None:
+            handle, cancel = self._current
+            handle.embedding.cancel()  # if still queued, it never starts
+            cancel.cancel()            # if running, ONNX Runtime stops it
+            self._current = None
+
+    def _encode_job(self, rgb: np.ndarray, cancel: Cancellation) -> ImageEmbedding:
+        key = image_key(rgb)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        emb = self.disk_cache.get(key) if self.disk_cache else None
+        if emb is None:
+            emb = self.engine.encode(rgb, cancel)
+            if self.disk_cache:
+                self.disk_cache.put(key, emb)
+        with self._lock:
+            self._cache[key] = emb
+            while len(self._cache) > self.memory_cache:
+                self._cache.popitem(last=False)
+        return emb
+
+    # decode lane -------------------------------------------------------------------------
+    def decode(self, handle: ImageHandle, prompt: Prompt, multimask: bool = True) -> Future:
+        """Queue a decode; the future gives a ``DecodeResult``, or None if a newer request superseded it."""
+        generation = next(self._generations)
+        self._latest_generation = generation
+        return self._decode_lane.submit(self._decode_job, handle, prompt, multimask, generation)
+
+    def _decode_job(self, handle: ImageHandle, prompt: Prompt, multimask: bool,
+                    generation: int) -> DecodeResult | None:
+        if generation != self._latest_generation:
+            return None
+        embedding: ImageEmbedding = handle.embedding.result()
+        if generation != self._latest_generation:
+            return None
+        start = time.perf_counter()
+        logits, iou = self.engine.decode_low_res(embedding, prompt)
+        tokens = slice(1, 4) if multimask else slice(0, 1)
+        return DecodeResult(handle.ticket, generation, np.ascontiguousarray(logits[tokens]),
+                            np.ascontiguousarray(iou[tokens]), embedding.input_size, embedding.original_size,
+                            (time.perf_counter() - start) * 1000)
+
+    def close(self) -> None:
+        """Cancel work in flight and stop both lanes (waits for the worker threads to end)."""
+        self._closed = True
+        self._cancel_current()
+        self._latest_generation = -1
+        self._encode_lane.shutdown(wait=True, cancel_futures=True)
+        self._decode_lane.shutdown(wait=True, cancel_futures=True)

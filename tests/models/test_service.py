@@ -1,0 +1,77 @@
+"""SegmentationService: latest-wins decoding, cancelled encodes, caches, no stale results."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from samcut.models.engine import Prompt
+from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService
+
+
+def images(n: int, size=(96, 128)) -> list[np.ndarray]:
+    rng = np.random.default_rng(42)
+    return [rng.integers(0, 255, (*size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_synchronous_service_round_trip(engine) -> None:
+    service = SegmentationService(engine, synchronous=True)
+    handle = service.open_image(images(1)[0])
+    result = service.decode(handle, Prompt(points=[(20, 30)], labels=[1])).result()
+    assert result.ticket == handle.ticket and result.low_res_logits.shape == (3, 256, 256)
+    assert result.original_size == (96, 128)
+    service.close()
+
+
+def test_decode_waits_for_its_embedding_and_latest_wins(engine) -> None:
+    service = SegmentationService(engine)
+    try:
+        handle = service.open_image(images(1, (400, 600))[0])
+        futures = [service.decode(handle, Prompt(points=[(10 + i, 20)], labels=[1])) for i in range(8)]
+        results = [f.result(timeout=120) for f in futures]
+        assert results[-1] is not None and results[-1].generation == max(r.generation for r in results if r)
+        assert sum(r is None for r in results) >= 6  # the queued older requests were skipped
+    finally:
+        service.close()
+
+
+def test_switching_images_cancels_and_never_mixes(engine) -> None:
+    service = SegmentationService(engine)
+    try:
+        pics = images(20)
+        handles = [service.open_image(p) for p in pics]
+        final = handles[-1]
+        result = service.decode(final, Prompt(points=[(5, 5)], labels=[1])).result(timeout=120)
+        assert result.ticket == final.ticket
+        cancelled = sum(h.embedding.cancelled() or h.embedding.exception(timeout=120) is not None
+                        for h in handles[:-1])
+        assert cancelled >= 15
+        expected = engine.encode(pics[-1]).features
+        np.testing.assert_array_equal(final.embedding.result().features, expected)
+    finally:
+        service.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("samcut-")]
+
+
+def test_memory_and_disk_cache(engine, tmp_path, monkeypatch) -> None:
+    pic = images(1)[0]
+    cache = EmbeddingDiskCache(tmp_path, "model-x")
+    service = SegmentationService(engine, disk_cache=cache, synchronous=True)
+    first = service.open_image(pic).embedding.result()
+    assert len(list((tmp_path / "model-x").glob("*.npz"))) == 1
+    calls = []
+    monkeypatch.setattr(engine, "encode", lambda *a, **k: calls.append(1))
+    assert service.open_image(pic.copy()).embedding.result() is first  # memory hit
+    fresh = SegmentationService(engine, disk_cache=cache, synchronous=True)
+    again = fresh.open_image(pic).embedding.result()  # disk hit
+    np.testing.assert_array_equal(again.features, first.features)
+    assert calls == []
+
+
+def test_closed_service_refuses_work(engine) -> None:
+    service = SegmentationService(engine, synchronous=True)
+    service.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        service.open_image(images(1)[0])
