@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from samcut.cli import models_cmd, segment
 from samcut.models.document.imageio import ImageError
 from samcut.models.engine import ModelError
 from samcut.models.store.download import DownloadError
 from samcut.models.store.install import ExportFailed
+from samcut.models.version import version_string
 
 # Errors whose message is meant for the user: one line, exit status 2, no traceback.
 USER_ERRORS = (ImageError, ModelError, DownloadError, ExportFailed, ValueError, KeyError, OSError)
@@ -23,12 +25,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("segment", "models")
+
+
+def run_gui(argv: list[str]) -> int:
+    """``samcut [IMAGE] [--models DIR]``: the desktop app."""
+    parser = argparse.ArgumentParser(prog="samcut", description="Cut objects out of images with MobileSAM. "
+                                     f"Commands: {', '.join(COMMANDS)} (see samcut COMMAND --help).")
+    parser.add_argument("image", nargs="?", type=Path, help="image to open")
+    parser.add_argument("--models", type=Path, metavar="DIR", help="model folder (default: the installed model)")
+    parser.add_argument("--version", action="version", version=f"samcut {version_string()}")
+    args = parser.parse_args(argv)
+    try:
+        from samcut.gui.app import run
+    except ImportError as exc:
+        print(f"samcut: the desktop app needs PySide6 (pip install 'samcut[gui]'): {exc}", file=sys.stderr)
+        return 2
+    return run(args.image, args.models)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        return run_gui(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
     handler = segment.run if args.command == "segment" else models_cmd.run
     try:
         return handler(args)

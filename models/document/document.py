@@ -98,10 +98,10 @@ class Document:
             mask_input = self._stroke_bases[-1] if self._stroke_bases else None
         return Prompt(points=points, labels=labels, box=self.prompt.box, mask_input=mask_input)
 
-    def set_proposal(self, low_res: np.ndarray, scores: np.ndarray, input_size: tuple[int, int],
+    def set_proposal(self, low_res: np.ndarray, scores: np.ndarray, chosen: int, input_size: tuple[int, int],
                      original_size: tuple[int, int]) -> Proposal:
-        """Show a decoder result; the best-scoring candidate is chosen."""
-        self.proposal = Proposal(low_res, scores, int(np.argmax(scores)), input_size, original_size)
+        """Show a decoder result (``C x 256 x 256`` logits) with candidate ``chosen`` selected."""
+        self.proposal = Proposal(low_res, scores, chosen, input_size, original_size)
         return self.proposal
 
     def cycle_candidate(self, step: int = 1) -> Proposal | None:

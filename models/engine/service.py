@@ -40,12 +40,18 @@ class ImageHandle:
 
 @dataclass(frozen=True)
 class DecodeResult:
-    """Low-res decoder output for one request (``C x 256 x 256`` logits, ``(C,)`` scores)."""
+    """Low-res decoder output for one request: all four mask tokens.
+
+    ``low_res_logits`` ``4 x 256 x 256`` and ``scores`` ``(4,)`` in token order (0 = single-mask
+    output, 1-3 = multimask outputs); ``default`` is the candidate SAM would pick: the best of
+    tokens 1-3 for an ambiguous prompt (one point, or a box alone), else token 0.
+    """
 
     ticket: int
     generation: int
     low_res_logits: np.ndarray
     scores: np.ndarray
+    default: int
     input_size: tuple[int, int]
     original_size: tuple[int, int]
     elapsed_ms: float
@@ -169,14 +175,13 @@ class SegmentationService:
         return emb
 
     # decode lane -------------------------------------------------------------------------
-    def decode(self, handle: ImageHandle, prompt: Prompt, multimask: bool = True) -> Future:
+    def decode(self, handle: ImageHandle, prompt: Prompt) -> Future:
         """Queue a decode; the future gives a ``DecodeResult``, or None if a newer request superseded it."""
         generation = next(self._generations)
         self._latest_generation = generation
-        return self._decode_lane.submit(self._decode_job, handle, prompt, multimask, generation)
+        return self._decode_lane.submit(self._decode_job, handle, prompt, generation)
 
-    def _decode_job(self, handle: ImageHandle, prompt: Prompt, multimask: bool,
-                    generation: int) -> DecodeResult | None:
+    def _decode_job(self, handle: ImageHandle, prompt: Prompt, generation: int) -> DecodeResult | None:
         if generation != self._latest_generation:
             return None
         embedding: ImageEmbedding = handle.embedding.result()
@@ -184,10 +189,10 @@ class SegmentationService:
             return None
         start = time.perf_counter()
         logits, iou = self.engine.decode_low_res(embedding, prompt)
-        tokens = slice(1, 4) if multimask else slice(0, 1)
-        return DecodeResult(handle.ticket, generation, np.ascontiguousarray(logits[tokens]),
-                            np.ascontiguousarray(iou[tokens]), embedding.input_size, embedding.original_size,
-                            (time.perf_counter() - start) * 1000)
+        ambiguous = len(prompt.points) + (2 if prompt.box is not None else 0) <= 2
+        default = 1 + int(np.argmax(iou[1:])) if ambiguous else 0
+        return DecodeResult(handle.ticket, generation, logits, iou, default, embedding.input_size,
+                            embedding.original_size, (time.perf_counter() - start) * 1000)
 
     def close(self) -> None:
         """Cancel work in flight and stop both lanes (waits for the worker threads to end)."""

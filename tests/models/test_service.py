@@ -20,7 +20,8 @@ def test_synchronous_service_round_trip(engine) -> None:
     service = SegmentationService(engine, synchronous=True)
     handle = service.open_image(images(1)[0])
     result = service.decode(handle, Prompt(points=[(20, 30)], labels=[1])).result()
-    assert result.ticket == handle.ticket and result.low_res_logits.shape == (3, 256, 256)
+    assert result.ticket == handle.ticket and result.low_res_logits.shape == (4, 256, 256)
+    assert result.default == 1 + int(np.argmax(result.scores[1:]))  # one click: best multimask output
     assert result.original_size == (96, 128)
     service.close()
 

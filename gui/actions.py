@@ -1,0 +1,118 @@
+"""Menu and toolbar actions of the main window, built from one table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+from samcut.models.document.selection import Mode
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    text: str
+    shortcuts: tuple[str, ...] = ()
+    tip: str = ""
+
+
+MENUS: dict[str, list[ActionSpec | None]] = {
+    "&File": [
+        ActionSpec("open", "&Open…", ("Ctrl+O",)),
+        ActionSpec("paste", "&Paste Image", ("Ctrl+V",), "Open the image on the clipboard"),
+        None,
+        ActionSpec("save_cutout", "Save &Cutout…", ("Ctrl+S",), "PNG with the selection as transparency"),
+        ActionSpec("save_mask", "Save &Mask…", ("Ctrl+Shift+S",), "8-bit grey PNG of the selection"),
+        ActionSpec("copy_cutout", "&Copy Cutout", ("Ctrl+C",), "Copy the cutout with transparency"),
+        None,
+        ActionSpec("quit", "&Quit", ("Ctrl+Q",)),
+    ],
+    "&Edit": [
+        ActionSpec("undo", "&Undo", ("Ctrl+Z",)),
+        ActionSpec("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y")),
+        None,
+        ActionSpec("commit", "&Apply Proposal", ("Return", "Enter"), "Merge the proposal into the selection"),
+        ActionSpec("commit_add", "Apply as &Add", ("Shift+Return", "Shift+Enter")),
+        ActionSpec("commit_subtract", "Apply as &Subtract", ("Alt+Return", "Alt+Enter")),
+        ActionSpec("commit_intersect", "Apply as &Intersect", ("Shift+Alt+Return",)),
+        ActionSpec("drop", "&Drop Proposal", ("Esc",)),
+        ActionSpec("next_candidate", "&Next Candidate Mask", ("Tab",)),
+        ActionSpec("prev_candidate", "Pre&vious Candidate Mask", ("Shift+Tab", "Backtab")),
+        None,
+        ActionSpec("brush_bigger", "Brush &Bigger", ("]",)),
+        ActionSpec("brush_smaller", "Brush S&maller", ("[",)),
+        None,
+        ActionSpec("preferences", "Pre&ferences…", ("Ctrl+,",)),
+    ],
+    "&Select": [
+        ActionSpec("select_all", "&All", ("Ctrl+A",)),
+        ActionSpec("select_none", "&None", ("Ctrl+Shift+A",)),
+        ActionSpec("invert", "&Invert", ("Ctrl+I",)),
+        None,
+        ActionSpec("grow", "&Grow…"),
+        ActionSpec("shrink", "&Shrink…"),
+        ActionSpec("feather", "&Feather…"),
+        ActionSpec("smooth", "S&mooth…"),
+    ],
+    "&View": [
+        ActionSpec("fit", "&Fit to Window", ("Ctrl+0",)),
+        ActionSpec("actual_size", "&Actual Pixels (100%)", ("Ctrl+1",)),
+        ActionSpec("zoom_in", "Zoom &In", ("Ctrl++", "Ctrl+=")),
+        ActionSpec("zoom_out", "Zoom &Out", ("Ctrl+-",)),
+    ],
+    "&Help": [
+        ActionSpec("about", "&About samcut"),
+    ],
+}
+
+MODES = [(Mode.REPLACE, "Replace", "R"), (Mode.ADD, "Add", "A"), (Mode.SUBTRACT, "Subtract", "S"),
+         (Mode.INTERSECT, "Intersect", "I")]
+
+
+def build_actions(window: QMainWindow, handlers: dict[str, Callable[[], None]]) -> dict[str, QAction]:
+    """Create every action in ``MENUS`` with its menu; ``handlers`` maps action names to slots."""
+    actions: dict[str, QAction] = {}
+    bar = window.menuBar()
+    for title, specs in MENUS.items():
+        menu: QMenu = bar.addMenu(title)
+        for spec in specs:
+            if spec is None:
+                menu.addSeparator()
+                continue
+            action = QAction(spec.text, window)
+            action.setShortcuts([QKeySequence(s) for s in spec.shortcuts])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            if spec.tip:
+                action.setStatusTip(spec.tip)
+            if spec.name in handlers:
+                action.triggered.connect(handlers[spec.name])
+            menu.addAction(action)
+            window.addAction(action)
+            actions[spec.name] = action
+        if title == "&File":
+            recent = QMenu("Open &Recent", window)
+            menu.insertMenu(actions["paste"], recent)
+            actions["recent_menu"] = recent.menuAction()
+    return actions
+
+
+def build_mode_group(window: QMainWindow, on_mode: Callable[[Mode], None]) -> tuple[QActionGroup, dict[Mode, QAction]]:
+    """Exclusive Replace / Add / Subtract / Intersect actions (keys R, A, S, I)."""
+    group = QActionGroup(window)
+    group.setExclusive(True)
+    by_mode: dict[Mode, QAction] = {}
+    for mode, text, key in MODES:
+        action = QAction(text, window)
+        action.setCheckable(True)
+        action.setShortcut(QKeySequence(key))
+        action.setStatusTip(f"Apply proposals in {text.lower()} mode ({key})")
+        action.triggered.connect(lambda _checked=False, m=mode: on_mode(m))
+        group.addAction(action)
+        window.addAction(action)
+        by_mode[mode] = action
+    by_mode[Mode.REPLACE].setChecked(True)
+    return group, by_mode

@@ -1,0 +1,260 @@
+"""The canvas: shows the image with selection and proposal overlays, turns pointer input into strokes.
+
+View transform: widget = image * scale + offset (image pixels: x = column, y = row).
+Input: left-drag = positive stroke; right-drag or Alt+left = negative stroke; Shift+drag = box;
+middle-drag or Space+drag = pan; wheel = zoom about the pointer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QWidget
+
+from samcut.gui.overlay import PROPOSAL_TINT, SELECTION_TINT, sample_grid, tint_rgba
+from samcut.gui.qimage import rgba_to_qimage
+from samcut.models.document.document import Proposal
+from samcut.models.document.strokes import Stroke
+
+ZOOM_STEP = 1.25
+MIN_SCALE, MAX_SCALE = 0.01, 64.0
+
+
+class Canvas(QWidget):
+    """Image view with overlays and brush input; knows nothing about the engine."""
+
+    strokeStarted = Signal()
+    strokeMoved = Signal(object)      # Stroke so far (live)
+    strokeFinished = Signal(object)   # Stroke
+    boxDrawn = Signal(object)         # (x0, y0, x1, y1)
+    viewChanged = Signal()
+    hovered = Signal(float, float)    # image coordinates under the pointer
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(320, 240)
+        self.scale = 1.0
+        self.offset = QPointF(0, 0)
+        self.brush_radius = 12
+        self._pixmap: QPixmap | None = None
+        self._image_size: tuple[int, int] | None = None  # (H, W)
+        self._selection: np.ndarray | None = None
+        self._proposal: Proposal | None = None
+        self._path: list[tuple[float, float]] = []
+        self._positive = True
+        self._box_start: tuple[float, float] | None = None
+        self._box_end: tuple[float, float] | None = None
+        self._pan_from: QPointF | None = None
+        self._space = False
+        self._cursor: QPointF | None = None
+        self._overlay_cache: dict[str, tuple[tuple, QImage, QRectF]] = {}
+
+    # content -----------------------------------------------------------------------------
+    def set_image(self, image: QImage | None) -> None:
+        self._pixmap = QPixmap.fromImage(image) if image is not None else None
+        self._image_size = (image.height(), image.width()) if image is not None else None
+        self._selection = None
+        self._proposal = None
+        self._overlay_cache.clear()
+        self.fit()
+
+    def set_selection(self, selection: np.ndarray | None) -> None:
+        self._selection = selection
+        self._overlay_cache.pop("selection", None)
+        self.update()
+
+    def set_proposal(self, proposal: Proposal | None) -> None:
+        self._proposal = proposal
+        self._overlay_cache.pop("proposal", None)
+        self.update()
+
+    # view --------------------------------------------------------------------------------
+    def fit(self) -> None:
+        if self._image_size is None:
+            self.update()
+            return
+        h, w = self._image_size
+        self.scale = float(np.clip(min(self.width() / w, self.height() / h) * 0.98, MIN_SCALE, MAX_SCALE))
+        self.offset = QPointF((self.width() - w * self.scale) / 2, (self.height() - h * self.scale) / 2)
+        self._view_changed()
+
+    def actual_size(self) -> None:
+        self.zoom_about(QPointF(self.width() / 2, self.height() / 2), 1.0 / self.scale)
+
+    def zoom_about(self, anchor: QPointF, factor: float) -> None:
+        """Multiply the zoom by ``factor`` keeping the image point under ``anchor`` fixed."""
+        new_scale = float(np.clip(self.scale * factor, MIN_SCALE, MAX_SCALE))
+        image_pt = self.to_image(anchor)
+        self.scale = new_scale
+        self.offset = QPointF(anchor.x() - image_pt[0] * new_scale, anchor.y() - image_pt[1] * new_scale)
+        self._view_changed()
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        self.offset = QPointF(self.offset.x() + dx, self.offset.y() + dy)
+        self._view_changed()
+
+    def _view_changed(self) -> None:
+        self._overlay_cache.clear()
+        self.viewChanged.emit()
+        self.update()
+
+    def to_image(self, point: QPointF) -> tuple[float, float]:
+        return ((point.x() - self.offset.x()) / self.scale, (point.y() - self.offset.y()) / self.scale)
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        return QPointF(x * self.scale + self.offset.x(), y * self.scale + self.offset.y())
+
+    def visible_image_rect(self) -> tuple[float, float, float, float]:
+        """``(x0, y0, x1, y1)`` of the image area inside the widget, in image pixels (unclipped)."""
+        x0, y0 = self.to_image(QPointF(0, 0))
+        x1, y1 = self.to_image(QPointF(self.width(), self.height()))
+        return x0, y0, x1, y1
+
+    # painting ----------------------------------------------------------------------------
+    def _overlay(self, name: str) -> tuple[QImage, QRectF] | None:
+        """The named overlay for the visible region, sampled at screen resolution and cached."""
+        source = self._selection if name == "selection" else self._proposal
+        if source is None or self._image_size is None:
+            return None
+        h, w = self._image_size
+        x0, y0, x1, y1 = self.visible_image_rect()
+        key = (id(source), x0, y0, x1, y1, self.width(), self.height())
+        cached = self._overlay_cache.get(name)
+        if cached and cached[0] == key:
+            return cached[1], cached[2]
+        rows = sample_grid(y0, y1, self.scale, h)
+        cols = sample_grid(x0, x1, self.scale, w)
+        if rows.size == 0 or cols.size == 0:
+            return None
+        if name == "selection":
+            sampled = self._selection[np.ix_(rows, cols)]
+            if not sampled.any():
+                return None
+            rgba = tint_rgba(sampled, SELECTION_TINT, 90, outline=True, dashed=True)
+        else:
+            rgba = tint_rgba(self._proposal.mask(rows, cols), PROPOSAL_TINT, 110, outline=True)
+        # The same [lo, hi) spans that sample_grid covered, in widget coordinates.
+        top_left = self.to_widget(max(0, int(np.floor(x0))), max(0, int(np.floor(y0))))
+        bottom_right = self.to_widget(min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1))))
+        rect = QRectF(top_left, bottom_right)
+        image = rgba_to_qimage(rgba)
+        self._overlay_cache[name] = (key, image, rect)
+        return image, rect
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(48, 48, 52))
+        if self._pixmap is None:
+            painter.setPen(QColor(200, 200, 200))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Open an image (Ctrl+O), drop one here, or paste (Ctrl+V)")
+            return
+        h, w = self._image_size
+        target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale < 1.0)
+        painter.drawPixmap(target, self._pixmap, QRectF(0, 0, w, h))
+        for name in ("selection", "proposal"):
+            overlay = self._overlay(name)
+            if overlay is not None:
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+                painter.drawImage(overlay[1], overlay[0])
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if len(self._path) > 1:
+            colour = QColor(60, 200, 90) if self._positive else QColor(230, 60, 60)
+            painter.setPen(QPen(colour, 2))
+            pts = [self.to_widget(x, y) for x, y in self._path]
+            for a, b in zip(pts[:-1], pts[1:], strict=True):
+                painter.drawLine(a, b)
+        if self._box_start and self._box_end:
+            painter.setPen(QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DashLine))
+            painter.drawRect(QRectF(self.to_widget(*self._box_start), self.to_widget(*self._box_end)).normalized())
+        if self._cursor is not None and self._pan_from is None and not self._space:
+            painter.setPen(QPen(QColor(255, 255, 255, 200), 1))
+            painter.drawEllipse(self._cursor, self.brush_radius, self.brush_radius)
+
+    # input -------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pos = event.position()
+        button, mods = event.button(), event.modifiers()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
+            self._pan_from = pos
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if self._pixmap is None or button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            return
+        point = self.to_image(pos)
+        if button == Qt.MouseButton.LeftButton and mods & Qt.KeyboardModifier.ShiftModifier:
+            self._box_start = self._box_end = point
+            return
+        self._positive = button == Qt.MouseButton.LeftButton and not mods & Qt.KeyboardModifier.AltModifier
+        self._path = [point]
+        self.strokeStarted.emit()
+        self.strokeMoved.emit(Stroke(tuple(self._path), self._positive))
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pos = event.position()
+        self._cursor = pos
+        if self._pan_from is not None:
+            delta = pos - self._pan_from
+            self._pan_from = pos
+            self.pan_by(delta.x(), delta.y())
+            return
+        point = self.to_image(pos)
+        self.hovered.emit(*point)
+        if self._box_start is not None:
+            self._box_end = point
+        elif self._path:
+            self._path.append(point)
+            self.strokeMoved.emit(Stroke(tuple(self._path), self._positive))
+        self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.unsetCursor()
+            return
+        if self._box_start is not None:
+            (ax, ay), (bx, by) = self._box_start, self.to_image(event.position())
+            self._box_start = self._box_end = None
+            if abs(ax - bx) * self.scale > 3 and abs(ay - by) * self.scale > 3:
+                self.boxDrawn.emit((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)))
+            self.update()
+            return
+        if self._path:
+            self._path.append(self.to_image(event.position()))
+            stroke = Stroke(tuple(self._path), self._positive)
+            self._path = []
+            self.strokeFinished.emit(stroke)
+            self.update()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_about(event.position(), ZOOM_STEP ** steps)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802, ANN001
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802, ANN001
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.unsetCursor()
+            return
+        super().keyReleaseEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802, ANN001
+        self._cursor = None
+        self.update()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001
+        if self._image_size is not None and event.oldSize().width() <= 0:
+            self.fit()
+        self._overlay_cache.clear()
+        super().resizeEvent(event)

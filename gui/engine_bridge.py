@@ -1,0 +1,118 @@
+"""The only place where the service's futures become Qt signals.
+
+Decode requests are throttled: the first goes out at once (leading edge); while one is in
+flight, newer requests replace each other and the newest goes out when it returns (trailing
+edge). Results for an image that is no longer open never reach the window.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import CancelledError, Future
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from samcut.models.engine import EncodeCancelled, Prompt
+from samcut.models.engine.service import DecodeResult, ImageHandle, SegmentationService
+
+
+class EngineBridge(QObject):
+    """Qt face of ``SegmentationService``; lives in the GUI thread."""
+
+    encodeStarted = Signal(int)            # ticket
+    encodeFinished = Signal(int, float)    # ticket, milliseconds
+    encodeFailed = Signal(int, str)        # ticket, message
+    proposalReady = Signal(object)         # DecodeResult of the current image
+    decodeFailed = Signal(str)
+    _encodeDone = Signal(object, float)    # (handle, started) from a worker thread
+    _decodeDone = Signal(object, int)      # (future, epoch) from a worker thread
+
+    def __init__(self, service: SegmentationService, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.service = service
+        self.handle: ImageHandle | None = None
+        self._in_flight: Future | None = None
+        self._pending: Prompt | None = None
+        self._last_generation = 0
+        self._epoch = 0  # bumped to disown requests already sent
+        self._encodeDone.connect(self._on_encode_done)
+        self._decodeDone.connect(self._on_decode_done)
+
+    @property
+    def ticket(self) -> int:
+        return self.handle.ticket if self.handle else 0
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight is not None or (self.handle is not None and not self.handle.embedding.done())
+
+    def open_image(self, rgb: np.ndarray) -> int:
+        """Start encoding; returns the image's ticket. Pending decodes of the old image are dropped."""
+        self._pending = None
+        self._in_flight = None
+        self._epoch += 1
+        self.handle = self.service.open_image(rgb)
+        started = time.perf_counter()
+        handle = self.handle
+        self.encodeStarted.emit(handle.ticket)
+        handle.embedding.add_done_callback(lambda _f: self._encodeDone.emit(handle, started))
+        return handle.ticket
+
+    def _on_encode_done(self, handle: ImageHandle, started: float) -> None:
+        if self.handle is None or handle.ticket != self.handle.ticket:
+            return
+        try:
+            handle.embedding.result()
+        except (CancelledError, EncodeCancelled):
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.encodeFailed.emit(handle.ticket, str(exc) or exc.__class__.__name__)
+            return
+        self.encodeFinished.emit(handle.ticket, (time.perf_counter() - started) * 1000)
+
+    def request_decode(self, prompt: Prompt) -> None:
+        """Ask for a proposal; throttled (leading + trailing edge, latest wins)."""
+        if self.handle is None:
+            return
+        if self._in_flight is not None:
+            self._pending = prompt
+            return
+        self._submit(prompt)
+
+    def _submit(self, prompt: Prompt) -> None:
+        assert self.handle is not None
+        epoch = self._epoch
+        future = self.service.decode(self.handle, prompt)
+        self._in_flight = future
+        future.add_done_callback(lambda f: self._decodeDone.emit(f, epoch))
+
+    def _on_decode_done(self, future: Future, epoch: int) -> None:
+        if future is not self._in_flight:
+            return  # a request from before the image changed; a newer one is (or was) in flight
+        self._in_flight = None
+        result: DecodeResult | None = None
+        try:
+            result = future.result()
+        except (CancelledError, EncodeCancelled):
+            pass
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.decodeFailed.emit(str(exc) or exc.__class__.__name__)
+        if self._pending is not None:
+            prompt, self._pending = self._pending, None
+            self._submit(prompt)
+        if result is None or epoch != self._epoch or self.handle is None or result.ticket != self.handle.ticket:
+            return
+        if result.generation <= self._last_generation:
+            return
+        self._last_generation = result.generation
+        self.proposalReady.emit(result)
+
+    def cancel_pending(self) -> None:
+        """Forget queued and in-flight requests (e.g. when the user drops or commits the proposal)."""
+        self._pending = None
+        self._epoch += 1
+
+    def close(self) -> None:
+        self._pending = None
+        self.service.close()

@@ -1,0 +1,438 @@
+"""samcut's main window: wires the canvas, the document and the engine bridge together."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QMimeData, QPointF, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QToolBar,
+    QWidget,
+)
+
+from samcut.gui.actions import build_actions, build_mode_group
+from samcut.gui.canvas import ZOOM_STEP, Canvas
+from samcut.gui.engine_bridge import EngineBridge
+from samcut.gui.qimage import qimage_to_rgba, rgb_to_qimage, rgba_to_qimage
+from samcut.models.document.cutout import cutout_rgba
+from samcut.models.document.document import Document
+from samcut.models.document.imageio import ImageError, LoadedImage, load_image
+from samcut.models.document.preferences import Preferences
+from samcut.models.document.selection import Mode
+from samcut.models.document.strokes import Stroke
+from samcut.models.engine.service import DecodeResult
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp *.gif);;All files (*)"
+
+
+def _loaded_from_rgba(rgba: np.ndarray) -> LoadedImage:
+    alpha = rgba[..., 3]
+    return LoadedImage(np.ascontiguousarray(rgba[..., :3]), None if (alpha == 255).all() else alpha.copy(), "RGBA")
+
+
+class MainWindow(QMainWindow):
+    """The app window. ``bridge`` may be None until a model is installed."""
+
+    _backgroundDone = Signal(object, object)  # (callback, error or None), from a save thread
+
+    def __init__(self, bridge: EngineBridge | None, preferences: Preferences | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.preferences = preferences or Preferences.load()
+        self.document: Document | None = None
+        self.mode = Mode.REPLACE
+        self._threads: list[threading.Thread] = []
+        self.setWindowTitle("samcut")
+        self.setAcceptDrops(True)
+        self.resize(1200, 800)
+        self.canvas = Canvas(self)
+        self.setCentralWidget(self.canvas)
+        self.actions_by_name = build_actions(self, self._handlers())
+        self._build_toolbar()
+        self._build_status_bar()
+        self._backgroundDone.connect(lambda callback, error: callback(error))
+        self.canvas.strokeStarted.connect(self._on_stroke_started)
+        self.canvas.strokeMoved.connect(self._on_stroke_moved)
+        self.canvas.strokeFinished.connect(self._on_stroke_finished)
+        self.canvas.boxDrawn.connect(self._on_box)
+        self.canvas.viewChanged.connect(self._update_zoom_label)
+        if bridge is not None:
+            bridge.encodeStarted.connect(self._on_encode_started)
+            bridge.encodeFinished.connect(self._on_encode_finished)
+            bridge.encodeFailed.connect(self._on_encode_failed)
+            bridge.proposalReady.connect(self._on_proposal)
+            bridge.decodeFailed.connect(lambda msg: self._error("The mask could not be computed", msg))
+        self._refresh_recent()
+        self._update_actions()
+
+    # construction --------------------------------------------------------------------------
+    def _handlers(self) -> dict[str, Callable[[], None]]:
+        return {
+            "open": self.open_dialog, "paste": self.paste_image, "save_cutout": self.save_cutout_dialog,
+            "save_mask": self.save_mask_dialog, "copy_cutout": self.copy_cutout, "quit": self.close,
+            "undo": self.undo, "redo": self.redo, "commit": lambda: self.commit(self.mode),
+            "commit_add": lambda: self.commit(Mode.ADD), "commit_subtract": lambda: self.commit(Mode.SUBTRACT),
+            "commit_intersect": lambda: self.commit(Mode.INTERSECT), "drop": self.drop_proposal,
+            "next_candidate": lambda: self.cycle_candidate(1), "prev_candidate": lambda: self.cycle_candidate(-1),
+            "brush_bigger": lambda: self._brush(1.25), "brush_smaller": lambda: self._brush(0.8),
+            "preferences": self.show_preferences, "select_all": lambda: self._edit("select_all"),
+            "select_none": lambda: self._edit("select_none"), "invert": lambda: self._edit("invert"),
+            "grow": lambda: self._edit_px("grow", "Grow selection by"),
+            "shrink": lambda: self._edit_px("shrink", "Shrink selection by"),
+            "feather": lambda: self._edit_px("feather", "Feather selection edge by"),
+            "smooth": lambda: self._edit_px("smooth", "Smooth selection by"),
+            "fit": self.canvas.fit, "actual_size": self.canvas.actual_size,
+            "zoom_in": lambda: self._zoom(ZOOM_STEP), "zoom_out": lambda: self._zoom(1 / ZOOM_STEP),
+            "about": self.show_about,
+        }
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Tools", self)
+        bar.setObjectName("tools")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        for name in ("open", "save_cutout", "undo", "redo"):
+            bar.addAction(self.actions_by_name[name])
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Mode: "))
+        self.mode_group, self.mode_actions = build_mode_group(self, self.set_mode)
+        for action in self.mode_group.actions():
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addAction(self.actions_by_name["commit"])
+        bar.addAction(self.actions_by_name["drop"])
+        bar.addAction(self.actions_by_name["next_candidate"])
+        self.candidate_label = QLabel("")
+        bar.addWidget(self.candidate_label)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.size_label = QLabel("")
+        self.encoder_label = QLabel("No image")
+        self.encode_bar = QProgressBar()
+        self.encode_bar.setRange(0, 0)
+        self.encode_bar.setMaximumWidth(120)
+        self.encode_bar.setVisible(False)
+        self.decode_label = QLabel("")
+        self.zoom_label = QLabel("")
+        for widget in (self.size_label, self.encoder_label, self.encode_bar, self.decode_label):
+            status.addWidget(widget)
+        status.addPermanentWidget(self.zoom_label)
+
+    # images ---------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = str(Path(self.preferences.recent_files[0]).parent) if self.preferences.recent_files else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", start, IMAGE_FILTER)
+        if path:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path) -> bool:
+        """Open an image file; on failure show why and keep the current document."""
+        try:
+            image = load_image(path)
+        except ImageError as exc:
+            self._error("Cannot open this image", str(exc))
+            return False
+        self.preferences.add_recent(path)
+        self._save_preferences()
+        self._refresh_recent()
+        self.set_image(image, path)
+        return True
+
+    def paste_image(self) -> None:
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self._error("Nothing to paste", "The clipboard holds no image.")
+            return
+        self.set_image(_loaded_from_rgba(qimage_to_rgba(image)), None)
+
+    def set_image(self, image: LoadedImage, path: Path | None) -> None:
+        """Show ``image`` at once and start encoding it in the background."""
+        self.document = Document(image, path)
+        self.canvas.set_image(rgb_to_qimage(image.rgb))
+        self.canvas.set_selection(self.document.selection)
+        h, w = image.size
+        self.size_label.setText(f"{w} × {h}")
+        self.setWindowTitle(f"samcut — {path.name if path else 'pasted image'}")
+        self.candidate_label.setText("")
+        self.decode_label.setText("")
+        if self.bridge is not None:
+            self.bridge.open_image(image.model_rgb())
+        else:
+            self.encoder_label.setText("No model installed")
+        self._update_actions()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        data = event.mimeData()
+        local = [u.toLocalFile() for u in data.urls() if u.isLocalFile()]
+        if local:
+            self.open_path(Path(local[0]))
+        elif data.hasImage():
+            self.set_image(_loaded_from_rgba(qimage_to_rgba(data.imageData())), None)
+        event.acceptProposedAction()
+
+    def _refresh_recent(self) -> None:
+        menu = self.actions_by_name["recent_menu"].menu()
+        menu.clear()
+        for entry in self.preferences.recent_files:
+            action = menu.addAction(Path(entry).name)
+            action.setToolTip(entry)
+            action.triggered.connect(lambda _c=False, p=entry: self.open_path(Path(p)))
+        menu.setEnabled(bool(self.preferences.recent_files))
+
+    # engine events -------------------------------------------------------------------------
+    def _on_encode_started(self, _ticket: int) -> None:
+        self.encoder_label.setText("Encoding… (you can draw already)")
+        self.encode_bar.setVisible(True)
+
+    def _on_encode_finished(self, _ticket: int, ms: float) -> None:
+        self.encode_bar.setVisible(False)
+        self.encoder_label.setText(f"Ready (encoded in {ms / 1000:.2f} s)")
+
+    def _on_encode_failed(self, _ticket: int, message: str) -> None:
+        self.encode_bar.setVisible(False)
+        self.encoder_label.setText("Encoding failed")
+        self._error("The image could not be encoded", message)
+
+    def _on_proposal(self, result: DecodeResult) -> None:
+        if self.document is None:
+            return
+        self.document.set_proposal(result.low_res_logits, result.scores, result.default, result.input_size,
+                                   result.original_size)
+        self.decode_label.setText(f"mask in {result.elapsed_ms:.0f} ms")
+        self._show_proposal()
+
+    def _show_proposal(self) -> None:
+        proposal = self.document.proposal if self.document else None
+        self.canvas.set_proposal(proposal)
+        if proposal is None:
+            self.candidate_label.setText("")
+        else:
+            self.candidate_label.setText(f"  Candidate {proposal.chosen + 1}/{proposal.count} · "
+                                         f"score {proposal.score:.2f}  ")
+        self._update_actions()
+
+    # strokes -------------------------------------------------------------------------------
+    def _decode(self, live: Stroke | None = None) -> None:
+        if self.document is None or self.bridge is None:
+            return
+        if self.document.prompt.empty and live is None:
+            self.document.proposal = None
+            self._show_proposal()
+            return
+        self.bridge.request_decode(self.document.engine_prompt(live))
+
+    def _on_stroke_started(self) -> None:
+        if self.document is not None:
+            self.document.begin_stroke()
+
+    def _on_stroke_moved(self, stroke: Stroke) -> None:
+        self._decode(live=stroke)
+
+    def _on_stroke_finished(self, stroke: Stroke) -> None:
+        if self.document is None:
+            return
+        self.document.add_stroke(stroke)
+        self._decode()
+
+    def _on_box(self, box: tuple[float, float, float, float]) -> None:
+        if self.document is None:
+            return
+        self.document.set_box(box)
+        self._decode()
+
+    def cycle_candidate(self, step: int) -> None:
+        if self.document is not None and self.document.cycle_candidate(step) is not None:
+            self._show_proposal()
+
+    def drop_proposal(self) -> None:
+        if self.document is None:
+            return
+        if self.bridge is not None:
+            self.bridge.cancel_pending()
+        self.document.drop_proposal()
+        self._show_proposal()
+
+    # selection -------------------------------------------------------------------------------
+    def set_mode(self, mode: Mode) -> None:
+        self.mode = mode
+        self.mode_actions[mode].setChecked(True)
+
+    def commit(self, mode: Mode) -> None:
+        if self.document is None or self.document.proposal is None:
+            return
+        if self.bridge is not None:
+            self.bridge.cancel_pending()
+        self.document.commit(mode)
+        self._after_selection_change()
+
+    def _edit(self, name: str, *args: float) -> None:
+        if self.document is None:
+            return
+        getattr(self.document, name)(*args)
+        self._after_selection_change()
+
+    def _edit_px(self, name: str, prompt: str) -> None:
+        if self.document is None:
+            return
+        pixels, ok = QInputDialog.getInt(self, name.capitalize(), f"{prompt} (pixels):", 4, 1, 500)
+        if ok:
+            self._edit(name, pixels)
+
+    def undo(self) -> None:
+        if self.document is None:
+            return
+        if self.document.undo() == "stroke":
+            self._decode()
+        self._after_selection_change()
+
+    def redo(self) -> None:
+        if self.document is None:
+            return
+        if self.document.redo() == "stroke":
+            self._decode()
+        self._after_selection_change()
+
+    def _after_selection_change(self) -> None:
+        self.canvas.set_selection(self.document.selection)
+        self._show_proposal()
+
+    # export ----------------------------------------------------------------------------------
+    def _default_name(self, suffix: str) -> str:
+        base = self.document.path if self.document and self.document.path else Path("image.png")
+        return str(base.with_name(f"{base.stem}-{suffix}.png"))
+
+    def save_cutout_dialog(self) -> None:
+        if self.document is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save cutout", self._default_name("cutout"), "PNG (*.png)")
+        if path:
+            self.save_in_background(Path(path), cutout=True)
+
+    def save_mask_dialog(self) -> None:
+        if self.document is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save mask", self._default_name("mask"), "PNG (*.png)")
+        if path:
+            self.save_in_background(Path(path), cutout=False)
+
+    def save_in_background(self, path: Path, cutout: bool) -> threading.Thread:
+        """Write the cutout or mask atomically in a worker thread; the status bar shows progress."""
+        from samcut.models.document.cutout import save_cutout, save_mask
+
+        doc = self.document
+        assert doc is not None
+        selection = doc.selection.copy()
+        rgb, alpha = doc.image.rgb, doc.image.alpha
+        bar = QProgressBar()
+        bar.setRange(0, 0)
+        bar.setMaximumWidth(120)
+        self.statusBar().addWidget(bar)
+        self.statusBar().showMessage(f"Saving {path.name}…")
+
+        def work() -> None:
+            try:
+                if cutout:
+                    save_cutout(path, rgb, selection, alpha)
+                else:
+                    save_mask(path, selection)
+                error = None
+            except OSError as exc:
+                error = exc
+            self._backgroundDone.emit(lambda err: finish(err), error)
+
+        def finish(error: OSError | None) -> None:
+            self.statusBar().removeWidget(bar)
+            bar.deleteLater()
+            if error is not None:
+                self.statusBar().clearMessage()
+                self._error(f"Could not save {path.name}", f"{error}. Nothing was overwritten.")
+            else:
+                self.statusBar().showMessage(f"Saved {path}", 5000)
+
+        thread = threading.Thread(target=work, name="samcut-save", daemon=False)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return thread
+
+    def copy_cutout(self) -> None:
+        if self.document is None:
+            return
+        rgba = cutout_rgba(self.document.image.rgb, self.document.selection, self.document.image.alpha)
+        image = rgba_to_qimage(rgba)
+        mime = QMimeData()
+        mime.setImageData(image)
+        from PIL import Image
+
+        png = io.BytesIO()
+        Image.fromarray(rgba).save(png, format="PNG")
+        mime.setData("image/png", QByteArray(png.getvalue()))
+        QGuiApplication.clipboard().setMimeData(mime)
+        self.statusBar().showMessage("Cutout copied to the clipboard", 3000)
+
+    # misc ------------------------------------------------------------------------------------
+    def _brush(self, factor: float) -> None:
+        self.canvas.brush_radius = int(np.clip(self.canvas.brush_radius * factor, 2, 200))
+        self.canvas.update()
+
+    def _zoom(self, factor: float) -> None:
+        self.canvas.zoom_about(QPointF(self.canvas.width() / 2, self.canvas.height() / 2), factor)
+
+    def _update_zoom_label(self) -> None:
+        self.zoom_label.setText(f"{self.canvas.scale * 100:.0f}%")
+
+    def _update_actions(self) -> None:
+        has_doc = self.document is not None
+        has_proposal = has_doc and self.document.proposal is not None
+        for name in ("save_cutout", "save_mask", "copy_cutout", "select_all", "select_none", "invert", "grow",
+                     "shrink", "feather", "smooth", "undo", "redo", "fit", "actual_size", "zoom_in", "zoom_out"):
+            self.actions_by_name[name].setEnabled(has_doc)
+        for name in ("commit", "commit_add", "commit_subtract", "commit_intersect", "next_candidate",
+                     "prev_candidate"):
+            self.actions_by_name[name].setEnabled(has_proposal)
+
+    def _error(self, title: str, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+
+    def _save_preferences(self) -> None:
+        try:
+            self.preferences.save()
+        except OSError:
+            pass  # preferences are a convenience; failing to store them must not stop the user
+
+    def show_preferences(self) -> None:
+        from samcut.gui.preferences_dialog import PreferencesDialog
+
+        dialog = PreferencesDialog(self.preferences, self)
+        if dialog.exec():
+            self._save_preferences()
+
+    def show_about(self) -> None:
+        from samcut.gui.about import about_text
+
+        QMessageBox.about(self, "About samcut", about_text())
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.bridge is not None:
+            self.bridge.close()
+        for thread in self._threads:
+            thread.join()
+        super().closeEvent(event)

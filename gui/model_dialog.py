@@ -1,0 +1,137 @@
+"""First run: install the MobileSAM model by download (progress, cancel, resume) or from a file."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from samcut.models.store.install import install
+from samcut.models.store.registry import MOBILE_SAM, ModelSpec
+
+
+class _InstallWorker(QObject):
+    progress = Signal(int, int)   # bytes done, total (0 if unknown)
+    message = Signal(str)
+    finished = Signal(str, str)   # model folder or "", error message or ""
+
+    def __init__(self, spec: ModelSpec, source: Path | None, cancel: threading.Event) -> None:
+        super().__init__()
+        self.spec, self.source, self.cancel = spec, source, cancel
+
+    def run(self) -> None:
+        try:
+            folder = install(self.spec, source=self.source, cancel=self.cancel,
+                             progress=lambda d, t: self.progress.emit(int(d), int(t or 0)),
+                             say=self.message.emit)
+        except Exception as exc:  # noqa: BLE001 - every failure is shown in plain words
+            self.finished.emit("", str(exc) or exc.__class__.__name__)
+            return
+        self.finished.emit(str(folder), "")
+
+
+class ModelDialog(QDialog):
+    """Offers to download the default model or to install it from a local checkpoint file."""
+
+    def __init__(self, parent: QWidget | None = None, spec: ModelSpec = MOBILE_SAM) -> None:
+        super().__init__(parent)
+        self.spec = spec
+        self.model_folder: str = ""
+        self.setWindowTitle("Install the MobileSAM model")
+        self.setMinimumWidth(520)
+        self._cancel = threading.Event()
+        self._thread: QThread | None = None
+        self._worker: _InstallWorker | None = None
+        text = QLabel(
+            f"samcut needs the <b>{spec.title}</b> model (about 40 MB download).<br>"
+            "It is checked against its pinned hash, then converted for ONNX Runtime.<br>"
+            "On a machine without internet, choose <i>Install from file</i> with a copy of "
+            f"<code>{spec.filename}</code>.<br><small>{spec.credit}.</small>")
+        text.setWordWrap(True)
+        text.setTextFormat(Qt.TextFormat.RichText)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setVisible(False)
+        self.download_button = QPushButton("Download")
+        self.file_button = QPushButton("Install from file…")
+        self.cancel_button = QPushButton("Cancel")
+        self.download_button.clicked.connect(lambda: self._start(None))
+        self.file_button.clicked.connect(self._choose_file)
+        self.cancel_button.clicked.connect(self._cancel_or_close)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for b in (self.download_button, self.file_button, self.cancel_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        for w in (text, self.bar, self.status):
+            layout.addWidget(w)
+        layout.addLayout(buttons)
+
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "MobileSAM checkpoint", "", "PyTorch checkpoint (*.pt *.pth)")
+        if path:
+            self._start(Path(path))
+
+    def _start(self, source: Path | None) -> None:
+        self._cancel.clear()
+        self.download_button.setEnabled(False)
+        self.file_button.setEnabled(False)
+        self.bar.setVisible(True)
+        self.bar.setRange(0, 0)
+        self.status.setText("Verifying…" if source else "Connecting…")
+        self._thread = QThread(self)
+        self._worker = _InstallWorker(self.spec, source, self._cancel)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.message.connect(self.status.setText)
+        self._worker.finished.connect(self._on_finished)
+        self._thread.start()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if total:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * done / total))
+            self.status.setText(f"Downloading… {done / 1e6:.1f} of {total / 1e6:.1f} MB")
+        else:
+            self.status.setText(f"Downloading… {done / 1e6:.1f} MB")
+
+    def _on_finished(self, folder: str, error: str) -> None:
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait()
+            self._thread = None
+        self.download_button.setEnabled(True)
+        self.file_button.setEnabled(True)
+        self.bar.setVisible(False)
+        if error:
+            self.status.setText(f"<span style='color:#c0392b'>{error}</span>")
+            return
+        self.model_folder = folder
+        self.accept()
+
+    def _cancel_or_close(self) -> None:
+        if self._thread is not None:
+            self._cancel.set()
+            self.status.setText("Cancelling… (the partial download is kept and resumes next time)")
+        else:
+            self.reject()
+
+    def closeEvent(self, event) -> None:  # noqa: N802, ANN001
+        self._cancel.set()
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait(5000)
+        super().closeEvent(event)

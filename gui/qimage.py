@@ -1,0 +1,29 @@
+"""numpy <-> QImage conversions (copies, so numpy buffers may be freed afterwards)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+
+def rgb_to_qimage(rgb: np.ndarray) -> QImage:
+    """``uint8 H x W x 3`` -> ``QImage.Format_RGB888``."""
+    h, w, _ = rgb.shape
+    data = np.ascontiguousarray(rgb)
+    return QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def rgba_to_qimage(rgba: np.ndarray) -> QImage:
+    """``uint8 H x W x 4`` (straight alpha) -> ``QImage.Format_RGBA8888``."""
+    h, w, _ = rgba.shape
+    data = np.ascontiguousarray(rgba)
+    return QImage(data.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+def qimage_to_rgba(image: QImage) -> np.ndarray:
+    """Any QImage -> ``uint8 H x W x 4`` RGBA (straight alpha)."""
+    converted = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    h, w = converted.height(), converted.width()
+    stride = converted.bytesPerLine()
+    buffer = np.frombuffer(converted.constBits(), np.uint8, count=stride * h)
+    return buffer.reshape(h, stride)[:, : 4 * w].reshape(h, w, 4).copy()

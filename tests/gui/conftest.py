@@ -1,0 +1,54 @@
+"""GUI fixtures: offscreen Qt, isolated settings, a real engine, and no thread left behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAMCUT_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path / "no-models"))
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left():
+    """Fail any test that leaves a samcut worker thread running."""
+    yield
+    left = [t.name for t in threading.enumerate() if t.name.startswith("samcut-") and t.is_alive()]
+    assert not left, f"threads still running after the test: {left}"
+
+
+def make_window(qtbot, model_dir, synchronous: bool = False):
+    from samcut.gui.engine_bridge import EngineBridge
+    from samcut.gui.main_window import MainWindow
+    from samcut.models.document.preferences import Preferences
+    from samcut.models.engine import SamEngine
+    from samcut.models.engine.service import SegmentationService
+
+    bridge = EngineBridge(SegmentationService(SamEngine(model_dir), synchronous=synchronous))
+    window = MainWindow(bridge, Preferences())
+    qtbot.addWidget(window)
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+@pytest.fixture()
+def window(qtbot, test_model_dir):
+    win = make_window(qtbot, test_model_dir)
+    yield win
+    win.close()
+
+
+@pytest.fixture()
+def synthetic_window(qtbot, synthetic_model_dir):
+    win = make_window(qtbot, synthetic_model_dir)
+    yield win
+    win.close()

@@ -1,0 +1,31 @@
+"""Driving the canvas with real mouse events."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+
+
+def widget_point(canvas, x: float, y: float) -> QPoint:
+    p: QPointF = canvas.to_widget(x, y)
+    return QPoint(round(p.x()), round(p.y()))
+
+
+def drag(canvas, path_image_xy, button=Qt.MouseButton.LeftButton,
+         modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    """Press at the first point, move through the rest, release at the last (image coordinates)."""
+    pts = [widget_point(canvas, x, y) for x, y in path_image_xy]
+    QTest.mousePress(canvas, button, modifier, pts[0])
+    for p in pts[1:]:
+        QTest.mouseMove(canvas, p)
+    QTest.mouseRelease(canvas, button, modifier, pts[-1])
+
+
+def wait_for_encode(qtbot, window, timeout: int = 60_000) -> None:
+    qtbot.waitUntil(lambda: window.bridge.handle is not None and window.bridge.handle.embedding.done(),
+                    timeout=timeout)
+    qtbot.waitUntil(lambda: window.encoder_label.text().startswith("Ready"), timeout=timeout)
+
+
+def wait_for_proposal(qtbot, window, timeout: int = 60_000) -> None:
+    qtbot.waitUntil(lambda: window.document.proposal is not None and not window.bridge.busy, timeout=timeout)

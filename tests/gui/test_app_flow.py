@@ -1,0 +1,191 @@
+"""The app end to end with a real engine: open, encode in the background, strokes, commit, undo, export."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from helpers import drag, wait_for_encode, wait_for_proposal
+from PIL import Image
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
+
+from samcut.gui.qimage import qimage_to_rgba, rgb_to_qimage
+from samcut.models.document.selection import Mode
+
+
+def write_image(path, h=300, w=450, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.dstack([x % 256, y % 256, (x + y) % 256]).astype(np.uint8)
+    img[h // 3: 2 * h // 3, w // 3: 2 * w // 3] = rng.integers(150, 255, 3)
+    Image.fromarray(img).save(path)
+    return img
+
+
+def test_encode_runs_without_freezing_the_ui(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "a.png"
+    write_image(path, 700, 1000)
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick() -> None:
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(5)
+    started = time.perf_counter()
+    assert window.open_path(path)
+    assert window.encode_bar.isVisible()
+    wait_for_encode(qtbot, window)
+    encode_ms = (time.perf_counter() - started) * 1000
+    timer.stop()
+    assert encode_ms > 200  # the encoder really ran
+    stall = max(gaps[1:])  # the first gap includes opening the file on the GUI thread
+    assert stall < encode_ms / 4, (stall, encode_ms)
+    assert not window.encode_bar.isVisible()
+
+
+def test_stroke_proposal_commit_undo_redo_export(qtbot, window, tmp_path) -> None:
+    img = write_image(tmp_path / "a.png")
+    window.open_path(tmp_path / "a.png")
+    # Draw before the encoder is done: the stroke is queued and answered when it finishes.
+    drag(window.canvas, [(200, 150), (220, 160), (240, 150)])
+    wait_for_encode(qtbot, window)
+    wait_for_proposal(qtbot, window)
+    doc = window.document
+    proposal_mask = doc.proposal.full()
+    assert window.candidate_label.text().strip().startswith("Candidate")
+    window.actions_by_name["commit"].trigger()
+    assert doc.proposal is None
+    np.testing.assert_array_equal(doc.selection > 0, proposal_mask)
+    committed = doc.selection.copy()
+    window.actions_by_name["undo"].trigger()
+    assert not doc.selection.any()
+    window.actions_by_name["redo"].trigger()
+    np.testing.assert_array_equal(doc.selection, committed)
+
+    cut, mask = tmp_path / "cut.png", tmp_path / "mask.png"
+    window.save_in_background(cut, cutout=True).join()
+    window.save_in_background(mask, cutout=False).join()
+    qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage())
+    rgba = np.asarray(Image.open(cut))
+    np.testing.assert_array_equal(rgba[..., :3], img)
+    np.testing.assert_array_equal(rgba[..., 3], committed)
+    np.testing.assert_array_equal(np.asarray(Image.open(mask)), committed)
+
+
+def test_strokes_undo_one_by_one_before_commit(qtbot, window, tmp_path) -> None:
+    write_image(tmp_path / "a.png")
+    window.open_path(tmp_path / "a.png")
+    wait_for_encode(qtbot, window)
+    drag(window.canvas, [(100, 100)])
+    wait_for_proposal(qtbot, window)
+    drag(window.canvas, [(300, 200), (320, 220)], Qt.MouseButton.RightButton)
+    wait_for_proposal(qtbot, window)
+    assert [s.positive for s in window.document.prompt.strokes] == [True, False]
+    window.actions_by_name["undo"].trigger()
+    assert [s.positive for s in window.document.prompt.strokes] == [True]
+    window.actions_by_name["undo"].trigger()
+    assert window.document.prompt.empty and window.document.proposal is None
+    window.actions_by_name["redo"].trigger()
+    assert len(window.document.prompt.strokes) == 1
+    wait_for_proposal(qtbot, window)
+
+
+def test_candidates_cycle_with_tab(qtbot, window, tmp_path) -> None:
+    write_image(tmp_path / "a.png")
+    window.open_path(tmp_path / "a.png")
+    wait_for_encode(qtbot, window)
+    drag(window.canvas, [(200, 150)])
+    wait_for_proposal(qtbot, window)
+    first = window.document.proposal.chosen
+    window.canvas.setFocus()
+    QTest.keyClick(window.canvas, Qt.Key.Key_Tab)
+    assert window.document.proposal.chosen == (first + 1) % 4
+    assert f"Candidate {(first + 1) % 4 + 1}/4" in window.candidate_label.text()
+    QTest.keyClick(window.canvas, Qt.Key.Key_Escape)
+    assert window.document.proposal is None
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_selection_modes_from_the_window(qtbot, window, tmp_path, mode) -> None:
+    write_image(tmp_path / "a.png")
+    window.open_path(tmp_path / "a.png")
+    wait_for_encode(qtbot, window)
+    window.document.selection[:, :200] = 255
+    before = window.document.selection.copy()
+    drag(window.canvas, [(250, 150)])
+    wait_for_proposal(qtbot, window)
+    proposal = window.document.proposal.full()
+    window.set_mode(mode)
+    window.actions_by_name["commit"].trigger()
+    expected = {Mode.REPLACE: proposal, Mode.ADD: (before > 0) | proposal,
+                Mode.SUBTRACT: (before > 0) & ~proposal, Mode.INTERSECT: (before > 0) & proposal}[mode]
+    np.testing.assert_array_equal(window.document.selection > 0, expected)
+
+
+def test_rapid_switching_never_shows_a_stale_result(qtbot, window, tmp_path) -> None:
+    paths = []
+    for i in range(20):
+        path = tmp_path / f"img{i}.png"
+        write_image(path, 200 + 7 * i, 300 + 5 * i, seed=i)
+        paths.append(path)
+    seen_sizes = []
+    window.bridge.proposalReady.connect(lambda r: seen_sizes.append(r.original_size))
+    for path in paths:
+        window.open_path(path)
+        drag(window.canvas, [(50, 50)])
+    wait_for_encode(qtbot, window)
+    wait_for_proposal(qtbot, window)
+    final = (200 + 7 * 19, 300 + 5 * 19)
+    assert seen_sizes and all(size == final for size in seen_sizes), seen_sizes
+    assert window.document.proposal.original_size == final
+
+
+def test_close_cancels_a_running_encode(qtbot, test_model_dir, tmp_path) -> None:
+    from conftest import make_window
+
+    win = make_window(qtbot, test_model_dir)
+    write_image(tmp_path / "a.png", 800, 1200)
+    win.open_path(tmp_path / "a.png")
+    started = time.perf_counter()
+    win.close()
+    assert time.perf_counter() - started < 5
+    assert not [t for t in threading.enumerate() if t.name.startswith("samcut-")]
+
+
+def test_bad_image_keeps_the_current_document(qtbot, window, tmp_path) -> None:
+    write_image(tmp_path / "a.png")
+    window.open_path(tmp_path / "a.png")
+    doc = window.document
+    (tmp_path / "bad.png").write_bytes(b"garbage")
+    assert not window.open_path(tmp_path / "bad.png")
+    assert window.document is doc
+    boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
+    assert boxes and "not an image file" in boxes[0].text()
+
+
+def test_paste_and_copy_through_the_clipboard(qtbot, window) -> None:
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    QGuiApplication.clipboard().setImage(rgb_to_qimage(rgb))
+    window.actions_by_name["paste"].trigger()
+    np.testing.assert_array_equal(window.document.image.rgb, rgb)
+    wait_for_encode(qtbot, window)
+    window.document.selection[10:20, 10:30] = 255
+    window.actions_by_name["copy_cutout"].trigger()
+    copied = qimage_to_rgba(QGuiApplication.clipboard().image())
+    assert copied.shape == (64, 80, 4)
+    np.testing.assert_array_equal(copied[..., 3] > 0, window.document.selection > 0)
+    png = QGuiApplication.clipboard().mimeData().data("image/png")
+    assert bytes(png[:8]) == b"\x89PNG\r\n\x1a\n"

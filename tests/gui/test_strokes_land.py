@@ -1,0 +1,74 @@
+"""Strokes land where they are drawn: synthetic model, real mouse events, zoomed and panned view."""
+
+from __future__ import annotations
+
+import numpy as np
+from helpers import drag, wait_for_encode, wait_for_proposal
+from PIL import Image
+from PySide6.QtCore import QPointF
+
+from samcut.models.document.imageio import load_image
+
+from reference import synthetic_dir
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def object_stroke(mask: np.ndarray) -> list[tuple[float, float]]:
+    """A short horizontal stroke through the middle of the object's widest interior row."""
+    ys, xs = np.nonzero(mask)
+    cy = int(np.median(ys))
+    row = np.flatnonzero(mask[cy])
+    left, right = row.min(), row.max()
+    span = right - left
+    return [(float(left + span * t), float(cy)) for t in np.linspace(0.3, 0.7, 12)]
+
+
+def test_stroke_selects_the_object_under_it_zoomed_and_panned(qtbot, synthetic_window, tmp_path) -> None:
+    window = synthetic_window
+    scores, controls = [], []
+    for index in (0, 1, 2):
+        path = synthetic_dir() / f"composite_{index}.png"
+        truth = np.asarray(Image.open(synthetic_dir() / f"composite_{index}_mask.png").convert("L")) > 127
+        assert window.open_path(path)
+        wait_for_encode(qtbot, window)
+        canvas = window.canvas
+        stroke = object_stroke(truth)
+        cx, cy = stroke[len(stroke) // 2]
+        # Zoom to 1.45x the fitted scale about the stroke, then pan a little: not 100%, not centred.
+        canvas.zoom_about(canvas.to_widget(cx, cy), 1.45)
+        canvas.pan_by(-37, 23)
+        assert abs(canvas.scale - 1.0) > 0.05
+        drag(canvas, stroke)
+        wait_for_proposal(qtbot, window)
+        doc = window.document
+        proposal = doc.proposal.full()
+        # The proposal's points are where the stroke was drawn (within a pixel of rounding).
+        pts = np.array(doc.engine_prompt().points)
+        assert np.abs(pts[:, 1] - cy).max() < 1 / canvas.scale + 0.5
+        scores.append(iou(proposal, truth))
+        # Control: the same stroke mirrored through the image centre, as a flipped frame would put it.
+        h, w = truth.shape
+        window.actions_by_name["drop"].trigger()
+        mirrored = [(w - 1 - x, h - 1 - y) for x, y in stroke]
+        canvas.fit()
+        drag(canvas, mirrored)
+        wait_for_proposal(qtbot, window)
+        controls.append(iou(window.document.proposal.full(), truth))
+        window.actions_by_name["drop"].trigger()
+        canvas.zoom_about(QPointF(canvas.width() / 2, canvas.height() / 2), 1.3)
+        drag(canvas, stroke)
+        wait_for_proposal(qtbot, window)
+        proposal = doc.proposal.full()
+        window.actions_by_name["commit"].trigger()
+        np.testing.assert_array_equal(doc.selection > 0, proposal)
+        out = tmp_path / f"cut{index}.png"
+        window.save_in_background(out, cutout=True).join()
+        qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage())
+        cut = np.asarray(Image.open(out))
+        np.testing.assert_array_equal(cut[..., 3] > 0, proposal)
+        np.testing.assert_array_equal(cut[..., :3], load_image(path).rgb)
+    assert np.mean(scores) > 0.35, scores
+    assert np.mean(scores) > np.mean(controls) + 0.2, (scores, controls)
