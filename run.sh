@@ -1,20 +1,12 @@
 #!/usr/bin/env bash
-# Set up samcut and run it. Until the desktop window lands, this cuts an object out of an image
-# from the command line: ./run.sh [IMAGE X,Y] (default: the red ball in samples/sample.png).
-# The first run installs the MobileSAM model: downloaded, or from SAMCUT_CHECKPOINT=FILE if set.
+# Set up samcut (a .venv next to this file) and start the app: ./run.sh [IMAGE]
+# With no model installed the app offers to download it; offline, point SAMCUT_CHECKPOINT at a
+# copy of mobile_sam.pt (or any MobileSAM vit_t checkpoint) and it is converted on first run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$root/scripts/setup.sh" export,dev,gui
 samcut="$root/.venv/bin/samcut"
-if ! "$samcut" models verify >/dev/null 2>&1; then
-    if [ -n "${SAMCUT_CHECKPOINT:-}" ]; then
-        "$samcut" models export "$SAMCUT_CHECKPOINT"
-    else
-        "$samcut" models fetch
-    fi
+if [ -n "${SAMCUT_CHECKPOINT:-}" ] && ! "$samcut" models verify >/dev/null 2>&1; then
+    "$samcut" models export "$SAMCUT_CHECKPOINT"
 fi
-image="${1:-$root/samples/sample.png}"
-point="${2:-430,350}"
-out="${SAMCUT_OUT:-$PWD/cutout.png}"
-"$samcut" segment "$image" --point "$point" --cutout "$out"
-echo "wrote $out (the object under $point, with a transparent background)"
+exec "$samcut" "${1:-$root/samples/sample.png}"

@@ -39,6 +39,7 @@ class Canvas(QWidget):
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.brush_radius = 12
+        self.box_mode = False  # when set, a left-drag draws a box (as Shift+drag always does)
         self._pixmap: QPixmap | None = None
         self._image_size: tuple[int, int] | None = None  # (H, W)
         self._selection: np.ndarray | None = None
@@ -186,7 +187,7 @@ class Canvas(QWidget):
         if self._pixmap is None or button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return
         point = self.to_image(pos)
-        if button == Qt.MouseButton.LeftButton and mods & Qt.KeyboardModifier.ShiftModifier:
+        if button == Qt.MouseButton.LeftButton and (self.box_mode or mods & Qt.KeyboardModifier.ShiftModifier):
             self._box_start = self._box_end = point
             return
         self._positive = button == Qt.MouseButton.LeftButton and not mods & Qt.KeyboardModifier.AltModifier

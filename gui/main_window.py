@@ -111,6 +111,12 @@ class MainWindow(QMainWindow):
         for action in self.mode_group.actions():
             bar.addAction(action)
         bar.addSeparator()
+        self.box_action = bar.addAction("Box")
+        self.box_action.setCheckable(True)
+        self.box_action.setShortcut("B")
+        self.box_action.setStatusTip("Drag a box around an object (B; Shift+drag works in any mode)")
+        self.box_action.toggled.connect(lambda on: setattr(self.canvas, "box_mode", on))
+        bar.addSeparator()
         bar.addAction(self.actions_by_name["commit"])
         bar.addAction(self.actions_by_name["drop"])
         bar.addAction(self.actions_by_name["next_candidate"])

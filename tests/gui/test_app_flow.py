@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-from helpers import drag, wait_for_encode, wait_for_proposal
 from PIL import Image
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
@@ -16,6 +15,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from samcut.gui.qimage import qimage_to_rgba, rgb_to_qimage
 from samcut.models.document.selection import Mode
+
+from helpers import drag, wait_for_encode, wait_for_proposal
 
 
 def write_image(path, h=300, w=450, seed=0):
@@ -189,3 +190,35 @@ def test_paste_and_copy_through_the_clipboard(qtbot, window) -> None:
     np.testing.assert_array_equal(copied[..., 3] > 0, window.document.selection > 0)
     png = QGuiApplication.clipboard().mimeData().data("image/png")
     assert bytes(png[:8]) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_box_tool_and_shift_drag(qtbot, window, tmp_path) -> None:
+    write_image(tmp_path / "a.png")
+    window.open_path(tmp_path / "a.png")
+    wait_for_encode(qtbot, window)
+    drag(window.canvas, [(100, 80), (200, 140), (300, 200)], modifier=Qt.KeyboardModifier.ShiftModifier)
+    wait_for_proposal(qtbot, window)
+    box = window.document.prompt.box
+    assert box is not None and abs(box[0] - 100) < 2 and abs(box[3] - 200) < 2
+    assert not window.document.prompt.strokes
+    window.actions_by_name["drop"].trigger()
+    window.box_action.trigger()
+    drag(window.canvas, [(50, 60), (150, 160)])
+    wait_for_proposal(qtbot, window)
+    assert window.document.prompt.box is not None and abs(window.document.prompt.box[2] - 150) < 2
+
+
+def test_grow_and_invert_are_undoable(qtbot, window, tmp_path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    write_image(tmp_path / "a.png")
+    window.open_path(tmp_path / "a.png")
+    window.document.selection[100:120, 100:120] = 255
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (5, True))
+    window.actions_by_name["grow"].trigger()
+    assert window.document.selection[95, 110] == 255 and window.document.selection[94, 110] == 0
+    window.actions_by_name["invert"].trigger()
+    assert window.document.selection[0, 0] == 255
+    window.actions_by_name["undo"].trigger()
+    window.actions_by_name["undo"].trigger()
+    assert window.document.selection[95, 110] == 0 and window.document.selection[110, 110] == 255

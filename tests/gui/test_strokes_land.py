@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from helpers import drag, wait_for_encode, wait_for_proposal
 from PIL import Image
 from PySide6.QtCore import QPointF
 
 from samcut.models.document.imageio import load_image
 
+from helpers import drag, wait_for_encode, wait_for_proposal
 from reference import synthetic_dir
 
 
