@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from samcut.cli import models_cmd, segment
+from samcut.cli import host, models_cmd, plugins_cmd, segment
 from samcut.models.document.imageio import ImageError
 from samcut.models.engine import ModelError
 from samcut.models.store.download import DownloadError
@@ -22,10 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     segment.add_arguments(sub.add_parser("segment", help="segment an image from clicks or a box, no window"))
     models_cmd.add_arguments(sub.add_parser("models", help="install, list, verify and export models"))
+    host = sub.add_parser("host", help="answer a GIMP/Krita plug-in request (used by the plug-ins)")
+    host.add_argument("request", help="request JSON file written by the plug-in")
+    host.add_argument("--models", type=Path, metavar="DIR", help="model folder (default: the installed model)")
+    plugins_cmd.add_arguments(sub.add_parser("plugins", help="install the GIMP and Krita plug-ins"))
     return parser
 
 
-COMMANDS = ("segment", "models")
+COMMANDS = ("segment", "models", "host", "plugins")
 
 
 def run_gui(argv: list[str]) -> int:
@@ -50,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_gui(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = segment.run if args.command == "segment" else models_cmd.run
+    handler = {"segment": segment.run, "models": models_cmd.run, "plugins": plugins_cmd.run,
+               "host": lambda a: host.run(a.request, a.models)}[args.command]
     try:
         return handler(args)
     except USER_ERRORS as exc:

@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self.mode = Mode.REPLACE
         self._threads: list[threading.Thread] = []
+        self.close_hook: Callable[[], None] | None = None  # set while serving a host: closing cancels
         self.setWindowTitle("samcut")
         self.setAcceptDrops(True)
         self.resize(1200, 800)
@@ -122,6 +123,11 @@ class MainWindow(QMainWindow):
         bar.addAction(self.actions_by_name["next_candidate"])
         self.candidate_label = QLabel("")
         bar.addWidget(self.candidate_label)
+        self.host_toolbar = QToolBar("Host", self)
+        self.host_toolbar.setObjectName("host")
+        self.host_toolbar.setMovable(False)
+        self.host_toolbar.setVisible(False)
+        self.addToolBar(self.host_toolbar)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -437,6 +443,10 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About samcut", about_text())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.close_hook is not None:  # serving a host: closing the window means Cancel
+            self.close_hook()
+            event.ignore()
+            return
         if self.bridge is not None:
             self.bridge.close()
         for thread in self._threads:

@@ -1,0 +1,112 @@
+"""``samcut host REQUEST.json``: answer a host plug-in (GIMP, Krita) through the bridge protocol.
+
+Non-interactive requests (prompts in the request) are answered by the engine at once, like
+``samcut segment``. Interactive ones go to a samcut window: to an already running samcut (over
+its local socket, so its model and embedding cache stay warm) or to a new one that then stays
+around as that server for a while.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+from samcut.cli.segment import choose_multimask
+from samcut.models.document.cutout import save_mask
+from samcut.models.document.imageio import load_image
+from samcut.models.engine import Prompt, SamEngine
+from samcut.models.store.registry import model_dir
+from samcut.plugin.protocol import PROTOCOL_VERSION, ProtocolError, Request, Response, write_atomic
+
+
+def server_address() -> str:
+    """The per-user socket a running samcut listens on for host requests."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    return os.path.join(base, f"samcut-{os.getuid() if hasattr(os, 'getuid') else 0}.sock")
+
+
+def respond(request: Request, response: Response) -> None:
+    write_atomic(request.response, response.to_json())
+
+
+def answer_headless(request: Request, models: Path | None = None) -> Response:
+    """Segment with the request's prompts; writes ``mask.png`` beside the response."""
+    if not request.points and request.box is None:
+        raise ProtocolError("a non-interactive request needs points or a box")
+    image = load_image(request.image)
+    engine = SamEngine(models or model_dir())
+    embedding = engine.encode(image.model_rgb())
+    points = [(x, y) for x, y, _ in request.points]
+    labels = [int(lab) for _, _, lab in request.points]
+    box = tuple(request.box) if request.box else None
+    prediction = engine.decode(embedding, Prompt(points=points, labels=labels, box=box),
+                               multimask=choose_multimask("auto", len(points), box is not None))
+    mask_path = str(Path(request.response).with_name("mask.png"))
+    save_mask(mask_path, prediction.masks[prediction.best])
+    return Response(status="ok", mask=mask_path, mode=request.mode)
+
+
+def forward_to_running_samcut(request_path: str, timeout: float | None = None) -> bool:
+    """Hand the request to a running samcut; True once it has answered, False if none is running."""
+    if not hasattr(socket, "AF_UNIX"):
+        return False
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(server_address())
+    except OSError:
+        sock.close()
+        return False
+    with sock:
+        sock.settimeout(timeout)
+        sock.sendall(os.path.abspath(request_path).encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = sock.recv(256)
+            if not chunk:
+                break
+            reply += chunk
+    return reply.strip() == b"done"
+
+
+def run(request_path: str, models: Path | None = None) -> int:
+    """Answer one request; the status goes into the response file (exit 0 ok/cancel, 1 error)."""
+    try:
+        text = Path(request_path).read_text(encoding="utf-8")
+        request = Request.from_json(text)
+    except (OSError, ProtocolError) as exc:
+        _respond_somehow(request_path, str(exc))
+        print(f"samcut: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if not request.interactive:
+            response = answer_headless(request, models)
+        elif forward_to_running_samcut(request_path):
+            return 0
+        else:
+            from samcut.gui.host_session import serve_first_request
+
+            return serve_first_request(request, request_path, models)
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to the host as a message
+        response = Response(status="error", message=str(exc) or exc.__class__.__name__)
+    respond(request, response)
+    if response.status == "error":
+        print(f"samcut: {response.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _respond_somehow(request_path: str, message: str) -> None:
+    """Best effort: answer an unreadable request where its response was supposed to go."""
+    import json
+
+    try:
+        target = json.loads(Path(request_path).read_text(encoding="utf-8")).get("response")
+        if target:
+            write_atomic(target, Response(status="error", message=message).to_json())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+__all__ = ["PROTOCOL_VERSION", "run", "server_address"]

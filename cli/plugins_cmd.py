@@ -1,0 +1,110 @@
+"""``samcut plugins install|uninstall krita|gimp``: copy the host plug-ins where the hosts look."""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from samcut.plugin import locations
+
+KRITA_NAME = "samcut_krita"
+GIMP_NAME = "samcut"
+
+
+def plugin_source() -> Path:
+    """The folder holding ``krita/`` and ``gimp/`` (the installed ``samcut.plugin`` package)."""
+    import samcut.plugin
+
+    return Path(samcut.plugin.__file__).resolve().parent
+
+
+def samcut_command() -> list[str]:
+    """How the plug-ins should start this samcut: the console script next to this Python, else ``-m``."""
+    script = Path(sys.executable).with_name("samcut")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "samcut.cli"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("install", "uninstall", "paths"))
+    parser.add_argument("host", nargs="?", choices=("krita", "gimp"), help="which host (paths: both)")
+    parser.add_argument("--flatpak", action="store_true", help="GIMP installed from Flatpak")
+
+
+def _write_command(folder: Path) -> None:
+    (folder / "samcut_command.json").write_text(json.dumps({"command": samcut_command()}, indent=1) + "\n")
+
+
+def enable_in_kritarc(rc: Path, enabled: bool) -> None:
+    """Set ``[python] enable_samcut_krita`` (Krita skips Python plug-ins that are not enabled)."""
+    config = configparser.RawConfigParser(strict=False)
+    config.optionxform = str  # keep Krita's key case
+    if rc.exists():
+        config.read(rc, encoding="utf-8")
+    if not config.has_section("python"):
+        config.add_section("python")
+    config.set("python", f"enable_{KRITA_NAME}", "true" if enabled else "false")
+    rc.parent.mkdir(parents=True, exist_ok=True)
+    with open(rc, "w", encoding="utf-8") as fh:
+        config.write(fh, space_around_delimiters=False)
+
+
+def install_krita(platform: str, env: dict[str, str], home: Path) -> list[Path]:
+    target = locations.krita_pykrita_dir(platform, env, home)
+    target.mkdir(parents=True, exist_ok=True)
+    src = plugin_source() / "krita"
+    shutil.copy2(src / f"{KRITA_NAME}.desktop", target / f"{KRITA_NAME}.desktop")
+    package = target / KRITA_NAME
+    shutil.rmtree(package, ignore_errors=True)
+    shutil.copytree(src / KRITA_NAME, package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(plugin_source() / "protocol.py", package / "protocol.py")
+    _write_command(package)
+    rc = locations.krita_rc(platform, env, home)
+    enable_in_kritarc(rc, True)
+    return [target / f"{KRITA_NAME}.desktop", package, rc]
+
+
+def install_gimp(platform: str, env: dict[str, str], home: Path, flatpak: bool) -> list[Path]:
+    folder = locations.gimp_plugins_dir(platform, env, home, flatpak) / GIMP_NAME
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    src = plugin_source() / "gimp"
+    shutil.copy2(src / f"{GIMP_NAME}.py", folder / f"{GIMP_NAME}.py")
+    shutil.copy2(plugin_source() / "protocol.py", folder / "samcut_protocol.py")
+    (folder / f"{GIMP_NAME}.py").chmod(0o755)
+    _write_command(folder)
+    return [folder]
+
+
+def run(args: argparse.Namespace) -> int:
+    platform, env, home = locations.current()
+    if args.action == "paths":
+        print(f"krita plug-ins: {locations.krita_pykrita_dir(platform, env, home)}")
+        print(f"krita settings: {locations.krita_rc(platform, env, home)}")
+        print(f"gimp plug-ins:  {locations.gimp_plugins_dir(platform, env, home, args.flatpak)}")
+        return 0
+    if args.host is None:
+        raise ValueError("plugins: say which host: krita or gimp")
+    if args.action == "install":
+        paths = install_krita(platform, env, home) if args.host == "krita" else \
+            install_gimp(platform, env, home, args.flatpak)
+        for path in paths:
+            print(f"installed {path}")
+        print(f"restart {args.host.capitalize()}; then use "
+              + ("Tools > Scripts > Select with samcut (Ctrl+Alt+S)" if args.host == "krita"
+                 else "Select > Select with samcut…"))
+        return 0
+    if args.host == "krita":
+        target = locations.krita_pykrita_dir(platform, env, home)
+        (target / f"{KRITA_NAME}.desktop").unlink(missing_ok=True)
+        shutil.rmtree(target / KRITA_NAME, ignore_errors=True)
+        enable_in_kritarc(locations.krita_rc(platform, env, home), False)
+        print(f"removed the samcut plug-in from {target}")
+    else:
+        folder = locations.gimp_plugins_dir(platform, env, home, args.flatpak) / GIMP_NAME
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"removed {folder}")
+    return 0

@@ -1,0 +1,169 @@
+"""samcut serving GIMP/Krita: a window opened on the host's layer, "Apply" sends the mask back.
+
+The first interactive request starts a samcut process that listens on a per-user local socket
+(``samcut.cli.host.server_address``) and stays alive, idle, for ``LINGER_MS`` after its window
+is hidden, so that the next host call reuses the loaded model and the embedding cache.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication
+
+from samcut.gui.main_window import MainWindow
+from samcut.models.document.cutout import save_mask
+from samcut.models.document.imageio import load_image
+from samcut.plugin.protocol import ProtocolError, Request, Response, write_atomic
+
+LINGER_MS = 10 * 60 * 1000
+
+
+class HostSession(QObject):
+    """One host request shown in ``window``; ``finished`` after Apply or Cancel (response written)."""
+
+    finished = Signal()
+
+    def __init__(self, window: MainWindow, request: Request) -> None:
+        super().__init__(window)
+        self.window = window
+        self.request = request
+        self.done = False
+        image = load_image(request.image)
+        window.set_image(image, Path(request.image))
+        host = request.host.capitalize()
+        window.setWindowTitle(f"samcut — selecting for {host}")
+        if request.selection and os.path.exists(request.selection):
+            selection = np.asarray(load_image(request.selection).rgb[..., 0])
+            if selection.shape == window.document.selection.shape:
+                window.document.selection = selection.copy()
+                window.canvas.set_selection(window.document.selection)
+        self.apply_action = QAction(f"Apply to {host}", window)
+        self.apply_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.apply_action.setStatusTip(f"Send the selection back to {host} (Ctrl+Enter)")
+        self.apply_action.triggered.connect(self.apply)
+        self.cancel_action = QAction("Cancel", window)
+        self.cancel_action.setStatusTip(f"Close without changing anything in {host}")
+        self.cancel_action.triggered.connect(self.cancel)
+        window.host_toolbar.clear()
+        window.host_toolbar.addAction(self.apply_action)
+        window.host_toolbar.addAction(self.cancel_action)
+        window.host_toolbar.setVisible(True)
+        window.addAction(self.apply_action)
+        window.close_hook = self.cancel
+
+    def _finish(self, response: Response) -> None:
+        if self.done:
+            return
+        self.done = True
+        write_atomic(self.request.response, response.to_json())
+        self.window.close_hook = None
+        self.window.removeAction(self.apply_action)
+        self.window.host_toolbar.setVisible(False)
+        self.window.hide()
+        self.finished.emit()
+
+    def apply(self) -> None:
+        """Send samcut's selection back (a pending proposal is applied first, in the current mode)."""
+        doc = self.window.document
+        if doc is not None and doc.proposal is not None:
+            self.window.commit(self.window.mode)
+        mask_path = str(Path(self.request.response).with_name("mask.png"))
+        save_mask(mask_path, doc.selection)
+        # The host's selection was loaded into samcut and the user's modes were applied here,
+        # so the host replaces its selection with the result.
+        self._finish(Response(status="ok", mask=mask_path, mode="replace"))
+
+    def cancel(self) -> None:
+        self._finish(Response(status="cancel", message="cancelled in samcut"))
+
+
+class HostServer(QObject):
+    """Accepts request paths on the local socket and shows them one at a time in ``window``."""
+
+    def __init__(self, window: MainWindow, address: str) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session: HostSession | None = None
+        self._peer: QLocalSocket | None = None
+        self.server = QLocalServer(self)
+        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        QLocalServer.removeServer(address)  # a stale file from a samcut that died
+        self.listening = self.server.listen(address)
+        self.server.newConnection.connect(self._on_connection)
+        self.linger = QTimer(self)
+        self.linger.setSingleShot(True)
+        self.linger.timeout.connect(QApplication.quit)
+
+    def _on_connection(self) -> None:
+        peer = self.server.nextPendingConnection()
+        peer.waitForReadyRead(5000)
+        request_path = bytes(peer.readLine()).decode().strip()
+        if self.session is not None and not self.session.done:
+            self._reply_busy(request_path)
+            peer.write(b"done\n")
+            peer.flush()
+            peer.disconnectFromServer()
+            return
+        self._peer = peer
+        self.start(request_path)
+
+    def _reply_busy(self, request_path: str) -> None:
+        try:
+            request = Request.from_json(Path(request_path).read_text(encoding="utf-8"))
+            write_atomic(request.response, Response(status="error", message="samcut is busy with another "
+                                                    "image; finish it there first").to_json())
+        except (OSError, ProtocolError):
+            pass
+
+    def start(self, request_path: str, request: Request | None = None) -> bool:
+        self.linger.stop()
+        try:
+            request = request or Request.from_json(Path(request_path).read_text(encoding="utf-8"))
+            self.session = HostSession(self.window, request)
+        except Exception as exc:  # noqa: BLE001 - the host gets the message
+            if request is not None:
+                write_atomic(request.response, Response(status="error", message=str(exc)).to_json())
+            self._release_peer()
+            self.linger.start(LINGER_MS)
+            return False
+        self.session.finished.connect(self._on_finished)
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+        return True
+
+    def _release_peer(self) -> None:
+        if self._peer is not None:
+            self._peer.write(b"done\n")
+            self._peer.flush()
+            self._peer.disconnectFromServer()
+            self._peer = None
+
+    def _on_finished(self) -> None:
+        self._release_peer()
+        self.linger.start(LINGER_MS)
+
+
+def serve_first_request(request: Request, request_path: str, models: Path | None) -> int:
+    """Start samcut for a host: open the request's window, keep serving later requests for a while."""
+    from samcut.cli.host import server_address
+    from samcut.gui.app import ensure_bridge
+    from samcut.models.document.preferences import Preferences
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("samcut")
+    app.setQuitOnLastWindowClosed(False)
+    preferences = Preferences.load()
+    bridge = ensure_bridge(preferences, models)
+    window = MainWindow(bridge, preferences)
+    server = HostServer(window, server_address())
+    if not server.start(request_path, request):
+        return 1
+    return app.exec()

@@ -1,0 +1,166 @@
+"""The Krita side: export the active layer, run samcut without blocking Krita, apply the selection."""
+
+import json
+import os
+import shutil
+
+from krita import Extension, InfoObject, Krita, Selection  # noqa: F401
+
+from . import logic, protocol
+from .qt_shim import FORMAT_ARGB32, FORMAT_GRAY8, QImage, QMessageBox, QProcess, QProcessEnvironment, QTimer
+
+ACTION_ID = "samcut_select"
+TEST_ENV = "SAMCUT_KRITA_TEST"  # JSON file: a scripted, non-interactive run for the real-host tests
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class SamcutExtension(Extension):
+    def __init__(self, parent):
+        super().__init__(parent)
+        self.process = None
+        self.job = None
+        self.test = None
+
+    def setup(self):
+        path = os.environ.get(TEST_ENV)
+        if path:
+            with open(path, encoding="utf-8") as fh:
+                self.test = json.load(fh)
+            QTimer.singleShot(1000, self._test_wait_for_view)
+
+    def createActions(self, window):  # noqa: N802 - Krita API
+        action = window.createAction(ACTION_ID, "Select with samcut…", "tools/scripts")
+        action.setShortcut("Ctrl+Alt+S")
+        action.setToolTip("Select an object in the active layer with samcut (MobileSAM)")
+        action.triggered.connect(self.select_with_samcut)
+
+    # the action -----------------------------------------------------------------------------
+    def select_with_samcut(self):
+        if self.process is not None:
+            self._tell("samcut is already working on a selection.")
+            return
+        doc = Krita.instance().activeDocument()
+        node = doc.activeNode() if doc is not None else None
+        if node is None:
+            self._tell("Open an image and pick a layer first.")
+            return
+        width, height = doc.width(), doc.height()
+        workdir = protocol.private_workdir("samcut-krita-")
+        try:
+            pixels = node.projectionPixelData(0, 0, width, height) if hasattr(node, "projectionPixelData") \
+                else node.pixelData(0, 0, width, height)
+            image = QImage(bytes(pixels), width, height, width * 4, FORMAT_ARGB32)
+            if not image.save(os.path.join(workdir, "layer.png"), "PNG"):
+                raise OSError("could not write the layer to a temporary PNG")
+            current = doc.selection()
+            if current is not None:
+                sel = current.pixelData(0, 0, width, height)
+                QImage(bytes(sel), width, height, width, FORMAT_GRAY8).save(os.path.join(workdir, "selection.png"))
+            test = self.test or {}
+            request = logic.build_request(workdir, current is not None, interactive=not test.get("points"),
+                                          points=test.get("points"), box=test.get("box"),
+                                          mode=test.get("mode", "replace"))
+            protocol.write_atomic(os.path.join(workdir, "request.json"), request.to_json())
+        except Exception as exc:  # noqa: BLE001 - shown to the user, nothing changed
+            shutil.rmtree(workdir, ignore_errors=True)
+            self._tell("Could not hand the layer to samcut: %s" % exc)
+            return
+        self.job = {"doc": doc, "workdir": workdir, "width": width, "height": height, "request": request}
+        command = protocol.command_line(logic.samcut_command(HERE, dict(os.environ)),
+                                        os.path.join(workdir, "request.json"))
+        env = QProcessEnvironment()
+        for key, value in protocol.clean_environment(dict(os.environ)).items():
+            env.insert(key, value)
+        self.process = QProcess()
+        self.process.setProcessEnvironment(env)
+        self.process.finished.connect(self._on_finished)
+        self.process.errorOccurred.connect(self._on_error)
+        self.process.start(command[0], command[1:])
+
+    def _on_error(self, error):
+        if self.process is not None and self.process.state() == QProcess.NotRunning:
+            self._on_finished(-1, 0)
+
+    def _on_finished(self, exit_code, _status=None):
+        job, self.job = self.job, None
+        process, self.process = self.process, None
+        if job is None:
+            return
+        stderr = bytes(process.readAllStandardError()).decode(errors="replace").strip() if process else ""
+        try:
+            response = protocol.read_response(job["request"].response)
+            if response.status == "error":
+                raise protocol.ProtocolError(response.message or "samcut failed")
+            if response.status == "ok":
+                self._apply(job, response)
+            self._report(response.status, response.message)
+        except (protocol.ProtocolError, OSError) as exc:
+            detail = "%s%s" % (exc, ("\n\n" + stderr.splitlines()[-1]) if stderr else "")
+            self._report("error", detail)
+            self._tell("samcut could not make a selection; the image is unchanged.\n\n%s" % detail)
+        finally:
+            shutil.rmtree(job["workdir"], ignore_errors=True)
+
+    def _apply(self, job, response):
+        mask = QImage(response.mask)
+        if mask.isNull():
+            raise protocol.ProtocolError("samcut's mask could not be read")
+        logic.check_response(response, job["width"], job["height"], (mask.width(), mask.height()))
+        mask = mask.convertToFormat(FORMAT_GRAY8)
+        ptr = mask.constBits()
+        ptr.setsize(mask.bytesPerLine() * mask.height())
+        data = logic.gray_rows(ptr, mask.width(), mask.height(), mask.bytesPerLine())
+        new = Selection()
+        new.resize(job["width"], job["height"])
+        new.setPixelData(data, 0, 0, job["width"], job["height"])
+        doc = job["doc"]
+        current = doc.selection()
+        if current is not None and response.mode != "replace":
+            getattr(current, {"add": "add", "subtract": "subtract", "intersect": "intersect"}[response.mode])(new)
+            new = current
+        doc.setSelection(new)
+        doc.refreshProjection()
+
+    # messages and the scripted test run ------------------------------------------------------------
+    def _tell(self, text):
+        if self.test is not None:
+            self._report("error", text)
+            return
+        QMessageBox.warning(None, "samcut", text)
+
+    def _report(self, status, message=""):
+        if self.test is None:
+            return
+        doc = Krita.instance().activeDocument()
+        report = {"status": status, "message": message}
+        if doc is not None:
+            sel = doc.selection()
+            report["has_selection"] = sel is not None
+            if sel is not None:
+                w, h = doc.width(), doc.height()
+                QImage(bytes(sel.pixelData(0, 0, w, h)), w, h, w, FORMAT_GRAY8).save(self.test["selection_png"])
+            node = doc.activeNode()
+            pixels = bytes(node.pixelData(0, 0, doc.width(), doc.height()))
+            import hashlib
+
+            report["layer_sha256"] = hashlib.sha256(pixels).hexdigest()
+        protocol.write_atomic(self.test["report"], json.dumps(report))
+        if doc is not None:
+            doc.setModified(False)
+        QTimer.singleShot(0, lambda: Krita.instance().action("file_quit").trigger())
+
+    def _test_wait_for_view(self):
+        window = Krita.instance().activeWindow()
+        if window is None or window.activeView() is None or Krita.instance().activeDocument() is None:
+            QTimer.singleShot(500, self._test_wait_for_view)
+            return
+        doc = Krita.instance().activeDocument()
+        if self.test.get("preselect"):
+            x, y, w, h = self.test["preselect"]
+            sel = Selection()
+            sel.select(x, y, w, h, 255)
+            doc.setSelection(sel)
+        node = doc.activeNode()
+        self.test["layer_before"] = __import__("hashlib").sha256(
+            bytes(node.pixelData(0, 0, doc.width(), doc.height()))).hexdigest()
+        Krita.instance().action(ACTION_ID).trigger()

@@ -1,0 +1,154 @@
+"""The host bridge protocol (stdlib only: GIMP's and Krita's plug-ins carry this file).
+
+A host plug-in writes a **request** JSON file and runs ``samcut host REQUEST.json``; samcut
+answers by writing the **response** JSON file named in the request (atomically), then exits.
+All files live in a private temporary folder that the host creates and removes.
+
+Request (version 1)::
+
+    {"protocol": 1, "image": "/tmp/x/layer.png", "selection": "/tmp/x/selection.png" | null,
+     "response": "/tmp/x/response.json", "host": "krita" | "gimp" | ...,
+     "interactive": true, "mode": "replace",
+     "points": [[x, y, label], ...], "box": [x0, y0, x1, y1] | null}
+
+``points``/``box`` (image pixels of the layer) make a non-interactive call: no window, the
+engine answers at once. Response::
+
+    {"protocol": 1, "status": "ok" | "cancel" | "error", "mask": "/tmp/x/mask.png" | null,
+     "mode": "replace" | "add" | "subtract" | "intersect", "message": "..."}
+
+The mask is an 8-bit grey PNG of the layer's size (255 = selected; soft values allowed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+
+PROTOCOL_VERSION = 1
+MODES = ("replace", "add", "subtract", "intersect")
+STATUSES = ("ok", "cancel", "error")
+
+
+class ProtocolError(ValueError):
+    """A request or response is malformed or of another protocol version."""
+
+
+@dataclass
+class Request:
+    image: str
+    response: str
+    selection: str | None = None
+    host: str = "unknown"
+    interactive: bool = True
+    mode: str = "replace"
+    points: list = field(default_factory=list)
+    box: list | None = None
+    protocol: int = PROTOCOL_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Request:
+        data = _load(text, "request")
+        try:
+            request = cls(image=str(data["image"]), response=str(data["response"]),
+                          selection=data.get("selection"), host=str(data.get("host", "unknown")),
+                          interactive=bool(data.get("interactive", True)), mode=str(data.get("mode", "replace")),
+                          points=[[float(x), float(y), int(lab)] for x, y, lab in data.get("points", [])],
+                          box=[float(v) for v in data["box"]] if data.get("box") else None)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolError(f"malformed request: {exc}") from exc
+        if request.mode not in MODES:
+            raise ProtocolError(f"unknown mode {request.mode!r}; expected one of {', '.join(MODES)}")
+        if request.box is not None and len(request.box) != 4:
+            raise ProtocolError("box must have 4 numbers: x0, y0, x1, y1")
+        return request
+
+
+@dataclass
+class Response:
+    status: str
+    mask: str | None = None
+    mode: str = "replace"
+    message: str = ""
+    protocol: int = PROTOCOL_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Response:
+        data = _load(text, "response")
+        status = data.get("status")
+        if status not in STATUSES:
+            raise ProtocolError(f"malformed response: status {status!r}")
+        mode = data.get("mode", "replace")
+        if mode not in MODES:
+            raise ProtocolError(f"malformed response: mode {mode!r}")
+        return cls(status=status, mask=data.get("mask"), mode=mode, message=str(data.get("message", "")))
+
+
+def _load(text: str, what: str) -> dict:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(f"the {what} is not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ProtocolError(f"the {what} is not a JSON object")
+    version = data.get("protocol")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(f"samcut protocol version mismatch: the {what} has version {version!r}, this side "
+                            f"speaks {PROTOCOL_VERSION}; update samcut and its plug-in together")
+    return data
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a private temp file and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".samcut-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_response(path: str) -> Response:
+    """The response samcut wrote, or a ``ProtocolError`` saying why there is none."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ProtocolError("samcut ended without an answer (it may have crashed or been killed)") from exc
+    return Response.from_json(text)
+
+
+def private_workdir(prefix: str = "samcut-") -> str:
+    """A new temporary folder only this user can read (mode 0700)."""
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+# Environment variables that hosts leak into child processes and that break samcut's own Qt/Python.
+LEAKY_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "QT_QPA_PLATFORM", "QT_PLUGIN_PATH",
+             "QT_QPA_PLATFORM_PLUGIN_PATH", "QML2_IMPORT_PATH", "QML_IMPORT_PATH", "QT_STYLE_OVERRIDE",
+             "LD_PRELOAD", "GI_TYPELIB_PATH", "GTK_PATH", "GIO_MODULE_DIR")
+
+
+def clean_environment(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` without what a host process leaks (Qt platform, plugin and Python paths)."""
+    env = {k: v for k, v in environ.items() if k not in LEAKY_ENV}
+    if environ.get("SAMCUT_QT_QPA_PLATFORM"):  # tests can still ask for a platform explicitly
+        env["QT_QPA_PLATFORM"] = environ["SAMCUT_QT_QPA_PLATFORM"]
+    return env
+
+
+def command_line(samcut_command: list[str], request_path: str) -> list[str]:
+    """The argument vector that runs samcut on a request."""
+    return [*samcut_command, "host", request_path]

@@ -1,0 +1,82 @@
+"""Helpers for the tests that drive the real Krita and GIMP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reference import synthetic_dir
+
+REQUIRE_ENV = "SAMCUT_REQUIRE_HOSTS"  # CI sets it: a missing host is then a failure, not a skip
+
+
+def need(program: str, what: str) -> None:
+    if shutil.which(program) is None and not Path(program).exists():
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"{what} is not installed but {REQUIRE_ENV} is set")
+        pytest.skip(f"{what} is not installed here")
+
+
+def run_host(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """Run a host program in its own process group; on time-out kill the whole group (no stray hosts)."""
+    import signal
+
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"{args[0]} did not finish in {timeout:.0f} s; its last output:\n"
+                    + out.decode(errors="replace")[-3000:])
+    return subprocess.CompletedProcess(args, proc.returncode, out, b"")
+
+
+def host_environment(**extra: str) -> dict[str, str]:
+    """The test's environment without its virtualenv: a host's embedded Python must find its own packages."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH",
+                                                             "QT_QPA_PLATFORM")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    env.update(extra)
+    return env
+
+
+def samcut_executable() -> str:
+    return str(Path(sys.executable).with_name("samcut"))
+
+
+def composite_image(folder: Path, size=(600, 400)) -> tuple[Path, list[list[float]]]:
+    """A composite with a pasted object, resized, and three clicks inside the object."""
+    image = Image.open(synthetic_dir() / "composite_1.png").convert("RGB").resize(size, Image.BILINEAR)
+    mask = Image.open(synthetic_dir() / "composite_1_mask.png").convert("L").resize(size, Image.NEAREST)
+    truth = np.asarray(mask) > 127
+    ys, xs = np.nonzero(truth)
+    order = np.argsort(ys * size[0] + xs)
+    picks = order[[len(order) // 4, len(order) // 2, 3 * len(order) // 4]]
+    path = folder / "photo.png"
+    image.save(path)
+    return path, [[float(xs[i]), float(ys[i]), 1] for i in picks]
+
+
+def segment_reference(image: Path, points: list[list[float]], models: Path, out: Path) -> np.ndarray:
+    """What ``samcut segment`` gives for the same prompts (the host must match it pixel for pixel)."""
+    args = [samcut_executable(), "segment", str(image), "--models", str(models), "--mask", str(out)]
+    for x, y, label in points:
+        args += ["--point", f"{x},{y},{int(label)}"]
+    subprocess.run(args, check=True, capture_output=True)
+    return np.asarray(Image.open(out)) > 127
+
+
+def install_model(models_root: Path, model_dir: Path) -> None:
+    target = models_root / "mobile_sam"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("encoder.onnx", "decoder.onnx", "manifest.json"):
+        shutil.copy2(model_dir / name, target / name)

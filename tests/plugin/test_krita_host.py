@@ -1,0 +1,71 @@
+"""The Krita plug-in in real Krita 5 (under Xvfb): install as a user would, trigger the menu action."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from hosts import composite_image, host_environment, install_model, need, run_host, segment_reference
+from PIL import Image
+
+
+def run_krita(tmp_path, test_model_dir, points, extra_env=None, preselect=None, mode="replace"):
+    need("krita", "Krita")
+    need("xvfb-run", "Xvfb (xvfb-run)")
+    home = tmp_path / "home"
+    env = host_environment(HOME=str(home), XDG_DATA_HOME=str(home / ".local/share"),
+                           XDG_CONFIG_HOME=str(home / ".config"), XDG_RUNTIME_DIR=str(tmp_path / "run"),
+                           SAMCUT_MODEL_DIR=str(tmp_path / "models"), SAMCUT_CONFIG_DIR=str(tmp_path / "cfg"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    install_model(tmp_path / "models", test_model_dir)
+    installed = subprocess.run([sys.executable, "-m", "samcut.cli", "plugins", "install", "krita"], env=env,
+                               capture_output=True, text=True, check=True)
+    assert "samcut_krita" in installed.stdout
+    assert "enable_samcut_krita=true" in (home / ".config/kritarc").read_text()
+    image, _ = composite_image(tmp_path)
+    config = {"points": points, "mode": mode, "report": str(tmp_path / "report.json"),
+              "selection_png": str(tmp_path / "krita_selection.png"), "preselect": preselect}
+    (tmp_path / "test.json").write_text(json.dumps(config))
+    env["SAMCUT_KRITA_TEST"] = str(tmp_path / "test.json")
+    env.update(extra_env or {})
+    result = run_host(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "krita", "--nosplash", str(image)],
+                      env, timeout=240)
+    report_path = tmp_path / "report.json"
+    assert report_path.exists(), "Krita wrote no report; its output:\n" + result.stdout.decode(errors="replace")[-3000:]
+    return json.loads(report_path.read_text()), image
+
+
+def test_krita_selection_matches_samcut_segment(tmp_path, test_model_dir) -> None:
+    image_dir = tmp_path / "img"
+    image_dir.mkdir()
+    _, points = composite_image(image_dir)
+    report, image = run_krita(tmp_path, test_model_dir, points)
+    assert report["status"] == "ok", report
+    krita = np.asarray(Image.open(tmp_path / "krita_selection.png").convert("L")) > 127
+    expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
+    assert expected.any() and krita.shape == expected.shape
+    np.testing.assert_array_equal(krita, expected)
+
+
+def test_krita_add_mode_keeps_the_existing_selection(tmp_path, test_model_dir) -> None:
+    image_dir = tmp_path / "img"
+    image_dir.mkdir()
+    _, points = composite_image(image_dir)
+    report, image = run_krita(tmp_path, test_model_dir, points, preselect=[0, 0, 40, 30], mode="add")
+    assert report["status"] == "ok", report
+    krita = np.asarray(Image.open(tmp_path / "krita_selection.png").convert("L")) > 127
+    expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
+    expected[0:30, 0:40] = True
+    np.testing.assert_array_equal(krita, expected)
+
+
+def test_krita_failing_samcut_changes_nothing(tmp_path, test_model_dir) -> None:
+    image_dir = tmp_path / "img"
+    image_dir.mkdir()
+    _, points = composite_image(image_dir)
+    report, _ = run_krita(tmp_path, test_model_dir, points, extra_env={"SAMCUT_COMMAND": "/bin/false"})
+    assert report["status"] == "error"
+    assert "without an answer" in report["message"]
+    assert report["has_selection"] is False
