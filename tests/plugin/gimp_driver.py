@@ -1,0 +1,44 @@
+# Run by gimp-console's python-fu-eval inside the GIMP 3 chroot (not collected by pytest).
+# Reads its settings from $SAMCUT_GIMP_TEST (JSON), runs the real procedure, writes a report.
+import hashlib
+import json
+import os
+
+from gi.repository import Gimp, Gio
+
+settings = json.load(open(os.environ["SAMCUT_GIMP_TEST"]))
+report = {"status": "not run"}
+try:
+    image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(settings["image"]))
+    layer = image.get_layers()[0]
+    layer.set_offsets(*settings.get("offsets", [0, 0]))
+    if settings.get("preselect"):
+        x, y, w, h = settings["preselect"]
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+    before = image.get_layers()[0].get_buffer()
+    procedure = Gimp.get_pdb().lookup_procedure("plug-in-samcut-select")
+    if procedure is None:
+        raise RuntimeError("the samcut procedure is not registered")
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    config.set_property("points", settings["points"])
+    config.set_property("mode", settings.get("mode", "replace"))
+    result = procedure.run(config)
+    status = result.index(0)
+    report["status"] = {Gimp.PDBStatusType.SUCCESS: "ok", Gimp.PDBStatusType.CANCEL: "cancel"}.get(status, "error")
+    report["layers"] = len(image.get_layers())
+    report["has_selection"] = not Gimp.Selection.is_empty(image)
+    if report["has_selection"]:
+        channel = Gimp.Selection.save(image)
+        out = Gimp.Image.new(image.get_width(), image.get_height(), Gimp.ImageBaseType.GRAY)
+        copy = Gimp.Layer.new_from_drawable(channel, out)
+        out.insert_layer(copy, None, 0)
+        Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, out, Gio.File.new_for_path(settings["selection_png"]), None)
+        out.delete()
+except Exception as exc:  # noqa: BLE001
+    report["status"] = "driver error"
+    report["message"] = "%s: %s" % (exc.__class__.__name__, exc)
+with open(settings["report"], "w") as fh:
+    json.dump(report, fh)

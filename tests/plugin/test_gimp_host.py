@@ -1,0 +1,128 @@
+"""The GIMP 3 plug-in in real GIMP 3.0 (Debian 13 chroot): install, run the procedure, compare pixels."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hosts import REQUIRE_ENV, composite_image, install_model, run_host, samcut_executable, segment_reference
+from PIL import Image
+
+CHROOT_ENV = "SAMCUT_GIMP_CHROOT"
+DEFAULT_CHROOT = "/var/cache/samcut-ci/gimp-chroot"
+DRIVER = Path(__file__).with_name("gimp_driver.py")
+
+
+def chroot_root() -> Path:
+    root = Path(os.environ.get(CHROOT_ENV, DEFAULT_CHROOT))
+    if not (root / "usr/bin/gimp-console-3.0").exists() or os.geteuid() != 0:
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"no GIMP 3 chroot at {root} (build it with tests/hosts/build_gimp_chroot.sh)")
+        pytest.skip(f"no GIMP 3 chroot at {root}, or not root")
+    return root
+
+
+@contextmanager
+def mounted(root: Path, exchange: Path):
+    """Host / at ROOT/host, the exchange folder at the same path inside, /proc: undone in reverse order."""
+    mounts = []
+
+    def mount(args: list[str], target: Path) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", *args, str(target)], check=True)
+        mounts.append(target)
+
+    try:
+        mount(["-t", "proc", "proc"], root / "proc")
+        mount(["--rbind", "/"], root / "host")
+        subprocess.run(["mount", "--make-rslave", str(root / "host")], check=True)
+        mount(["--bind", str(exchange)], root / str(exchange).lstrip("/"))
+        yield
+    finally:
+        for target in reversed(mounts):
+            subprocess.run(["umount", "-R", "-l", str(target)], check=False)
+
+
+def run_gimp(tmp_root: Path, test_model_dir: Path, points, mode="replace", preselect=None, offsets=(0, 0),
+             samcut=None) -> tuple[dict, Path, Path]:
+    root = chroot_root()
+    exchange = Path(tempfile.mkdtemp(prefix="samcut-gimp-test-", dir="/tmp"))
+    try:
+        home = exchange / "home"
+        env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "PATH": os.environ["PATH"]}
+        subprocess.run([sys.executable, "-m", "samcut.cli", "plugins", "install", "gimp"], env={**os.environ, **env},
+                       check=True, capture_output=True)
+        assert (home / ".config/GIMP/3.0/plug-ins/samcut/samcut.py").stat().st_mode & 0o100
+        install_model(exchange / "models", test_model_dir)
+        image, _ = composite_image(exchange)
+        settings = {"image": str(image), "points": ";".join(f"{x},{y},{lab}" for x, y, lab in points),
+                    "mode": mode, "preselect": preselect, "offsets": list(offsets),
+                    "report": str(exchange / "report.json"), "selection_png": str(exchange / "selection.png")}
+        (exchange / "settings.json").write_text(json.dumps(settings))
+        command = samcut or f"chroot /host {samcut_executable()}"
+        inner_env = ["env", "-i", f"HOME={home}", f"XDG_CONFIG_HOME={home / '.config'}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                     f"TMPDIR={exchange}", f"SAMCUT_COMMAND={command}", f"SAMCUT_MODEL_DIR={exchange / 'models'}",
+                     f"SAMCUT_CONFIG_DIR={exchange / 'cfg'}", f"SAMCUT_GIMP_TEST={exchange / 'settings.json'}"]
+        with mounted(root, exchange):
+            driver_copy = exchange / "driver.py"
+            shutil.copy2(DRIVER, driver_copy)
+            result = run_host(["chroot", str(root), *inner_env, "sh", "-c",
+                               f"gimp-console-3.0 -i -n --batch-interpreter=python-fu-eval -b - --quit "
+                               f"< {driver_copy}"], dict(os.environ), timeout=240)
+        report_path = exchange / "report.json"
+        assert report_path.exists(), "GIMP wrote no report:\n" + result.stdout.decode(errors="replace")[-3000:]
+        report = json.loads(report_path.read_text())
+        report["output"] = result.stdout.decode(errors="replace")[-2000:]
+        out = tmp_root / "gimp_selection.png"
+        if (exchange / "selection.png").exists():
+            shutil.copy2(exchange / "selection.png", out)
+        kept_image = tmp_root / "photo.png"
+        shutil.copy2(image, kept_image)
+        return report, out, kept_image
+    finally:
+        shutil.rmtree(exchange, ignore_errors=True)
+
+
+def _points(tmp_path):
+    folder = tmp_path / "img"
+    folder.mkdir()
+    return composite_image(folder)[1]
+
+
+def test_gimp_selection_matches_samcut_segment(tmp_path, test_model_dir) -> None:
+    points = _points(tmp_path)
+    report, selection, image = run_gimp(tmp_path, test_model_dir, points)
+    assert report["status"] == "ok", report
+    assert report["layers"] == 1  # the temporary mask layer is gone
+    gimp = np.asarray(Image.open(selection).convert("L")) > 127
+    expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
+    assert expected.any()
+    np.testing.assert_array_equal(gimp, expected)
+
+
+def test_gimp_subtract_with_layer_offsets(tmp_path, test_model_dir) -> None:
+    points = _points(tmp_path)
+    dx, dy = 30, 20  # the layer sits 30 px right and 20 px down on the canvas
+    report, selection, image = run_gimp(tmp_path, test_model_dir, points, mode="subtract",
+                                        preselect=[0, 0, 600, 400], offsets=(dx, dy))
+    assert report["status"] == "ok", report
+    gimp = np.asarray(Image.open(selection).convert("L")) > 127
+    mask = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
+    expected = np.ones_like(mask)
+    expected[dy:, dx:] &= ~mask[: mask.shape[0] - dy, : mask.shape[1] - dx]
+    np.testing.assert_array_equal(gimp, expected)
+
+
+def test_gimp_failing_samcut_changes_nothing(tmp_path, test_model_dir) -> None:
+    points = _points(tmp_path)
+    report, _, _ = run_gimp(tmp_path, test_model_dir, points, samcut="/bin/false")
+    assert report["status"] == "error", report
+    assert report["has_selection"] is False and report["layers"] == 1
