@@ -15,7 +15,7 @@ import sys
 import gi
 
 gi.require_version("Gimp", "3.0")
-from gi.repository import Gimp, GLib, GObject, Gio  # noqa: E402
+from gi.repository import Gimp, Gio, GLib, GObject  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

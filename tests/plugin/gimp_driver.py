@@ -1,6 +1,5 @@
 # Run by gimp-console's python-fu-eval inside the GIMP 3 chroot (not collected by pytest).
 # Reads its settings from $SAMCUT_GIMP_TEST (JSON), runs the real procedure, writes a report.
-import hashlib
 import json
 import os
 

@@ -25,7 +25,7 @@ def chroot_root() -> Path:
     root = Path(os.environ.get(CHROOT_ENV, DEFAULT_CHROOT))
     if not (root / "usr/bin/gimp-console-3.0").exists() or os.geteuid() != 0:
         if os.environ.get(REQUIRE_ENV):
-            pytest.fail(f"no GIMP 3 chroot at {root} (build it with tests/hosts/build_gimp_chroot.sh)")
+            pytest.fail(f"no GIMP 3 chroot at {root} (build it with tests/plugin/build_gimp_chroot.sh)")
         pytest.skip(f"no GIMP 3 chroot at {root}, or not root")
     return root
 

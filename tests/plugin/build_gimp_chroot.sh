@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (once) a Debian 13 chroot with GIMP 3 and its Python support, for the real-host tests.
-# Usage: tests/hosts/build_gimp_chroot.sh ROOT      (about 2 minutes and 750 MB the first time)
+# Usage: tests/plugin/build_gimp_chroot.sh ROOT      (about 2 minutes and 750 MB the first time)
 set -euo pipefail
 root="$1"
 if [ -x "$root/usr/bin/gimp-console-3.0" ] && [ -f "$root/.samcut-ready" ]; then

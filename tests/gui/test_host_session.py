@@ -1,0 +1,84 @@
+"""samcut serving a host interactively: the layer and selection open, Apply/Cancel answer, reuse."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from samcut.cli.host import forward_to_running_samcut, server_address
+from samcut.gui.host_session import HostServer
+from samcut.plugin.protocol import Request, read_response
+
+from helpers import drag, wait_for_encode, wait_for_proposal
+
+
+@pytest.fixture()
+def runtime_dir(monkeypatch):
+    folder = tempfile.mkdtemp(prefix="sc-", dir="/tmp")  # short: socket paths are limited to ~100 bytes
+    monkeypatch.setenv("XDG_RUNTIME_DIR", folder)
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_request(folder: Path, name: str, with_selection: bool) -> Path:
+    work = folder / name
+    work.mkdir()
+    rng = np.random.default_rng(len(name))
+    Image.fromarray(rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)).save(work / "layer.png")
+    selection = None
+    if with_selection:
+        sel = np.zeros((200, 300), np.uint8)
+        sel[10:50, 20:90] = 255
+        Image.fromarray(sel).save(work / "selection.png")
+        selection = str(work / "selection.png")
+    req = Request(image=str(work / "layer.png"), response=str(work / "response.json"), selection=selection,
+                  host="krita")
+    (work / "request.json").write_text(req.to_json())
+    return work / "request.json"
+
+
+def test_apply_returns_the_selection_and_a_second_call_reuses_the_process(qtbot, window, runtime_dir) -> None:
+    server = HostServer(window, server_address())
+    assert server.listening
+    first = write_request(runtime_dir, "one", with_selection=True)
+    assert server.start(str(first))
+    doc = window.document
+    assert doc.selection[20, 30] == 255 and doc.selection[100, 200] == 0  # the host's selection is loaded
+    assert "selecting for Krita" in window.windowTitle()
+    wait_for_encode(qtbot, window)
+    drag(window.canvas, [(150, 120), (170, 130)])
+    wait_for_proposal(qtbot, window)
+    proposal = doc.proposal.full()
+    window.set_mode(window.mode.ADD)
+    server.session.apply_action.trigger()  # Ctrl+Enter
+    response = read_response(str(first.with_name("response.json")))
+    assert response.status == "ok" and response.mode == "replace"
+    mask = np.asarray(Image.open(response.mask)) > 127
+    expected = proposal.copy()
+    expected[10:50, 20:90] = True
+    np.testing.assert_array_equal(mask, expected)
+    assert not window.isVisible() and server.linger.isActive()
+
+    engine = window.bridge.service.engine
+    second = write_request(runtime_dir, "two", with_selection=False)
+    answered = []
+    client = threading.Thread(target=lambda: answered.append(forward_to_running_samcut(str(second), timeout=60)))
+    client.start()
+    qtbot.waitUntil(lambda: window.isVisible() and server.session.request.response.endswith("two/response.json"),
+                    timeout=10_000)
+    assert window.bridge.service.engine is engine  # the warm model is reused
+    window.close()  # closing the window cancels the host call
+    qtbot.waitUntil(lambda: not client.is_alive(), timeout=10_000)
+    client.join()
+    assert answered == [True]
+    assert read_response(str(second.with_name("response.json"))).status == "cancel"
+
+
+def test_no_running_samcut_means_no_forwarding(runtime_dir) -> None:
+    assert not forward_to_running_samcut(str(runtime_dir / "nothing.json"))
