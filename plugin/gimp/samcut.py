@@ -109,15 +109,15 @@ def run_samcut(request, workdir):
     command = protocol.command_line(samcut_command(), request_path)
     env = protocol.clean_environment(dict(os.environ))
     try:
-        completed = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        completed = subprocess.run(command, env=env, capture_output=True)
     except OSError as exc:
-        raise protocol.ProtocolError("cannot start samcut (%s): %s" % (" ".join(command), exc))
+        raise protocol.ProtocolError("cannot start samcut (%s): %s" % (" ".join(command), exc)) from None
     try:
         return protocol.read_response(request.response)
     except protocol.ProtocolError as exc:
         tail = completed.stderr.decode(errors="replace").strip().splitlines()
         raise protocol.ProtocolError("%s (exit status %d)%s" % (exc, completed.returncode,
-                                                               (": " + tail[-1]) if tail else ""))
+                                                               (": " + tail[-1]) if tail else "")) from None
 
 
 class SamcutPlugIn(Gimp.PlugIn):

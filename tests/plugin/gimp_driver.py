@@ -38,6 +38,6 @@ try:
         out.delete()
 except Exception as exc:  # noqa: BLE001
     report["status"] = "driver error"
-    report["message"] = "%s: %s" % (exc.__class__.__name__, exc)
+    report["message"] = f"{exc.__class__.__name__}: {exc}"
 with open(settings["report"], "w") as fh:
     json.dump(report, fh)

@@ -58,8 +58,8 @@ def run_gimp(tmp_root: Path, test_model_dir: Path, points, mode="replace", prese
     try:
         home = exchange / "home"
         env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "PATH": os.environ["PATH"]}
-        subprocess.run([sys.executable, "-m", "samcut.cli", "plugins", "install", "gimp"], env={**os.environ, **env},
-                       check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "samcut.cli", "plugins", "install", "gimp"],
+                       env={**os.environ, **env}, check=True, capture_output=True)
         assert (home / ".config/GIMP/3.0/plug-ins/samcut/samcut.py").stat().st_mode & 0o100
         install_model(exchange / "models", test_model_dir)
         image, _ = composite_image(exchange)
