@@ -39,7 +39,13 @@ def run_gui(argv: list[str]) -> int:
     parser.add_argument("image", nargs="?", type=Path, help="image to open")
     parser.add_argument("--models", type=Path, metavar="DIR", help="model folder (default: the installed model)")
     parser.add_argument("--version", action="version", version=f"samcut {version_string()}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="load the model, segment a built-in image, check Qt; print a verdict")
     args = parser.parse_args(argv)
+    if args.self_test:
+        from samcut.cli.selftest import run as self_test
+
+        return self_test(args.models)
     try:
         from samcut.gui.app import run
     except ImportError as exc:

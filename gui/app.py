@@ -1,22 +1,32 @@
-"""Start the desktop app: ``samcut [IMAGE]``."""
+"""Start the desktop app: ``samcut [IMAGE]``.
+
+The window is shown first; ONNX Runtime and the model load right after the first paint.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from samcut.gui.engine_bridge import EngineBridge
 from samcut.gui.main_window import MainWindow
 from samcut.models.document.preferences import Preferences, cache_dir
-from samcut.models.engine import ModelError, SamEngine
-from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService
 from samcut.models.store.registry import model_dir
 
+STARTUP_PROBE_ENV = "SAMCUT_STARTUP_PROBE"  # tests and CI: write start-up time + screenshot, then quit
 
-def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:
+
+def make_bridge(folder: Path, preferences: Preferences):  # noqa: ANN201 - EngineBridge, imported lazily
     """Load the model and start the service; raises ``ModelError`` with a user-facing message."""
+    from samcut.gui.engine_bridge import EngineBridge
+    from samcut.models.engine import SamEngine
+    from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService
+
     engine = SamEngine(folder, threads=preferences.threads or None)
     model_id = engine.manifest.get("files", {}).get("encoder.onnx", {}).get("sha256", "unversioned")[:16]
     disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_id, preferences.disk_cache) \
@@ -24,33 +34,56 @@ def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:
     return EngineBridge(SegmentationService(engine, preferences.memory_cache, disk))
 
 
-def ensure_bridge(preferences: Preferences, folder: Path | None) -> EngineBridge | None:
+def ensure_bridge(preferences: Preferences, folder: Path | None):  # noqa: ANN201
     """The engine for the configured model; offers to install the model when there is none."""
+    from samcut.models.engine import ModelError
+
     folder = folder or (Path(preferences.model_dir) if preferences.model_dir else model_dir())
     try:
         return make_bridge(folder, preferences)
-    except ModelError:
+    except ModelError as first:
         from samcut.gui.model_dialog import ModelDialog
 
+        error = first
         dialog = ModelDialog()
         if not (folder / "manifest.json").exists() and dialog.exec():
             try:
                 return make_bridge(Path(dialog.model_folder), preferences)
             except ModelError as exc:
-                first = exc
-        QMessageBox.warning(None, "samcut: no model", f"{first}\n\nYou can look at images, but not select "
+                error = exc
+        QMessageBox.warning(None, "samcut: no model", f"{error}\n\nYou can look at images, but not select "
                                                       "objects, until a model is installed.")
         return None
 
 
+def _startup_probe(window: MainWindow, target: str, started: float) -> None:
+    shown = time.time()
+    window.grab().save(f"{target}.png")
+    Path(target).write_text(json.dumps({"shown_epoch": shown, "since_import_ms": (shown - started) * 1000}))
+    QApplication.quit()
+
+
 def run(image: Path | None = None, models: Path | None = None) -> int:
+    started = time.time()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("samcut")
     app.setOrganizationName("samcut")
     preferences = Preferences.load()
-    bridge = ensure_bridge(preferences, models)
-    window = MainWindow(bridge, preferences)
+    window = MainWindow(None, preferences)
     window.show()
+    probe = os.environ.get(STARTUP_PROBE_ENV)
+
+    def after_first_paint() -> None:
+        if probe:
+            _startup_probe(window, probe, started)
+            return
+        bridge = ensure_bridge(preferences, models)
+        if bridge is not None:
+            window.attach_bridge(bridge)
+        else:
+            window.encoder_label.setText("No model installed")
+
     if image is not None:
         window.open_path(image)
+    QTimer.singleShot(0, after_first_paint)
     return app.exec()

@@ -70,13 +70,20 @@ class MainWindow(QMainWindow):
         self.canvas.boxDrawn.connect(self._on_box)
         self.canvas.viewChanged.connect(self._update_zoom_label)
         if bridge is not None:
-            bridge.encodeStarted.connect(self._on_encode_started)
-            bridge.encodeFinished.connect(self._on_encode_finished)
-            bridge.encodeFailed.connect(self._on_encode_failed)
-            bridge.proposalReady.connect(self._on_proposal)
-            bridge.decodeFailed.connect(lambda msg: self._error("The mask could not be computed", msg))
+            self.attach_bridge(bridge)
         self._refresh_recent()
         self._update_actions()
+
+    def attach_bridge(self, bridge: EngineBridge) -> None:
+        """Connect the engine (it may arrive after the window is shown); encodes the open image."""
+        self.bridge = bridge
+        bridge.encodeStarted.connect(self._on_encode_started)
+        bridge.encodeFinished.connect(self._on_encode_finished)
+        bridge.encodeFailed.connect(self._on_encode_failed)
+        bridge.proposalReady.connect(self._on_proposal)
+        bridge.decodeFailed.connect(lambda msg: self._error("The mask could not be computed", msg))
+        if self.document is not None:
+            bridge.open_image(self.document.image.model_rgb())
 
     # construction --------------------------------------------------------------------------
     def _handlers(self) -> dict[str, Callable[[], None]]:
@@ -183,7 +190,7 @@ class MainWindow(QMainWindow):
         if self.bridge is not None:
             self.bridge.open_image(image.model_rgb())
         else:
-            self.encoder_label.setText("No model installed")
+            self.encoder_label.setText("Loading the model…")
         self._update_actions()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
@@ -416,7 +423,7 @@ class MainWindow(QMainWindow):
                      "shrink", "feather", "smooth", "undo", "redo", "fit", "actual_size", "zoom_in", "zoom_out"):
             self.actions_by_name[name].setEnabled(has_doc)
         for name in ("commit", "commit_add", "commit_subtract", "commit_intersect", "next_candidate",
-                     "prev_candidate"):
+                     "prev_candidate", "drop"):
             self.actions_by_name[name].setEnabled(has_proposal)
 
     def _error(self, title: str, message: str) -> None:

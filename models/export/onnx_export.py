@@ -51,20 +51,24 @@ class EncoderGraph(nn.Module):
 
 
 class DecoderGraph(nn.Module):
-    """Prompt encoder + mask decoder; the image's positional encoding is folded in as a constant."""
+    """Prompt encoder + mask decoder.
+
+    The graphs are exported without constant folding: derived constants (the image's 64 x 64
+    positional encoding, gathered attention biases, transposed weights) are computed by ONNX
+    Runtime's own constant folding when a session loads, so the files hold only the weights.
+    """
 
     def __init__(self, model: MobileSam) -> None:
         super().__init__()
         self.prompt_encoder = model.prompt_encoder
         self.mask_decoder = model.mask_decoder
-        with torch.no_grad():
-            self.register_buffer("image_pe", model.prompt_encoder.dense_positional_encoding())
 
     def forward(self, image_embeddings: torch.Tensor, point_coords: torch.Tensor, point_labels: torch.Tensor,
                 mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sparse = self.prompt_encoder.embed_points(point_coords, point_labels)
         dense = self.prompt_encoder.embed_mask(mask_input, has_mask_input)
-        return self.mask_decoder(image_embeddings, self.image_pe, sparse, dense)
+        image_pe = self.prompt_encoder.dense_positional_encoding()
+        return self.mask_decoder(image_embeddings, image_pe, sparse, dense)
 
 
 def _sample_image() -> np.ndarray:
@@ -114,7 +118,7 @@ def export_encoder(model: MobileSam, path: Path) -> None:
     """Write the encoder graph to ``path`` with the legacy TorchScript exporter."""
     torch.onnx.export(EncoderGraph(model).eval(), (torch.from_numpy(_sample_image()),), str(path),
                       input_names=["image"], output_names=["image_embeddings"], opset_version=OPSET,
-                      do_constant_folding=True, dynamo=False)
+                      do_constant_folding=False, dynamo=False)
 
 
 def export_decoder(model: MobileSam, path: Path) -> None:
@@ -125,7 +129,7 @@ def export_decoder(model: MobileSam, path: Path) -> None:
     torch.onnx.export(DecoderGraph(model).eval(), args, str(path),
                       input_names=list(sample), output_names=["low_res_logits", "iou_predictions"],
                       dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
-                      opset_version=OPSET, do_constant_folding=True, dynamo=False)
+                      opset_version=OPSET, do_constant_folding=False, dynamo=False)
 
 
 def check_parity(model: MobileSam, encoder_path: Path, decoder_path: Path) -> dict[str, float]:

@@ -138,7 +138,9 @@ class WindowAttention(nn.Module):
         qkv = self.qkv(self.norm(x)).view(b, n, self.num_heads, 3 * self.key_dim)
         q, k, v = qkv.split(self.key_dim, dim=3)
         q, k, v = (t.permute(0, 2, 1, 3) for t in (q, k, v))
-        bias = self.attention_biases[:, self.attention_bias_idxs] if self.training else self.ab
+        # Exports gather from the 4 x 49 / 5 x 196 learned table (small on disk) instead of the cache.
+        live = self.training or torch.onnx.is_in_onnx_export()
+        bias = self.attention_biases[:, self.attention_bias_idxs] if live else self.ab
         attn = (q @ k.transpose(-2, -1)) * self.scale + bias
         out = attn.softmax(dim=-1) @ v
         return self.proj(out.transpose(1, 2).reshape(b, n, c))

@@ -56,9 +56,27 @@ def models_root() -> Path:
     return platformdirs.user_data_path("samcut", appauthor=False) / "models"
 
 
+def bundled_model_dir(name: str = DEFAULT_MODEL) -> Path | None:
+    """A model shipped inside a PyInstaller bundle (``<bundle>/models/<name>``), if there is one."""
+    import sys
+
+    bundle = getattr(sys, "_MEIPASS", None)
+    if getattr(sys, "frozen", False) and bundle:
+        folder = Path(bundle) / "models" / name
+        if (folder / "manifest.json").is_file():
+            return folder
+    return None
+
+
 def model_dir(name: str = DEFAULT_MODEL) -> Path:
-    """The folder of an installed (or to-be-installed) model."""
-    return models_root() / name
+    """The folder of the model to use: the user's installed one, else one shipped in the bundle.
+
+    (Where neither exists, the user's folder: that is where ``samcut models fetch`` installs.)
+    """
+    user = models_root() / name
+    if (user / "manifest.json").is_file() or os.environ.get(MODEL_DIR_ENV):
+        return user
+    return bundled_model_dir(name) or user
 
 
 def downloads_dir() -> Path:

@@ -1,0 +1,57 @@
+"""Build the host plug-in packages that point at a bundle's executable.
+
+    python packaging/plugin_packages.py DIST
+
+Writes ``DIST/plugins/samcut_krita.zip`` (for Krita's Tools > Scripts > Import Python Plugin from
+File…) and ``DIST/plugins/gimp/samcut/`` (copy into GIMP 3's plug-ins folder).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import samcut.plugin
+
+KRITA = "samcut_krita"
+
+
+def command_for(dist: Path) -> list[str]:
+    exe = dist / "samcut" / ("samcut.exe" if sys.platform == "win32" else "samcut")
+    return [str(exe.resolve())]
+
+
+def build_krita_zip(dist: Path) -> Path:
+    """The layout Krita's importer expects: ``<name>.desktop`` and the package ``<name>/`` at the top."""
+    src = Path(samcut.plugin.__file__).parent
+    out = dist / "plugins" / f"{KRITA}.zip"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(src / "krita" / f"{KRITA}.desktop", f"{KRITA}.desktop")
+        for path in sorted((src / "krita" / KRITA).iterdir()):
+            if path.is_file() and path.suffix in (".py", ".html"):
+                zf.write(path, f"{KRITA}/{path.name}")
+        zf.write(src / "protocol.py", f"{KRITA}/protocol.py")
+        zf.writestr(f"{KRITA}/samcut_command.json", json.dumps({"command": command_for(dist)}, indent=1) + "\n")
+    return out
+
+
+def build_gimp_folder(dist: Path) -> Path:
+    src = Path(samcut.plugin.__file__).parent
+    folder = dist / "plugins" / "gimp" / "samcut"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shutil.copy2(src / "gimp" / "samcut.py", folder / "samcut.py")
+    (folder / "samcut.py").chmod(0o755)
+    shutil.copy2(src / "protocol.py", folder / "samcut_protocol.py")
+    (folder / "samcut_command.json").write_text(json.dumps({"command": command_for(dist)}, indent=1) + "\n")
+    return folder
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1])
+    print(build_krita_zip(target))
+    print(build_gimp_folder(target))
