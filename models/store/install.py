@@ -76,6 +76,10 @@ def import_checkpoint(spec: ModelSpec, source: Path, say: Say = _quiet) -> Path:
 
 def export_checkpoint(checkpoint: Path, out_dir: Path, say: Say = _quiet, python: str | None = None) -> dict:
     """Run the ONNX export in a child Python; return the verified manifest of ``out_dir``."""
+    if getattr(sys, "frozen", False) and python is None:
+        raise ExportFailed("this samcut bundle cannot convert checkpoints (it has no PyTorch inside); use a bundle "
+                           "built with 'packaging/build.sh --models DIR', or run 'samcut models fetch' with a "
+                           "pip-installed samcut and point SAMCUT_MODEL_DIR at its models folder")
     cmd = [python or sys.executable, "-m", "samcut.models.export", str(checkpoint), "--out", str(out_dir)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stderr is not None
