@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QMimeData, QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -391,18 +390,15 @@ class MainWindow(QMainWindow):
         return thread
 
     def copy_cutout(self) -> None:
+        """Put the cutout (with its alpha) on the clipboard; Qt offers it as image/png to other apps.
+
+        (``QClipboard.setImage``, not a Python-made ``QMimeData``: PySide6 keeps ownership of the
+        latter and the app crashes at exit when both free it.)
+        """
         if self.document is None:
             return
         rgba = cutout_rgba(self.document.image.rgb, self.document.selection, self.document.image.alpha)
-        image = rgba_to_qimage(rgba)
-        mime = QMimeData()
-        mime.setImageData(image)
-        from PIL import Image
-
-        png = io.BytesIO()
-        Image.fromarray(rgba).save(png, format="PNG")
-        mime.setData("image/png", QByteArray(png.getvalue()))
-        QGuiApplication.clipboard().setMimeData(mime)
+        QGuiApplication.clipboard().setImage(rgba_to_qimage(rgba))
         self.statusBar().showMessage("Cutout copied to the clipboard", 3000)
 
     # misc ------------------------------------------------------------------------------------

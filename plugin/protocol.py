@@ -152,3 +152,31 @@ def clean_environment(environ: dict[str, str]) -> dict[str, str]:
 def command_line(samcut_command: list[str], request_path: str) -> list[str]:
     """The argument vector that runs samcut on a request."""
     return [*samcut_command, "host", request_path]
+
+
+def samcut_command(plugin_folder: str, environ: dict[str, str]) -> list[str]:
+    """How a plug-in starts samcut: ``$SAMCUT_COMMAND`` (split on spaces), else the
+    ``samcut_command.json`` written next to the plug-in at install time, else ``samcut`` on PATH."""
+    if environ.get("SAMCUT_COMMAND"):
+        return environ["SAMCUT_COMMAND"].split()
+    try:
+        with open(os.path.join(plugin_folder, "samcut_command.json"), encoding="utf-8") as fh:
+            command = json.load(fh)["command"]
+        if isinstance(command, list) and command:
+            return [str(c) for c in command]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return ["samcut"]
+
+
+def parse_points(text: str) -> list[list[float]]:
+    """``"x,y,label;x,y,label"`` -> ``[[x, y, label], ...]`` (label 1 include, 0 exclude; default 1)."""
+    points: list[list[float]] = []
+    for part in (text or "").replace(" ", "").split(";"):
+        if not part:
+            continue
+        values = part.split(",")
+        if len(values) not in (2, 3):
+            raise ValueError(f"point {part!r} is not x,y or x,y,label")
+        points.append([float(values[0]), float(values[1]), int(values[2]) if len(values) == 3 else 1])
+    return points

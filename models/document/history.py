@@ -70,25 +70,22 @@ class History:
             self._undo.pop(0)
         return True
 
+    def _move(self, source: list[Change], target: list[Change], mask: np.ndarray, after: bool) -> str | None:
+        if not source:
+            return None
+        change = source.pop()
+        y0, y1, x0, x1 = change.box
+        mask[y0:y1, x0:x1] = change.after if after else change.before
+        target.append(change)
+        return change.label
+
     def undo(self, mask: np.ndarray) -> str | None:
         """Revert the last step in ``mask`` (in place); returns its label."""
-        if not self._undo:
-            return None
-        change = self._undo.pop()
-        y0, y1, x0, x1 = change.box
-        mask[y0:y1, x0:x1] = change.before
-        self._redo.append(change)
-        return change.label
+        return self._move(self._undo, self._redo, mask, after=False)
 
     def redo(self, mask: np.ndarray) -> str | None:
         """Re-apply the last undone step in ``mask`` (in place); returns its label."""
-        if not self._redo:
-            return None
-        change = self._redo.pop()
-        y0, y1, x0, x1 = change.box
-        mask[y0:y1, x0:x1] = change.after
-        self._undo.append(change)
-        return change.label
+        return self._move(self._redo, self._undo, mask, after=True)
 
     def clear(self) -> None:
         self._undo.clear()

@@ -6,7 +6,6 @@ the mask it returns into GIMP's selection in one undo group. Runs in its own pro
 Python 3 with PyGObject), so starting samcut and waiting for it does not freeze GIMP.
 """
 
-import json
 import os
 import shutil
 import subprocess
@@ -24,31 +23,6 @@ import samcut_protocol as protocol  # noqa: E402
 PROCEDURE = "plug-in-samcut-select"
 OPS = {"replace": Gimp.ChannelOps.REPLACE, "add": Gimp.ChannelOps.ADD,
        "subtract": Gimp.ChannelOps.SUBTRACT, "intersect": Gimp.ChannelOps.INTERSECT}
-
-
-def samcut_command():
-    """``$SAMCUT_COMMAND`` (split on spaces), else ``samcut_command.json`` beside this file, else PATH."""
-    if os.environ.get("SAMCUT_COMMAND"):
-        return os.environ["SAMCUT_COMMAND"].split()
-    try:
-        with open(os.path.join(HERE, "samcut_command.json"), encoding="utf-8") as fh:
-            command = json.load(fh)["command"]
-        if isinstance(command, list) and command:
-            return [str(c) for c in command]
-    except (OSError, ValueError, KeyError):
-        pass
-    return ["samcut"]
-
-
-def parse_points(text):
-    points = []
-    for part in (text or "").replace(" ", "").split(";"):
-        if part:
-            values = part.split(",")
-            if len(values) not in (2, 3):
-                raise ValueError("point %r is not x,y or x,y,label" % part)
-            points.append([float(values[0]), float(values[1]), int(values[2]) if len(values) == 3 else 1])
-    return points
 
 
 def save_drawable(drawable, path):
@@ -106,7 +80,7 @@ def apply_mask(image, drawable, mask_path, mode):
 def run_samcut(request, workdir):
     request_path = os.path.join(workdir, "request.json")
     protocol.write_atomic(request_path, request.to_json())
-    command = protocol.command_line(samcut_command(), request_path)
+    command = protocol.command_line(protocol.samcut_command(HERE, dict(os.environ)), request_path)
     env = protocol.clean_environment(dict(os.environ))
     try:
         completed = subprocess.run(command, env=env, capture_output=True)
@@ -149,7 +123,7 @@ class SamcutPlugIn(Gimp.PlugIn):
         drawable = drawables[0]
         workdir = protocol.private_workdir("samcut-gimp-")
         try:
-            points = parse_points(config.get_property("points"))
+            points = protocol.parse_points(config.get_property("points"))
             mode = config.get_property("mode") or "replace"
             if mode not in OPS:
                 raise protocol.ProtocolError("unknown mode %r" % mode)

@@ -1,38 +1,11 @@
 """Host-independent parts of the Krita plug-in (tested outside Krita)."""
 
-import json
 import os
 
 from . import protocol
 
-DEFAULT_COMMAND = ["samcut"]
-
-
-def samcut_command(folder, environ):
-    """The samcut command: ``$SAMCUT_COMMAND`` (split on spaces), else ``samcut_command.json``, else PATH."""
-    if environ.get("SAMCUT_COMMAND"):
-        return environ["SAMCUT_COMMAND"].split()
-    try:
-        with open(os.path.join(folder, "samcut_command.json"), encoding="utf-8") as fh:
-            command = json.load(fh)["command"]
-        if isinstance(command, list) and command:
-            return [str(c) for c in command]
-    except (OSError, ValueError, KeyError):
-        pass
-    return list(DEFAULT_COMMAND)
-
-
-def parse_points(text):
-    """``"x,y,label;x,y,label"`` -> ``[[x, y, label], ...]`` (label defaults to 1)."""
-    points = []
-    for part in (text or "").replace(" ", "").split(";"):
-        if not part:
-            continue
-        values = part.split(",")
-        if len(values) not in (2, 3):
-            raise ValueError("point %r is not x,y or x,y,label" % part)
-        points.append([float(values[0]), float(values[1]), int(values[2]) if len(values) == 3 else 1])
-    return points
+samcut_command = protocol.samcut_command
+parse_points = protocol.parse_points
 
 
 def build_request(workdir, has_selection, interactive=True, points=None, box=None, mode="replace"):
