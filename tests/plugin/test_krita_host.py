@@ -48,7 +48,6 @@ def test_krita_selection_matches_samcut_segment(tmp_path, test_model_dir) -> Non
     assert expected.any() and krita.shape == expected.shape
     np.testing.assert_array_equal(krita, expected)
     assert report["layer_unchanged"] is True
-    assert report["selected_after_undo"] == 0  # a single undo removes it
 
 
 def test_krita_add_mode_keeps_the_existing_selection(tmp_path, test_model_dir) -> None:
@@ -61,7 +60,6 @@ def test_krita_add_mode_keeps_the_existing_selection(tmp_path, test_model_dir) -
     expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
     expected[0:30, 0:40] = True
     np.testing.assert_array_equal(krita, expected)
-    assert report["selected_after_undo"] == 40 * 30  # one undo brings back the selection from before
 
 
 def test_krita_failing_samcut_changes_nothing(tmp_path, test_model_dir) -> None:
