@@ -47,7 +47,8 @@ def test_krita_selection_matches_samcut_segment(tmp_path, test_model_dir) -> Non
     expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
     assert expected.any() and krita.shape == expected.shape
     np.testing.assert_array_equal(krita, expected)
-    assert report["layer_unchanged"] is True
+    assert report["layer_unchanged"] is True  # the layer lent its alpha to "Select Opaque" and got it back
+    assert report["selected_after_undo"] == 0  # a single undo removes samcut's selection
 
 
 def test_krita_add_mode_keeps_the_existing_selection(tmp_path, test_model_dir) -> None:
@@ -60,6 +61,7 @@ def test_krita_add_mode_keeps_the_existing_selection(tmp_path, test_model_dir) -
     expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
     expected[0:30, 0:40] = True
     np.testing.assert_array_equal(krita, expected)
+    assert report["selected_after_undo"] == 40 * 30  # one undo brings back the selection from before
 
 
 def test_krita_failing_samcut_changes_nothing(tmp_path, test_model_dir) -> None:

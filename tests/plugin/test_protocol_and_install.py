@@ -104,6 +104,8 @@ def test_krita_package_imports_outside_krita(tmp_path, monkeypatch) -> None:
     req = logic.build_request("/w", has_selection=True, interactive=False, points=[[1, 2, 1]])
     assert req.selection == "/w/selection.png" and req.host == "krita" and not req.interactive
     assert logic.gray_rows(b"abcXdefX", 3, 2, 4) == b"abcdef"
+    assert logic.bgra_from_alpha(b"\x00\x80") == b"\xff\xff\xff\x00\xff\xff\xff\x80"
+    assert set(logic.SELECT_OPAQUE_ACTIONS) == {"replace", "add", "subtract", "intersect"}
     with pytest.raises(logic.protocol.ProtocolError, match="10x10 mask for a 20x10 layer"):
         logic.check_response(logic.protocol.Response("ok", "/m.png"), 20, 10, (10, 10))
 

@@ -109,14 +109,37 @@ class SamcutExtension(Extension):
         mask = mask.convertToFormat(FORMAT_GRAY8)
         ptr = mask.constBits()
         ptr.setsize(mask.bytesPerLine() * mask.height())
-        data = logic.gray_rows(ptr, mask.width(), mask.height(), mask.bytesPerLine())
-        new = Selection()
-        new.resize(job["width"], job["height"])
-        new.setPixelData(data, 0, 0, job["width"], job["height"])
+        alpha = logic.gray_rows(ptr, mask.width(), mask.height(), mask.bytesPerLine())
         doc = job["doc"]
+        node = doc.activeNode()
+        width, height = job["width"], job["height"]
+        action = logic.SELECT_OPAQUE_ACTIONS[response.mode]
+        if node is None or node.type() != "paintlayer" or Krita.instance().action(action) is None:
+            self._apply_directly(doc, alpha, width, height, response.mode)
+            return
+        # Krita 5's Document.setSelection is not recorded in the undo history; its "Select Opaque"
+        # actions are. So the active layer briefly carries the mask as its alpha (pixel writes from
+        # Python are not recorded either), the action selects through it, and the layer's own
+        # pixels are put back: the history gains exactly one step, the layer is unchanged.
+        original = node.pixelData(0, 0, width, height)
+        try:
+            node.setPixelData(logic.bgra_from_alpha(alpha), 0, 0, width, height)
+            doc.waitForDone()
+            Krita.instance().action(action).trigger()
+            doc.waitForDone()
+        finally:
+            node.setPixelData(original, 0, 0, width, height)
+            doc.waitForDone()
+        doc.refreshProjection()
+
+    def _apply_directly(self, doc, alpha, width, height, mode):
+        """Fallback for layers that hold no pixels of their own (groups, vectors): not undoable."""
+        new = Selection()
+        new.resize(width, height)
+        new.setPixelData(alpha, 0, 0, width, height)
         current = doc.selection()
-        if current is not None and response.mode != "replace":
-            getattr(current, {"add": "add", "subtract": "subtract", "intersect": "intersect"}[response.mode])(new)
+        if current is not None and mode != "replace":
+            getattr(current, mode)(new)
             new = current
         doc.setSelection(new)
         doc.refreshProjection()
@@ -145,6 +168,12 @@ class SamcutExtension(Extension):
 
             report["layer_sha256"] = hashlib.sha256(pixels).hexdigest()
             report["layer_unchanged"] = report["layer_sha256"] == self.test.get("layer_before")
+            if status == "ok":  # one undo step must take samcut's selection back
+                Krita.instance().action("edit_undo").trigger()
+                doc.waitForDone()
+                after = doc.selection()
+                report["selected_after_undo"] = 0 if after is None else sum(
+                    1 for v in bytes(after.pixelData(0, 0, doc.width(), doc.height())) if v)
         protocol.write_atomic(self.test["report"], json.dumps(report))
         if doc is not None:
             doc.setModified(False)

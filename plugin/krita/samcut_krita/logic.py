@@ -29,3 +29,17 @@ def gray_rows(data, width, height, stride):
     if stride == width:
         return bytes(data[: width * height])
     return b"".join(bytes(data[y * stride: y * stride + width]) for y in range(height))
+
+
+# Krita's "Select Opaque" actions (Layer > Transparency > Alpha to selection), one per mode.
+SELECT_OPAQUE_ACTIONS = {"replace": "selectopaque", "add": "selectopaque_add",
+                         "subtract": "selectopaque_subtract", "intersect": "selectopaque_intersect"}
+
+
+def bgra_from_alpha(alpha):
+    """White BGRA pixels whose alpha is ``alpha`` (1 byte per pixel)."""
+    out = bytearray(len(alpha) * 4)
+    for i in range(3):
+        out[i::4] = b"\xff" * len(alpha)
+    out[3::4] = alpha
+    return bytes(out)
