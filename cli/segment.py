@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidate", choices=("auto", "best", "single"), default="auto",
                         help="which mask: best of 3 candidates, the single-mask output, or auto "
                              "(best of 3 for one click or a box alone, single otherwise)")
+    parser.add_argument("--refine", action="store_true",
+                        help="snap the mask's edge to the image's edges at full resolution (soft where the edge "
+                             "is soft)")
     parser.add_argument("--max-pixels", type=int, metavar="N", help="refuse images larger than N pixels")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for ONNX Runtime")
 
@@ -76,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     prediction = engine.decode(embedding, prompt, multimask=choose_multimask(args.candidate, len(args.point),
                                                                              args.box is not None))
     mask = prediction.masks[prediction.best]
+    if args.refine:
+        from samcut.models.engine.refine import refine_alpha
+
+        mask = refine_alpha(image.rgb, prediction.low_res_logits[prediction.best], embedding.input_size,
+                            embedding.original_size)
     if args.mask is not None:
         save_mask(args.mask, mask)
     if args.cutout is not None:

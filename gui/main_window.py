@@ -123,6 +123,11 @@ class MainWindow(QMainWindow):
         self.box_action.setShortcut("B")
         self.box_action.setStatusTip("Drag a box around an object (B; Shift+drag works in any mode)")
         self.box_action.toggled.connect(lambda on: setattr(self.canvas, "box_mode", on))
+        self.refine_action = bar.addAction("Refine Edges")
+        self.refine_action.setCheckable(True)
+        self.refine_action.setChecked(True)
+        self.refine_action.setShortcut("E")
+        self.refine_action.setStatusTip("Snap applied proposals to the image's edges at full resolution (E)")
         bar.addSeparator()
         bar.addAction(self.actions_by_name["commit"])
         bar.addAction(self.actions_by_name["drop"])
@@ -297,7 +302,7 @@ class MainWindow(QMainWindow):
             return
         if self.bridge is not None:
             self.bridge.cancel_pending()
-        self.document.commit(mode)
+        self.document.commit(mode, refine=self.refine_action.isChecked())
         self._after_selection_change()
 
     def _edit(self, name: str, *args: float) -> None:

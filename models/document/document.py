@@ -18,6 +18,7 @@ from samcut.models.document.imageio import LoadedImage
 from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import Stroke, StrokePrompt
 from samcut.models.engine.postprocess import full_mask, upsample_masks
+from samcut.models.engine.refine import refine_alpha
 from samcut.models.engine.types import Prompt
 
 
@@ -47,6 +48,10 @@ class Proposal:
     def full(self) -> np.ndarray:
         """The chosen candidate as a bool ``H x W`` mask (computed on its bounding region only)."""
         return full_mask(self.low_res_logits[self.chosen], self.input_size, self.original_size)
+
+    def refined(self, rgb: np.ndarray) -> np.ndarray:
+        """The chosen candidate as ``uint8`` alpha with its edge refined against ``rgb``."""
+        return refine_alpha(rgb, self.low_res_logits[self.chosen], self.input_size, self.original_size)
 
 
 class Document:
@@ -127,11 +132,13 @@ class Document:
         self.selection = new
         return True
 
-    def commit(self, mode: Mode) -> bool:
-        """Merge the proposal into the selection with ``mode``; the prompt starts afresh."""
+    def commit(self, mode: Mode, refine: bool = False) -> bool:
+        """Merge the proposal into the selection with ``mode`` (its edge refined against the image when
+        ``refine``); the prompt starts afresh."""
         if self.proposal is None:
             return False
-        changed = self._apply(f"{mode.value} selection", ops.combine(self.selection, self.proposal.full(), mode))
+        proposal = self.proposal.refined(self.image.rgb) if refine else self.proposal.full()
+        changed = self._apply(f"{mode.value} selection", ops.combine(self.selection, proposal, mode))
         self.drop_proposal()
         return changed
 

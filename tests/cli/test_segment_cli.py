@@ -99,3 +99,20 @@ def test_failed_write_leaves_old_file_intact(tmp_path, monkeypatch) -> None:
         cutout.save_mask(target, np.ones((4, 4), bool))
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.png"]
+
+
+def test_refine_gives_a_soft_edge_close_to_the_mask(synthetic_model_dir, tmp_path) -> None:
+    from reference import synthetic_dir
+
+    photo = tmp_path / "p.png"
+    Image.open(synthetic_dir() / "composite_2.png").convert("RGB").resize((768, 512)).save(photo)
+    truth = np.asarray(Image.open(synthetic_dir() / "composite_2_mask.png").convert("L").resize((768, 512))) > 127
+    ys, xs = np.nonzero(truth)
+    plain, soft = tmp_path / "m.png", tmp_path / "r.png"
+    base = ["segment", str(photo), "--point", f"{int(np.median(xs))},{int(np.median(ys))}",
+            "--models", str(synthetic_model_dir)]
+    assert main([*base, "--mask", str(plain)]) == 0
+    assert main([*base, "--refine", "--mask", str(soft)]) == 0
+    m, r = np.asarray(Image.open(plain)), np.asarray(Image.open(soft))
+    assert ((r >= 128) == (m > 0)).mean() > 0.9
+    assert ((r > 0) & (r < 255)).any() and not np.array_equal(r, m)

@@ -64,11 +64,12 @@ def test_stroke_proposal_commit_undo_redo_export(qtbot, window, tmp_path) -> Non
     wait_for_encode(qtbot, window)
     wait_for_proposal(qtbot, window)
     doc = window.document
-    proposal_mask = doc.proposal.full()
+    assert window.refine_action.isChecked()  # edge refinement is on by default
+    refined = doc.proposal.refined(doc.image.rgb)
     assert window.candidate_label.text().strip().startswith("Candidate")
     window.actions_by_name["commit"].trigger()
     assert doc.proposal is None
-    np.testing.assert_array_equal(doc.selection > 0, proposal_mask)
+    np.testing.assert_array_equal(doc.selection, refined)
     committed = doc.selection.copy()
     window.actions_by_name["undo"].trigger()
     assert not doc.selection.any()
@@ -128,6 +129,7 @@ def test_selection_modes_from_the_window(qtbot, window, tmp_path, mode) -> None:
     drag(window.canvas, [(250, 150)])
     wait_for_proposal(qtbot, window)
     proposal = window.document.proposal.full()
+    window.refine_action.setChecked(False)  # exact binary masks: the test is about the modes
     window.set_mode(mode)
     window.actions_by_name["commit"].trigger()
     expected = {Mode.REPLACE: proposal, Mode.ADD: (before > 0) | proposal,
@@ -251,3 +253,24 @@ def test_a_failing_encoder_shows_a_message_and_the_app_stays_up(qtbot, window, t
     boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
     assert boxes and "ran out of memory" in boxes[0].text()
     assert window.document is not None and window.isVisible()
+
+
+def test_refined_commit_has_soft_edges_close_to_the_mask(qtbot, synthetic_window) -> None:
+    from reference import synthetic_dir
+
+    window = synthetic_window
+    window.open_path(synthetic_dir() / "composite_1.png")
+    truth = np.asarray(Image.open(synthetic_dir() / "composite_1_mask.png").convert("L")) > 127
+    ys, xs = np.nonzero(truth)
+    wait_for_encode(qtbot, window)
+    drag(window.canvas, [(float(np.median(xs)), float(np.median(ys)))])
+    wait_for_proposal(qtbot, window)
+    plain = window.document.proposal.full()
+    window.actions_by_name["commit"].trigger()
+    sel = window.document.selection
+    assert ((sel > 0) & (sel < 255)).any()  # soft alpha where the filter found soft edges
+    agree = ((sel >= 128) == plain).mean()
+    assert agree > 0.95, agree
+    window.actions_by_name["undo"].trigger()
+    window.refine_action.trigger()  # E toggles it off
+    assert not window.refine_action.isChecked()

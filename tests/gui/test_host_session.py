@@ -55,6 +55,7 @@ def test_apply_returns_the_selection_and_a_second_call_reuses_the_process(qtbot,
     drag(window.canvas, [(150, 120), (170, 130)])
     wait_for_proposal(qtbot, window)
     proposal = doc.proposal.full()
+    window.refine_action.setChecked(False)
     window.set_mode(window.mode.ADD)
     server.session.apply_action.trigger()  # Ctrl+Enter
     response = read_response(str(first.with_name("response.json")))
