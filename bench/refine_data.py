@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from samcut.models.document.selection import edges as boundary
 from samcut.models.document.selection import grow
 from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES, resized_size
 
@@ -62,15 +63,6 @@ def make_cases(synthetic: Path, size: tuple[int, int] = (1024, 1536), count: int
         low, input_size = degrade(alpha)
         cases.append(Case(f"{'sharp' if soft < 1 else 'soft'}-{i}", rgb, alpha, low, input_size))
     return cases
-
-
-def boundary(mask: np.ndarray) -> np.ndarray:
-    inner = mask.copy()
-    inner[1:] &= mask[:-1]
-    inner[:-1] &= mask[1:]
-    inner[:, 1:] &= mask[:, :-1]
-    inner[:, :-1] &= mask[:, 1:]
-    return mask & ~inner
 
 
 def boundary_f(pred: np.ndarray, truth: np.ndarray, tolerance: int = 2) -> float:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from samcut.models.document.selection import edges
+
 SELECTION_TINT = (255, 80, 40)
 PROPOSAL_TINT = (40, 140, 255)
 
@@ -19,16 +21,6 @@ def sample_grid(start: float, stop: float, scale: float, limit: int) -> np.ndarr
         return np.zeros(0, np.int64)
     count = max(1, min(hi - lo, int(np.ceil((hi - lo) * scale))))
     return np.minimum(lo + ((np.arange(count) + 0.5) * (hi - lo) / count).astype(np.int64), hi - 1)
-
-
-def edges(mask: np.ndarray) -> np.ndarray:
-    """Pixels of a bool mask that have a 4-neighbour outside it."""
-    inner = mask.copy()
-    inner[1:] &= mask[:-1]
-    inner[:-1] &= mask[1:]
-    inner[:, 1:] &= mask[:, :-1]
-    inner[:, :-1] &= mask[:, 1:]
-    return mask & ~inner
 
 
 def tint_rgba(mask: np.ndarray, colour: tuple[int, int, int], fill_alpha: int, outline: bool,

@@ -70,3 +70,13 @@ def smooth(mask: np.ndarray, pixels: float) -> np.ndarray:
     if pixels <= 0:
         return mask.copy()
     return (feather(mask, pixels) >= 128).astype(np.uint8) * 255
+
+
+def edges(mask: np.ndarray) -> np.ndarray:
+    """Pixels of a bool mask that have a 4-neighbour outside it (its inner boundary)."""
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return mask & ~inner
