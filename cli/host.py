@@ -13,11 +13,9 @@ import socket
 import sys
 from pathlib import Path
 
-from samcut.cli.segment import choose_multimask
+from samcut.cli.segment import segment_image
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
-from samcut.models.engine import Prompt, SamEngine
-from samcut.models.store.registry import model_dir
 from samcut.plugin.protocol import PROTOCOL_VERSION, ProtocolError, Request, Response, write_atomic
 
 
@@ -35,16 +33,10 @@ def answer_headless(request: Request, models: Path | None = None) -> Response:
     """Segment with the request's prompts; writes ``mask.png`` beside the response."""
     if not request.points and request.box is None:
         raise ProtocolError("a non-interactive request needs points or a box")
-    image = load_image(request.image)
-    engine = SamEngine(models or model_dir())
-    embedding = engine.encode(image.model_rgb())
-    points = [(x, y) for x, y, _ in request.points]
-    labels = [int(lab) for _, _, lab in request.points]
     box = tuple(request.box) if request.box else None
-    prediction = engine.decode(embedding, Prompt(points=points, labels=labels, box=box),
-                               multimask=choose_multimask("auto", len(points), box is not None))
+    mask = segment_image(load_image(request.image), request.points, box, models)
     mask_path = str(Path(request.response).with_name("mask.png"))
-    save_mask(mask_path, prediction.masks[prediction.best])
+    save_mask(mask_path, mask)
     return Response(status="ok", mask=mask_path, mode=request.mode)
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from samcut.models.document.cutout import save_cutout, save_mask
-from samcut.models.document.imageio import load_image
+from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.engine import Prompt, SamEngine
+from samcut.models.engine.refine import refine_alpha
 from samcut.models.store.registry import model_dir
 
 
@@ -66,24 +67,28 @@ def choose_multimask(candidate: str, points: int, has_box: bool) -> bool:
     return candidate == "best"
 
 
+def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
+                  box: tuple[float, float, float, float] | None, models: Path | None = None,
+                  threads: int | None = None, candidate: str = "auto", refine: bool = False) -> np.ndarray:
+    """The mask for ``points`` (x, y, label) and ``box`` in image pixels: bool ``H x W``, or
+    ``uint8`` alpha when ``refine``. The one path behind ``samcut segment`` and ``samcut host``."""
+    engine = SamEngine(models or model_dir(), threads=threads)
+    embedding = engine.encode(image.model_rgb())
+    prompt = Prompt(points=[(x, y) for x, y, _ in points], labels=[int(lab) for _, _, lab in points], box=box)
+    prediction = engine.decode(embedding, prompt, multimask=choose_multimask(candidate, len(points), box is not None))
+    if refine:
+        return refine_alpha(image.rgb, prediction.low_res_logits[prediction.best], embedding.input_size,
+                            embedding.original_size)
+    return prediction.masks[prediction.best]
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.point and args.box is None:
         raise ValueError("segment: give at least one --point or a --box")
     if args.mask is None and args.cutout is None:
         raise ValueError("segment: give --mask OUT.png and/or --cutout OUT.png")
     image = load_image(args.image, args.max_pixels)
-    engine = SamEngine(args.models or model_dir(), threads=args.threads)
-    embedding = engine.encode(image.model_rgb())
-    prompt = Prompt(points=[(x, y) for x, y, _ in args.point], labels=[lab for _, _, lab in args.point],
-                    box=args.box)
-    prediction = engine.decode(embedding, prompt, multimask=choose_multimask(args.candidate, len(args.point),
-                                                                             args.box is not None))
-    mask = prediction.masks[prediction.best]
-    if args.refine:
-        from samcut.models.engine.refine import refine_alpha
-
-        mask = refine_alpha(image.rgb, prediction.low_res_logits[prediction.best], embedding.input_size,
-                            embedding.original_size)
+    mask = segment_image(image, args.point, args.box, args.models, args.threads, args.candidate, args.refine)
     if args.mask is not None:
         save_mask(args.mask, mask)
     if args.cutout is not None:

@@ -35,11 +35,6 @@ from samcut.models.engine.service import DecodeResult
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp *.gif);;All files (*)"
 
 
-def _loaded_from_rgba(rgba: np.ndarray) -> LoadedImage:
-    alpha = rgba[..., 3]
-    return LoadedImage(np.ascontiguousarray(rgba[..., :3]), None if (alpha == 255).all() else alpha.copy(), "RGBA")
-
-
 class MainWindow(QMainWindow):
     """The app window. ``bridge`` may be None until a model is installed."""
 
@@ -179,7 +174,7 @@ class MainWindow(QMainWindow):
         if image.isNull():
             self._error("Nothing to paste", "The clipboard holds no image.")
             return
-        self.set_image(_loaded_from_rgba(qimage_to_rgba(image)), None)
+        self.set_image(LoadedImage.from_rgba(qimage_to_rgba(image)), None)
 
     def set_image(self, image: LoadedImage, path: Path | None) -> None:
         """Show ``image`` at once and start encoding it in the background."""
@@ -207,7 +202,7 @@ class MainWindow(QMainWindow):
         if local:
             self.open_path(Path(local[0]))
         elif data.hasImage():
-            self.set_image(_loaded_from_rgba(qimage_to_rgba(data.imageData())), None)
+            self.set_image(LoadedImage.from_rgba(qimage_to_rgba(data.imageData())), None)
         event.acceptProposedAction()
 
     def _refresh_recent(self) -> None:
@@ -319,16 +314,16 @@ class MainWindow(QMainWindow):
             self._edit(name, pixels)
 
     def undo(self) -> None:
-        if self.document is None:
-            return
-        if self.document.undo() == "stroke":
-            self._decode()
-        self._after_selection_change()
+        self._history_step("undo")
 
     def redo(self) -> None:
+        self._history_step("redo")
+
+    def _history_step(self, which: str) -> None:
+        """Undo or redo in the document; a stroke step asks for a new proposal."""
         if self.document is None:
             return
-        if self.document.redo() == "stroke":
+        if getattr(self.document, which)() == "stroke":
             self._decode()
         self._after_selection_change()
 
@@ -342,18 +337,18 @@ class MainWindow(QMainWindow):
         return str(base.with_name(f"{base.stem}-{suffix}.png"))
 
     def save_cutout_dialog(self) -> None:
-        if self.document is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save cutout", self._default_name("cutout"), "PNG (*.png)")
-        if path:
-            self.save_in_background(Path(path), cutout=True)
+        self._save_dialog(cutout=True)
 
     def save_mask_dialog(self) -> None:
+        self._save_dialog(cutout=False)
+
+    def _save_dialog(self, cutout: bool) -> None:
         if self.document is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save mask", self._default_name("mask"), "PNG (*.png)")
+        kind = "cutout" if cutout else "mask"
+        path, _ = QFileDialog.getSaveFileName(self, f"Save {kind}", self._default_name(kind), "PNG (*.png)")
         if path:
-            self.save_in_background(Path(path), cutout=False)
+            self.save_in_background(Path(path), cutout=cutout)
 
     def save_in_background(self, path: Path, cutout: bool) -> threading.Thread:
         """Write the cutout or mask atomically in a worker thread; the status bar shows progress."""

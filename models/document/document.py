@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from samcut.models.document import selection as ops
-from samcut.models.document.cutout import save_cutout, save_mask
 from samcut.models.document.history import History
 from samcut.models.document.imageio import LoadedImage
 from samcut.models.document.selection import Mode
@@ -186,10 +185,3 @@ class Document:
         label = self.history.redo(selection)
         self.selection = selection
         return label
-
-    # export --------------------------------------------------------------------------------
-    def save_cutout(self, path: Path) -> Path:
-        return save_cutout(path, self.image.rgb, self.selection, self.image.alpha)
-
-    def save_mask(self, path: Path) -> Path:
-        return save_mask(path, self.selection)

@@ -43,6 +43,12 @@ class LoadedImage:
         """``(H, W)``."""
         return int(self.rgb.shape[0]), int(self.rgb.shape[1])
 
+    @classmethod
+    def from_rgba(cls, rgba: np.ndarray, mode: str = "RGBA") -> LoadedImage:
+        """From ``uint8 H x W x 4``; an alpha that is opaque everywhere is dropped."""
+        alpha = np.ascontiguousarray(rgba[..., 3])
+        return cls(np.ascontiguousarray(rgba[..., :3]), None if bool((alpha == 255).all()) else alpha, mode)
+
     def model_rgb(self) -> np.ndarray:
         """What the encoder sees: the image composited over white where it is transparent."""
         if self.alpha is None:
@@ -84,7 +90,8 @@ def _icc_to_srgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _to_rgb_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+def _to_loaded(im: Image.Image, mode: str) -> LoadedImage:
+    """Any Pillow mode -> ``LoadedImage`` (``mode``: the file's mode, kept for messages)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         im = _to_8bit(im)
     if im.mode == "P" or im.mode == "PA":
@@ -92,14 +99,12 @@ def _to_rgb_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if im.mode in ("LA", "La", "RGBa"):
         im = im.convert("RGBA")
     if im.mode == "RGBA":
-        data = np.asarray(im)
-        alpha = np.ascontiguousarray(data[..., 3])
-        return np.ascontiguousarray(data[..., :3]), (None if bool((alpha == 255).all()) else alpha)
+        return LoadedImage.from_rgba(np.asarray(im), mode)
     if im.mode in ("CMYK", "LAB", "YCbCr", "HSV"):
         im = _icc_to_srgb(im) if im.mode == "CMYK" else im.convert("RGB")
     elif im.mode != "RGB":
         im = im.convert("RGB")
-    return np.ascontiguousarray(np.asarray(im)), None
+    return LoadedImage(np.ascontiguousarray(np.asarray(im)), None, mode)
 
 
 def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
@@ -125,7 +130,7 @@ def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
                 mode = im.mode
                 im.load()
                 oriented = ImageOps.exif_transpose(im)
-                rgb, alpha = _to_rgb_alpha(oriented)
+                loaded = _to_loaded(oriented, mode)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -135,4 +140,4 @@ def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
         raise ImageError(f"{path}: the image is damaged or truncated ({reason})") from None
     except MemoryError:
         raise ImageError(f"{path}: not enough memory to decode this image") from None
-    return LoadedImage(rgb=rgb, alpha=alpha, mode=mode)
+    return loaded

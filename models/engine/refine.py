@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from samcut.models.engine.postprocess import axis_weights, full_mask
 from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
 
 CELLS_PER_TILE = 4  # tiles are 4 x 4 low-res cells (16 x 16 px of the 1024 frame)
@@ -96,8 +97,6 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
     plain thresholded mask (0 or 255); near it, the guided filter's output. All boundary tiles
     are filtered together as one batch of equal-sized patches.
     """
-    from samcut.models.engine.postprocess import axis_weights, full_mask
-
     h, w = original_size
     new_h, new_w = input_size
     logits = np.asarray(low_res, np.float32).reshape(LOW_RES, LOW_RES)

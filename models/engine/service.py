@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from samcut.models.document.atomic import atomic_write
 from samcut.models.engine.sam_engine import Cancellation, SamEngine
 from samcut.models.engine.types import ImageEmbedding, Prompt
 
@@ -102,8 +103,6 @@ class EmbeddingDiskCache:
             return None
 
     def put(self, key: str, emb: ImageEmbedding) -> None:
-        from samcut.models.document.atomic import atomic_write
-
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             atomic_write(self._path(key), lambda fh: np.savez(fh, features=emb.features,

@@ -51,10 +51,8 @@ def fetch_checkpoint(spec: ModelSpec, progress: Progress | None = None, say: Say
         say(f"downloading {url}")
         try:
             return download(url, dest, spec.git_blob_sha1, progress=progress, cancel=cancel)
-        except OfflineError as exc:
+        except OfflineError as exc:  # try the next URL; any other DownloadError propagates
             errors.append(str(exc))
-        except DownloadError:
-            raise
     raise OfflineError(f"{errors[-1]}. On a machine without internet, download {spec.urls[0]} elsewhere and "
                        f"run: samcut models fetch --from FILE")
 
