@@ -100,6 +100,31 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[[], None]]) 
     return actions
 
 
+TOOLS = [("smart", "Smart Brush", "W", "Strokes tell MobileSAM what to select (right-drag: what not to)"),
+         ("box", "Box", "B", "Drag a box around an object (Shift+drag works with any tool)"),
+         ("paint", "Paint", "P", "Paint the selection pixel by pixel (right-drag erases)"),
+         ("erase", "Erase", "X", "Erase from the selection pixel by pixel (right-drag paints)"),
+         ("refine", "Refine Brush", "F", "Brush over hair, fur or blur: the image decides the alpha there")]
+
+
+def build_tool_group(window: QMainWindow, on_tool: Callable[[str], None]) -> dict[str, QAction]:
+    """Exclusive tool actions (keys W, B, P, X, F); the smart brush is checked."""
+    group = QActionGroup(window)
+    group.setExclusive(True)
+    by_name: dict[str, QAction] = {}
+    for name, text, key, tip in TOOLS:
+        action = QAction(text, window)
+        action.setCheckable(True)
+        action.setShortcut(QKeySequence(key))
+        action.setStatusTip(f"{tip} ({key})")
+        action.triggered.connect(lambda _checked=False, n=name: on_tool(n))
+        group.addAction(action)
+        window.addAction(action)
+        by_name[name] = action
+    by_name["smart"].setChecked(True)
+    return by_name
+
+
 def build_mode_group(window: QMainWindow, on_mode: Callable[[Mode], None]) -> tuple[QActionGroup, dict[Mode, QAction]]:
     """Exclusive Replace / Add / Subtract / Intersect actions (keys R, A, S, I)."""
     group = QActionGroup(window)

@@ -1,8 +1,10 @@
 """The canvas: shows the image with selection and proposal overlays, turns pointer input into strokes.
 
 View transform: widget = image * scale + offset (image pixels: x = column, y = row).
-Input: left-drag = positive stroke; right-drag or Alt+left = negative stroke; Shift+drag = box;
-middle-drag or Space+drag = pan; wheel = zoom about the pointer.
+Input depends on the tool. Smart brush: left-drag = positive stroke, right-drag or Alt+left =
+negative stroke. Box tool or Shift+drag: a box. Paint / Erase: pixel brush on the selection
+(right-drag or Alt does the opposite). Refine brush: where the edge should be looked at again.
+Always: middle-drag or Space+drag = pan; wheel = zoom about the pointer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from samcut.models.document.document import Proposal
 from samcut.models.document.strokes import Stroke
 
 ZOOM_STEP = 1.25
+TOOLS = ("smart", "box", "paint", "erase", "refine")
+PIXEL_BRUSHES = {"paint": QColor(80, 200, 255, 110), "erase": QColor(255, 90, 90, 110),
+                 "refine": QColor(255, 220, 60, 110)}
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
 
 
@@ -28,6 +33,7 @@ class Canvas(QWidget):
     strokeMoved = Signal(object)      # Stroke so far (live)
     strokeFinished = Signal(object)   # Stroke
     boxDrawn = Signal(object)         # (x0, y0, x1, y1)
+    brushFinished = Signal(str, object, float, bool)  # "paint" | "refine", N x 2 path, radius (image px), add
     viewChanged = Signal()
     hovered = Signal(float, float)    # image coordinates under the pointer
 
@@ -39,13 +45,14 @@ class Canvas(QWidget):
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.brush_radius = 12
-        self.box_mode = False  # when set, a left-drag draws a box (as Shift+drag always does)
+        self.tool = "smart"  # one of TOOLS
         self._pixmap: QPixmap | None = None
         self._image_size: tuple[int, int] | None = None  # (H, W)
         self._selection: np.ndarray | None = None
         self._proposal: Proposal | None = None
         self._path: list[tuple[float, float]] = []
         self._positive = True
+        self._brush_tool: str | None = None  # the pixel brush being dragged, if any
         self._box_start: tuple[float, float] | None = None
         self._box_end: tuple[float, float] | None = None
         self._pan_from: QPointF | None = None
@@ -163,7 +170,12 @@ class Canvas(QWidget):
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
                 painter.drawImage(overlay[1], overlay[0])
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        if len(self._path) > 1:
+        if self._path and self._brush_tool is not None:
+            colour = PIXEL_BRUSHES[self._pixel_brush_effect()]
+            painter.setPen(QPen(colour, 2 * self.brush_radius, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                                Qt.PenJoinStyle.RoundJoin))
+            painter.drawPolyline([self.to_widget(x, y) for x, y in self._path])
+        elif len(self._path) > 1:
             colour = QColor(60, 200, 90) if self._positive else QColor(230, 60, 60)
             painter.setPen(QPen(colour, 2))
             pts = [self.to_widget(x, y) for x, y in self._path]
@@ -177,6 +189,13 @@ class Canvas(QWidget):
             painter.drawEllipse(self._cursor, self.brush_radius, self.brush_radius)
 
     # input -------------------------------------------------------------------------------
+    def _pixel_brush_effect(self) -> str:
+        """What the pixel brush being dragged does: "paint", "erase" or "refine" (the right button
+        or Alt turns paint into erase and back)."""
+        if self._brush_tool == "refine" or self._positive:
+            return self._brush_tool
+        return "erase" if self._brush_tool == "paint" else "paint"
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         pos = event.position()
         button, mods = event.button(), event.modifiers()
@@ -187,11 +206,15 @@ class Canvas(QWidget):
         if self._pixmap is None or button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return
         point = self.to_image(pos)
-        if button == Qt.MouseButton.LeftButton and (self.box_mode or mods & Qt.KeyboardModifier.ShiftModifier):
+        if button == Qt.MouseButton.LeftButton and (self.tool == "box" or mods & Qt.KeyboardModifier.ShiftModifier):
             self._box_start = self._box_end = point
             return
         self._positive = button == Qt.MouseButton.LeftButton and not mods & Qt.KeyboardModifier.AltModifier
         self._path = [point]
+        if self.tool in PIXEL_BRUSHES:
+            self._brush_tool = self.tool
+            self.update()
+            return
         self.strokeStarted.emit()
         self.strokeMoved.emit(Stroke(tuple(self._path), self._positive))
 
@@ -209,7 +232,8 @@ class Canvas(QWidget):
             self._box_end = point
         elif self._path:
             self._path.append(point)
-            self.strokeMoved.emit(Stroke(tuple(self._path), self._positive))
+            if self._brush_tool is None:
+                self.strokeMoved.emit(Stroke(tuple(self._path), self._positive))
         self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -226,9 +250,14 @@ class Canvas(QWidget):
             return
         if self._path:
             self._path.append(self.to_image(event.position()))
-            stroke = Stroke(tuple(self._path), self._positive)
-            self._path = []
-            self.strokeFinished.emit(stroke)
+            path, self._path = self._path, []
+            if self._brush_tool is None:
+                self.strokeFinished.emit(Stroke(tuple(path), self._positive))
+            else:
+                effect, self._brush_tool = self._pixel_brush_effect(), None
+                tool = "refine" if effect == "refine" else "paint"
+                self.brushFinished.emit(tool, np.asarray(path, np.float64), self.brush_radius / self.scale,
+                                        effect != "erase")
             self.update()
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from samcut.gui.actions import build_actions, build_mode_group
+from samcut.gui.actions import build_actions, build_mode_group, build_tool_group
 from samcut.gui.canvas import ZOOM_STEP, Canvas
 from samcut.gui.engine_bridge import EngineBridge
 from samcut.gui.qimage import qimage_to_rgba, rgb_to_qimage, rgba_to_qimage
@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.canvas.strokeMoved.connect(self._on_stroke_moved)
         self.canvas.strokeFinished.connect(self._on_stroke_finished)
         self.canvas.boxDrawn.connect(self._on_box)
+        self.canvas.brushFinished.connect(self._on_pixel_brush)
         self.canvas.viewChanged.connect(self._update_zoom_label)
         if bridge is not None:
             self.attach_bridge(bridge)
@@ -113,11 +114,10 @@ class MainWindow(QMainWindow):
         for action in self.mode_group.actions():
             bar.addAction(action)
         bar.addSeparator()
-        self.box_action = bar.addAction("Box")
-        self.box_action.setCheckable(True)
-        self.box_action.setShortcut("B")
-        self.box_action.setStatusTip("Drag a box around an object (B; Shift+drag works in any mode)")
-        self.box_action.toggled.connect(lambda on: setattr(self.canvas, "box_mode", on))
+        self.tool_actions = build_tool_group(self, self.set_tool)
+        for action in self.tool_actions.values():
+            bar.addAction(action)
+        bar.addSeparator()
         self.refine_action = bar.addAction("Refine Edges")
         self.refine_action.setCheckable(True)
         self.refine_action.setChecked(True)
@@ -288,6 +288,20 @@ class MainWindow(QMainWindow):
         self._show_proposal()
 
     # selection -------------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        self.canvas.tool = tool
+        self.tool_actions[tool].setChecked(True)
+
+    def _on_pixel_brush(self, tool: str, path: np.ndarray, radius: float, add: bool) -> None:
+        """A paint/erase or refine-brush stroke on the selection (one undo step each)."""
+        if self.document is None:
+            return
+        if tool == "refine":
+            self.document.refine_brush(path, radius)
+        else:
+            self.document.paint(path, radius, add)
+        self._after_selection_change()
+
     def set_mode(self, mode: Mode) -> None:
         self.mode = mode
         self.mode_actions[mode].setChecked(True)

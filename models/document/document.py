@@ -17,7 +17,7 @@ from samcut.models.document.imageio import LoadedImage
 from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import Stroke, StrokePrompt
 from samcut.models.engine.postprocess import full_mask, upsample_masks
-from samcut.models.engine.refine import refine_alpha
+from samcut.models.engine.refine import refine_alpha, refine_region
 from samcut.models.engine.types import Prompt
 
 
@@ -161,6 +161,23 @@ class Document:
 
     def smooth(self, pixels: float) -> bool:
         return self._apply(f"smooth {pixels:g} px", ops.smooth(self.selection, pixels))
+
+    # brushes -------------------------------------------------------------------------------
+    def paint(self, path: np.ndarray, radius: float, add: bool) -> bool:
+        """Paint (``add``) or erase a round brush of ``radius`` px along ``path`` (``N x 2`` (x, y) pixels)."""
+        return self._apply("paint" if add else "erase", ops.paint(self.selection, path, radius, add))
+
+    def refine_brush(self, path: np.ndarray, radius: float) -> bool:
+        """Let the image decide the alpha where the brush went (soft where its edge is soft)."""
+        swept = ops.stroke_coverage(self.size, path, radius)
+        if swept is None:
+            return False
+        box, weight = swept
+        y0, y1, x0, x1 = box
+        new = self.selection.copy()
+        filter_radius = int(np.clip(round(radius / 4), 2, 32))
+        new[y0:y1, x0:x1] = refine_region(self.image.rgb, self.selection, box, weight, filter_radius)
+        return self._apply("refine edge", new)
 
     # undo ----------------------------------------------------------------------------------
     def undo(self) -> str | None:

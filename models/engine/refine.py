@@ -137,3 +137,28 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
         yb, xb = min(h, ya + core_h), min(w, xa + core_w)
         alpha[ya:yb, xa:xb] = core[i, : yb - ya, : xb - xa]
     return alpha
+
+
+def refine_region(rgb: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, int], weight: np.ndarray,
+                  radius: int, eps: float = 1e-3) -> np.ndarray:
+    """Re-estimate a selection's alpha from the image inside a brushed area (the refine brush).
+
+    ``rgb`` ``uint8 H x W x 3`` and ``alpha`` ``uint8 H x W`` (the selection); ``box`` is
+    ``(y0, y1, x0, x1)`` in image pixels and ``weight`` float32 of the box's shape in [0, 1] (the
+    brush's coverage). The guided filter, fed the current alpha, runs on the box plus a margin;
+    returns the box's new ``uint8`` alpha: the filter's output where the brush went, blended by
+    ``weight``, the old alpha elsewhere.
+    """
+    h, w = alpha.shape
+    y0, y1, x0, x1 = box
+    margin = 2 * radius + 2
+    ya, yb, xa, xb = max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin)
+    subsample = max(1, radius // 3)
+    pad = ((0, -(yb - ya) % subsample), (0, -(xb - xa) % subsample))
+    guide = rgb[ya:yb, xa:xb].astype(np.float32) @ np.array([0.299 / 255, 0.587 / 255, 0.114 / 255], np.float32)
+    p = alpha[ya:yb, xa:xb].astype(np.float32) / 255.0
+    q = guided_filter(np.pad(guide, pad, mode="edge")[None], np.pad(p, pad, mode="edge")[None], radius, eps,
+                      subsample)[0]
+    q = np.clip(q[y0 - ya:y1 - ya, x0 - xa:x1 - xa], 0.0, 1.0)
+    old = p[y0 - ya:y1 - ya, x0 - xa:x1 - xa]
+    return np.clip((weight * q + (1 - weight) * old) * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -203,7 +203,7 @@ def test_box_tool_and_shift_drag(qtbot, window, tmp_path) -> None:
     assert box is not None and abs(box[0] - 100) < 2 and abs(box[3] - 200) < 2
     assert not window.document.prompt.strokes
     window.actions_by_name["drop"].trigger()
-    window.box_action.trigger()
+    window.tool_actions["box"].trigger()
     drag(window.canvas, [(50, 60), (150, 160)])
     wait_for_proposal(qtbot, window)
     assert window.document.prompt.box is not None and abs(window.document.prompt.box[2] - 150) < 2
