@@ -63,6 +63,11 @@ MENUS: dict[str, list[ActionSpec | None]] = {
         ActionSpec("actual_size", "&Actual Pixels (100%)", ("Ctrl+1",)),
         ActionSpec("zoom_in", "Zoom &In", ("Ctrl++", "Ctrl+=")),
         ActionSpec("zoom_out", "Zoom &Out", ("Ctrl+-",)),
+        None,
+        ActionSpec("encode_view", "&Encode Visible Region", ("Ctrl+E",),
+                   "Encode what you see at the model's full resolution: finer masks, small objects found"),
+        ActionSpec("auto_encode_view", "Re-encode When &Zoomed In", (),
+                   "Encode the visible region by itself whenever you zoom in (1.5x or more)"),
     ],
     "&Help": [
         ActionSpec("about", "&About samcut"),

@@ -29,7 +29,7 @@ MIN_SCALE, MAX_SCALE = 0.01, 64.0
 class Canvas(QWidget):
     """Image view with overlays and brush input; knows nothing about the engine."""
 
-    strokeStarted = Signal()
+    strokeStarted = Signal(float, float)  # image point where the stroke began
     strokeMoved = Signal(object)      # Stroke so far (live)
     strokeFinished = Signal(object)   # Stroke
     boxDrawn = Signal(object)         # (x0, y0, x1, y1)
@@ -59,6 +59,7 @@ class Canvas(QWidget):
         self._space = False
         self._cursor: QPointF | None = None
         self._overlay_cache: dict[str, tuple[tuple, QImage, QRectF]] = {}
+        self._region: tuple[int, int, int, int] | None = None  # zoomed region in use, outlined
 
     # content -----------------------------------------------------------------------------
     def set_image(self, image: QImage | None) -> None:
@@ -66,6 +67,7 @@ class Canvas(QWidget):
         self._image_size = (image.height(), image.width()) if image is not None else None
         self._selection = None
         self._proposal = None
+        self._region = None
         self._overlay_cache.clear()
         self.fit()
 
@@ -79,6 +81,12 @@ class Canvas(QWidget):
         self._overlay_cache.pop("proposal", None)
         self.update()
 
+    def set_region(self, box: tuple[int, int, int, int] | None) -> None:
+        """Outline the zoomed region that strokes are decoded in (None: no outline)."""
+        if box != self._region:
+            self._region = box
+            self.update()
+
     # view --------------------------------------------------------------------------------
     def fit(self) -> None:
         if self._image_size is None:
@@ -87,6 +95,15 @@ class Canvas(QWidget):
         h, w = self._image_size
         self.scale = float(np.clip(min(self.width() / w, self.height() / h) * 0.98, MIN_SCALE, MAX_SCALE))
         self.offset = QPointF((self.width() - w * self.scale) / 2, (self.height() - h * self.scale) / 2)
+        self._view_changed()
+
+    def zoom_to(self, box: tuple[float, float, float, float]) -> None:
+        """Show the image rectangle ``(x0, y0, x1, y1)`` as large as fits, centred."""
+        x0, y0, x1, y1 = box
+        self.scale = float(np.clip(min(self.width() / max(1e-6, x1 - x0), self.height() / max(1e-6, y1 - y0)),
+                                   MIN_SCALE, MAX_SCALE))
+        self.offset = QPointF(self.width() / 2 - (x0 + x1) / 2 * self.scale,
+                              self.height() / 2 - (y0 + y1) / 2 * self.scale)
         self._view_changed()
 
     def actual_size(self) -> None:
@@ -169,6 +186,10 @@ class Canvas(QWidget):
             if overlay is not None:
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
                 painter.drawImage(overlay[1], overlay[0])
+        if self._region is not None:
+            painter.setPen(QPen(QColor(255, 210, 80, 160), 1, Qt.PenStyle.DashDotLine))
+            x0, y0, x1, y1 = self._region
+            painter.drawRect(QRectF(self.to_widget(x0, y0), self.to_widget(x1, y1)).adjusted(0.5, 0.5, -0.5, -0.5))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         if self._path and self._brush_tool is not None:
             colour = PIXEL_BRUSHES[self._pixel_brush_effect()]
@@ -215,7 +236,7 @@ class Canvas(QWidget):
             self._brush_tool = self.tool
             self.update()
             return
-        self.strokeStarted.emit()
+        self.strokeStarted.emit(*point)
         self.strokeMoved.emit(Stroke(tuple(self._path), self._positive))
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802

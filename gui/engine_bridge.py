@@ -25,19 +25,24 @@ class EngineBridge(QObject):
     encodeFailed = Signal(int, str)        # ticket, message
     proposalReady = Signal(object)         # DecodeResult of the current image
     decodeFailed = Signal(str)
+    regionStarted = Signal(object)         # (x0, y0, x1, y1) being encoded
+    regionReady = Signal(object, float)    # (x0, y0, x1, y1), milliseconds
     _encodeDone = Signal(object, float)    # (handle, started) from a worker thread
+    _regionDone = Signal(object, float)    # (region handle, started) from a worker thread
     _decodeDone = Signal(object, int)      # (future, epoch) from a worker thread
 
     def __init__(self, service: SegmentationService, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.service = service
         self.handle: ImageHandle | None = None
+        self.region: ImageHandle | None = None  # the zoomed region being (or last) encoded
         self._in_flight: Future | None = None
-        self._pending: Prompt | None = None
+        self._pending: tuple[Prompt, ImageHandle] | None = None
         self._last_generation = 0
         self._epoch = 0  # bumped to disown requests already sent
         self._encodeDone.connect(self._on_encode_done)
         self._decodeDone.connect(self._on_decode_done)
+        self._regionDone.connect(self._on_region_done)
 
     @property
     def ticket(self) -> int:
@@ -52,6 +57,7 @@ class EngineBridge(QObject):
         self._pending = None
         self._in_flight = None
         self._epoch += 1
+        self.region = None
         self.handle = self.service.open_image(rgb)
         started = time.perf_counter()
         handle = self.handle
@@ -71,19 +77,53 @@ class EngineBridge(QObject):
             return
         self.encodeFinished.emit(handle.ticket, (time.perf_counter() - started) * 1000)
 
-    def request_decode(self, prompt: Prompt) -> None:
-        """Ask for a proposal; throttled (leading + trailing edge, latest wins)."""
+    # zoomed regions --------------------------------------------------------------------------
+    def request_region(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> None:
+        """Encode ``box`` = ``(x0, y0, x1, y1)`` of the open image (``rgb``) at full encoder resolution."""
         if self.handle is None:
             return
-        if self._in_flight is not None:
-            self._pending = prompt
-            return
-        self._submit(prompt)
+        region = self.service.open_region(self.handle, rgb, box)
+        self.region = region
+        started = time.perf_counter()
+        self.regionStarted.emit(region.box)
+        region.embedding.add_done_callback(lambda _f: self._regionDone.emit(region, started))
 
-    def _submit(self, prompt: Prompt) -> None:
-        assert self.handle is not None
+    def _on_region_done(self, region: ImageHandle, started: float) -> None:
+        if region is not self.region:
+            return
+        try:
+            region.embedding.result()
+        except (CancelledError, EncodeCancelled):
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.region = None
+            self.decodeFailed.emit(f"The zoomed region could not be encoded: {exc}")
+            return
+        self.regionReady.emit(region.box, (time.perf_counter() - started) * 1000)
+
+    @property
+    def ready_region(self) -> ImageHandle | None:
+        """The encoded zoomed region, if there is one."""
+        region = self.region
+        if region is None or not region.embedding.done() or region.embedding.cancelled():
+            return None
+        return None if region.embedding.exception() is not None else region
+
+    # decoding --------------------------------------------------------------------------------
+    def request_decode(self, prompt: Prompt, frame: ImageHandle | None = None) -> None:
+        """Ask for a proposal of ``prompt`` (in ``frame``'s pixels; default the whole image);
+        throttled (leading + trailing edge, latest wins)."""
+        if self.handle is None:
+            return
+        frame = frame or self.handle
+        if self._in_flight is not None:
+            self._pending = (prompt, frame)
+            return
+        self._submit(prompt, frame)
+
+    def _submit(self, prompt: Prompt, frame: ImageHandle) -> None:
         epoch = self._epoch
-        future = self.service.decode(self.handle, prompt)
+        future = self.service.decode(frame, prompt)
         self._in_flight = future
         future.add_done_callback(lambda f: self._decodeDone.emit(f, epoch))
 
@@ -99,8 +139,8 @@ class EngineBridge(QObject):
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.decodeFailed.emit(str(exc) or exc.__class__.__name__)
         if self._pending is not None:
-            prompt, self._pending = self._pending, None
-            self._submit(prompt)
+            (prompt, frame), self._pending = self._pending, None
+            self._submit(prompt, frame)
         if result is None or epoch != self._epoch or self.handle is None or result.ticket != self.handle.ticket:
             return
         if result.generation <= self._last_generation:

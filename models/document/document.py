@@ -6,7 +6,7 @@ values). Coordinates are original image pixels (x = column, y = row).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +23,41 @@ from samcut.models.engine.types import Prompt
 
 @dataclass(frozen=True)
 class Proposal:
-    """Candidate masks for the current prompt: ``C x 256 x 256`` logits, ``(C,)`` scores, the chosen one."""
+    """Candidate masks for the current prompt: ``C x 256 x 256`` logits, ``(C,)`` scores, the chosen one.
+
+    The logits belong to a frame: the whole image, or a zoomed region of it whose top-left is
+    ``origin`` ``(x, y)`` and whose size is ``original_size``; ``image_size`` is the whole image's
+    ``(H, W)``. Every mask method answers in whole-image pixels (zero outside the frame).
+    """
 
     low_res_logits: np.ndarray
     scores: np.ndarray
     chosen: int
     input_size: tuple[int, int]
     original_size: tuple[int, int]
+    origin: tuple[int, int] = (0, 0)
+    image_size: tuple[int, int] | None = None
+
+    @property
+    def whole_image(self) -> bool:
+        return self.origin == (0, 0) and self.image_size in (None, self.original_size)
+
+    @property
+    def frame(self) -> tuple[slice, slice]:
+        """Rows and columns of the image that the frame covers."""
+        (x0, y0), (h, w) = self.origin, self.original_size
+        return slice(y0, y0 + h), slice(x0, x0 + w)
+
+    def _place(self, frame_values: np.ndarray) -> np.ndarray:
+        """A whole-image array holding ``frame_values`` in the frame, zero elsewhere."""
+        if self.whole_image:
+            return frame_values
+        out = np.zeros(self.image_size, frame_values.dtype)
+        out[self.frame] = frame_values
+        return out
+
+    def with_chosen(self, chosen: int) -> Proposal:
+        return replace(self, chosen=chosen % self.count)
 
     @property
     def count(self) -> int:
@@ -42,15 +70,26 @@ class Proposal:
     def mask(self, rows: slice | np.ndarray = slice(None), cols: slice | np.ndarray = slice(None)) -> np.ndarray:
         """The chosen candidate as bool, for a rectangle (or sampled rows/columns) of the image."""
         logits = self.low_res_logits[self.chosen:self.chosen + 1]
-        return upsample_masks(logits, self.input_size, self.original_size, rows, cols)[0]
+        if self.whole_image:
+            return upsample_masks(logits, self.input_size, self.original_size, rows, cols)[0]
+        (x0, y0), (h, w) = self.origin, self.original_size
+        r = np.arange(self.image_size[0])[rows] - y0
+        c = np.arange(self.image_size[1])[cols] - x0
+        r_in, c_in = (r >= 0) & (r < h), (c >= 0) & (c < w)
+        out = np.zeros((r.size, c.size), bool)
+        if r_in.any() and c_in.any():
+            out[np.ix_(r_in, c_in)] = upsample_masks(logits, self.input_size, self.original_size, r[r_in],
+                                                     c[c_in])[0]
+        return out
 
     def full(self) -> np.ndarray:
-        """The chosen candidate as a bool ``H x W`` mask (computed on its bounding region only)."""
-        return full_mask(self.low_res_logits[self.chosen], self.input_size, self.original_size)
+        """The chosen candidate as a bool whole-image mask (computed on its bounding region only)."""
+        return self._place(full_mask(self.low_res_logits[self.chosen], self.input_size, self.original_size))
 
     def refined(self, rgb: np.ndarray) -> np.ndarray:
-        """The chosen candidate as ``uint8`` alpha with its edge refined against ``rgb``."""
-        return refine_alpha(rgb, self.low_res_logits[self.chosen], self.input_size, self.original_size)
+        """The chosen candidate as ``uint8`` alpha with its edge refined against ``rgb`` (whole image)."""
+        return self._place(refine_alpha(rgb[self.frame], self.low_res_logits[self.chosen], self.input_size,
+                                        self.original_size))
 
 
 class Document:
@@ -64,6 +103,9 @@ class Document:
         self.history = History()
         self.prompt = StrokePrompt((h, w))
         self.proposal: Proposal | None = None
+        # The prompt's frame: None = the whole image, else a zoomed region (x0, y0, x1, y1); chosen
+        # when the prompt's first stroke or box begins and kept until the prompt ends.
+        self.frame: tuple[int, int, int, int] | None = None
         # Mask input for each stroke: the chosen logits shown when the stroke began (None for the first).
         self._stroke_bases: list[np.ndarray | None] = []
         self._live_base: np.ndarray | None = None
@@ -78,8 +120,16 @@ class Document:
         p = self.proposal
         return None if p is None else p.low_res_logits[p.chosen]
 
-    def begin_stroke(self) -> None:
-        """Call on press: the proposal shown now becomes the mask input of the new stroke."""
+    def _set_frame(self, frame: tuple[int, int, int, int] | None) -> None:
+        """A new prompt's frame; strokes are spaced by the frame's size (what the encoder saw)."""
+        if self.prompt.empty:
+            self.frame = frame
+            self.prompt.image_size = self.size if frame is None else (frame[3] - frame[1], frame[2] - frame[0])
+
+    def begin_stroke(self, frame: tuple[int, int, int, int] | None = None) -> None:
+        """Call on press: the proposal shown now becomes the mask input of the new stroke. A new
+        prompt is decoded in ``frame`` (a zoomed region ``(x0, y0, x1, y1)``, or None: the image)."""
+        self._set_frame(frame)
         self._live_base = self._chosen_logits()
 
     def add_stroke(self, stroke: Stroke) -> None:
@@ -89,7 +139,9 @@ class Document:
         self._live_base = None
         self._undone.clear()
 
-    def set_box(self, box: tuple[float, float, float, float] | None) -> None:
+    def set_box(self, box: tuple[float, float, float, float] | None,
+                frame: tuple[int, int, int, int] | None = None) -> None:
+        self._set_frame(frame)
         self.prompt.box = box
 
     def engine_prompt(self, live: Stroke | None = None) -> Prompt:
@@ -100,25 +152,34 @@ class Document:
             mask_input = self._live_base
         else:
             mask_input = self._stroke_bases[-1] if self._stroke_bases else None
-        return Prompt(points=points, labels=labels, box=self.prompt.box, mask_input=mask_input)
+        box = self.prompt.box
+        if self.frame is not None:  # into the frame's own pixels
+            x0, y0 = self.frame[:2]
+            points = [(x - x0, y - y0) for x, y in points]
+            box = None if box is None else (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
+        return Prompt(points=points, labels=labels, box=box, mask_input=mask_input)
+
+    @property
+    def frame_origin(self) -> tuple[int, int]:
+        return (0, 0) if self.frame is None else (self.frame[0], self.frame[1])
 
     def set_proposal(self, low_res: np.ndarray, scores: np.ndarray, chosen: int, input_size: tuple[int, int],
-                     original_size: tuple[int, int]) -> Proposal:
-        """Show a decoder result (``C x 256 x 256`` logits) with candidate ``chosen`` selected."""
-        self.proposal = Proposal(low_res, scores, chosen, input_size, original_size)
+                     original_size: tuple[int, int], origin: tuple[int, int] = (0, 0)) -> Proposal:
+        """Show a decoder result (``C x 256 x 256`` logits of the frame at ``origin``) with candidate
+        ``chosen`` selected."""
+        self.proposal = Proposal(low_res, scores, chosen, input_size, original_size, origin, self.size)
         return self.proposal
 
     def cycle_candidate(self, step: int = 1) -> Proposal | None:
         if self.proposal is None:
             return None
-        p = self.proposal
-        self.proposal = Proposal(p.low_res_logits, p.scores, (p.chosen + step) % p.count, p.input_size,
-                                 p.original_size)
+        self.proposal = self.proposal.with_chosen(self.proposal.chosen + step)
         return self.proposal
 
     def drop_proposal(self) -> None:
         self.prompt = StrokePrompt(self.size)
         self.proposal = None
+        self.frame = None
         self._stroke_bases.clear()
         self._live_base = None
         self._undone.clear()

@@ -32,11 +32,23 @@ from samcut.models.engine.types import ImageEmbedding, Prompt
 
 @dataclass(frozen=True)
 class ImageHandle:
-    """One opened image: ``ticket`` increases with every open; ``embedding`` resolves when encoded."""
+    """One opened image, or one region of it (a "frame" that prompts are decoded in).
+
+    ``ticket`` increases with every opened image (a region has its image's); ``size`` is the
+    frame's ``(H, W)``; ``origin`` its top-left ``(x, y)`` in the image (0, 0 for the whole
+    image); ``embedding`` resolves when the frame is encoded.
+    """
 
     ticket: int
     size: tuple[int, int]
     embedding: Future
+    origin: tuple[int, int] = (0, 0)
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)`` of the frame in image pixels."""
+        x0, y0 = self.origin
+        return x0, y0, x0 + self.size[1], y0 + self.size[0]
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class DecodeResult:
     input_size: tuple[int, int]
     original_size: tuple[int, int]
     elapsed_ms: float
+    origin: tuple[int, int] = (0, 0)  # the frame's top-left (x, y) in the image
 
 
 class _InlineExecutor:
@@ -134,6 +147,7 @@ class SegmentationService:
         self._generations = itertools.count(1)
         self._latest_generation = 0
         self._current: tuple[ImageHandle, Cancellation] | None = None
+        self._current_region: tuple[ImageHandle, Cancellation] | None = None
         self._closed = False
 
     # encode lane -------------------------------------------------------------------------
@@ -149,12 +163,33 @@ class SegmentationService:
         self._current = (handle, cancel)
         return handle
 
+    def open_region(self, image: ImageHandle, rgb: np.ndarray, box: tuple[int, int, int, int]) -> ImageHandle:
+        """Encode the region ``box`` = ``(x0, y0, x1, y1)`` of ``image`` (whose pixels are ``rgb``) at the
+        encoder's full resolution, after the image itself; cancels the previous region's encode.
+        Regions are cached like images (by their pixels)."""
+        if self._closed:
+            raise RuntimeError("the segmentation service is closed")
+        x0, y0, x1, y1 = box
+        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        if self._current_region is not None:
+            self._cancel(self._current_region)
+        cancel = Cancellation()
+        future = self._encode_lane.submit(self._encode_job, crop, cancel)
+        handle = ImageHandle(image.ticket, (int(crop.shape[0]), int(crop.shape[1])), future, (int(x0), int(y0)))
+        self._current_region = (handle, cancel)
+        return handle
+
+    @staticmethod
+    def _cancel(current: tuple[ImageHandle, Cancellation]) -> None:
+        handle, cancel = current
+        handle.embedding.cancel()  # if still queued, it never starts
+        cancel.cancel()            # if running, ONNX Runtime stops it
+
     def _cancel_current(self) -> None:
-        if self._current is not None:
-            handle, cancel = self._current
-            handle.embedding.cancel()  # if still queued, it never starts
-            cancel.cancel()            # if running, ONNX Runtime stops it
-            self._current = None
+        for current in (self._current, self._current_region):
+            if current is not None:
+                self._cancel(current)
+        self._current = self._current_region = None
 
     def _encode_job(self, rgb: np.ndarray, cancel: Cancellation) -> ImageEmbedding:
         key = image_key(rgb)
@@ -175,7 +210,8 @@ class SegmentationService:
 
     # decode lane -------------------------------------------------------------------------
     def decode(self, handle: ImageHandle, prompt: Prompt) -> Future:
-        """Queue a decode; the future gives a ``DecodeResult``, or None if a newer request superseded it."""
+        """Queue a decode of ``prompt`` (in the frame's own pixels) in the frame ``handle``; the future
+        gives a ``DecodeResult``, or None if a newer request superseded it."""
         generation = next(self._generations)
         self._latest_generation = generation
         return self._decode_lane.submit(self._decode_job, handle, prompt, generation)
@@ -191,7 +227,7 @@ class SegmentationService:
         ambiguous = len(prompt.points) + (2 if prompt.box is not None else 0) <= 2
         default = 1 + int(np.argmax(iou[1:])) if ambiguous else 0
         return DecodeResult(handle.ticket, generation, logits, iou, default, embedding.input_size,
-                            embedding.original_size, (time.perf_counter() - start) * 1000)
+                            embedding.original_size, (time.perf_counter() - start) * 1000, handle.origin)
 
     def close(self) -> None:
         """Cancel work in flight and stop both lanes (waits for the worker threads to end)."""
