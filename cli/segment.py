@@ -56,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine", action="store_true",
                         help="snap the mask's edge to the image's edges at full resolution (soft where the edge "
                              "is soft)")
+    parser.add_argument("--decontaminate", action="store_true",
+                        help="take the background's colour out of the cutout's semi-transparent edge")
     parser.add_argument("--max-pixels", type=int, metavar="N", help="refuse images larger than N pixels")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for ONNX Runtime")
 
@@ -92,5 +94,5 @@ def run(args: argparse.Namespace) -> int:
     if args.mask is not None:
         save_mask(args.mask, mask)
     if args.cutout is not None:
-        save_cutout(args.cutout, image.rgb, mask, image.alpha)
+        save_cutout(args.cutout, image.rgb, mask, image.alpha, args.decontaminate)
     return 0

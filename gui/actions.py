@@ -28,6 +28,8 @@ MENUS: dict[str, list[ActionSpec | None]] = {
         ActionSpec("save_cutout", "Save &Cutout…", ("Ctrl+S",), "PNG with the selection as transparency"),
         ActionSpec("save_mask", "Save &Mask…", ("Ctrl+Shift+S",), "8-bit grey PNG of the selection"),
         ActionSpec("copy_cutout", "&Copy Cutout", ("Ctrl+C",), "Copy the cutout with transparency"),
+        ActionSpec("decontaminate", "&Decontaminate Edge Colours", (),
+                   "Cutouts: take the background's colour out of semi-transparent edge pixels"),
         None,
         ActionSpec("quit", "&Quit", ("Ctrl+Q",)),
     ],

@@ -73,6 +73,10 @@ class MainWindow(QMainWindow):
         auto = self.actions_by_name["auto_encode_view"]
         auto.setCheckable(True)
         auto.setChecked(True)
+        decontaminate = self.actions_by_name["decontaminate"]
+        decontaminate.setCheckable(True)
+        decontaminate.setChecked(self.preferences.decontaminate)
+        decontaminate.toggled.connect(self._set_decontaminate)
         if bridge is not None:
             self.attach_bridge(bridge)
         self._refresh_recent()
@@ -396,6 +400,7 @@ class MainWindow(QMainWindow):
         assert doc is not None
         selection = doc.selection.copy()
         rgb, alpha = doc.image.rgb, doc.image.alpha
+        clean = self.preferences.decontaminate
         bar = QProgressBar()
         bar.setRange(0, 0)
         bar.setMaximumWidth(120)
@@ -405,7 +410,7 @@ class MainWindow(QMainWindow):
         def work() -> None:
             try:
                 if cutout:
-                    save_cutout(path, rgb, selection, alpha)
+                    save_cutout(path, rgb, selection, alpha, clean)
                 else:
                     save_mask(path, selection)
                 error = None
@@ -435,9 +440,14 @@ class MainWindow(QMainWindow):
         """
         if self.document is None:
             return
-        rgba = cutout_rgba(self.document.image.rgb, self.document.selection, self.document.image.alpha)
+        rgba = cutout_rgba(self.document.image.rgb, self.document.selection, self.document.image.alpha,
+                           self.preferences.decontaminate)
         QGuiApplication.clipboard().setImage(rgba_to_qimage(rgba))
         self.statusBar().showMessage("Cutout copied to the clipboard", 3000)
+
+    def _set_decontaminate(self, on: bool) -> None:
+        self.preferences.decontaminate = on
+        self._save_preferences()
 
     # misc ------------------------------------------------------------------------------------
     def _brush(self, factor: float) -> None:

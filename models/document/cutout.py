@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from samcut.models.document.atomic import atomic_write
+from samcut.models.document.decontaminate import decontaminate as remove_background_colour
 
 
 def mask_to_alpha(mask: np.ndarray) -> np.ndarray:
@@ -17,11 +18,15 @@ def mask_to_alpha(mask: np.ndarray) -> np.ndarray:
     return np.asarray(mask, np.uint8)
 
 
-def cutout_rgba(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
-    """``uint8 H x W x 4``: the image with the selection (times any original alpha) as alpha."""
+def cutout_rgba(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None,
+                decontaminate: bool = False) -> np.ndarray:
+    """``uint8 H x W x 4``: the image with the selection (times any original alpha) as alpha; with
+    ``decontaminate``, the background's colour is taken out of the semi-transparent edge."""
     sel = mask_to_alpha(mask)
     if alpha is not None:
         sel = ((sel.astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
+    if decontaminate:
+        rgb = remove_background_colour(rgb, sel)
     return np.dstack([rgb, sel])
 
 
@@ -36,6 +41,7 @@ def save_mask(path: Path | str, mask: np.ndarray) -> Path:
     return _save_png(path, mask_to_alpha(mask))
 
 
-def save_cutout(path: Path | str, rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None) -> Path:
+def save_cutout(path: Path | str, rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None,
+                decontaminate: bool = False) -> Path:
     """RGBA PNG of the cutout."""
-    return _save_png(path, cutout_rgba(rgb, mask, alpha))
+    return _save_png(path, cutout_rgba(rgb, mask, alpha, decontaminate))

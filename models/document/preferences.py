@@ -39,6 +39,7 @@ class Preferences:
     disk_cache: int = 40
     model_dir: str = ""
     recent_files: list[str] = field(default_factory=list)
+    decontaminate: bool = False  # cutouts: remove the background's colour from soft edges
 
     @classmethod
     def path(cls) -> Path:

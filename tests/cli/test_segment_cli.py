@@ -116,3 +116,10 @@ def test_refine_gives_a_soft_edge_close_to_the_mask(synthetic_model_dir, tmp_pat
     m, r = np.asarray(Image.open(plain)), np.asarray(Image.open(soft))
     assert ((r >= 128) == (m > 0)).mean() > 0.9
     assert ((r > 0) & (r < 255)).any() and not np.array_equal(r, m)
+    cut, clean = tmp_path / "c.png", tmp_path / "d.png"
+    assert main([*base, "--refine", "--cutout", str(cut)]) == 0
+    assert main([*base, "--refine", "--decontaminate", "--cutout", str(clean)]) == 0
+    c, d = np.asarray(Image.open(cut)), np.asarray(Image.open(clean))
+    np.testing.assert_array_equal(c[..., 3], d[..., 3])
+    edge = (c[..., 3] > 0) & (c[..., 3] < 255)
+    assert (c[edge, :3] != d[edge, :3]).any() and np.array_equal(c[~edge, :3], d[~edge, :3])

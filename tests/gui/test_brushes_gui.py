@@ -50,3 +50,12 @@ def test_refine_brush_changes_only_where_it_went(qtbot, window, tmp_path) -> Non
     assert window.actions_by_name["undo"].isEnabled()
     window.actions_by_name["undo"].trigger()
     np.testing.assert_array_equal(window.document.selection, before)
+
+
+def test_decontaminate_toggle_is_remembered(qtbot, window, tmp_path) -> None:
+    from samcut.models.document.preferences import Preferences
+
+    action = window.actions_by_name["decontaminate"]
+    assert not action.isChecked()
+    action.trigger()
+    assert window.preferences.decontaminate and Preferences.load().decontaminate
