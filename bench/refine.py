@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from refine_data import blob_alpha, degrade, make_cases, scores  # noqa: E402
+from refine_data import blob_alpha, boundary_f, degrade, make_cases, scores  # noqa: E402
 
 from samcut.models.engine.postprocess import full_mask  # noqa: E402
 from samcut.models.engine.refine import refine_alpha  # noqa: E402
@@ -28,24 +28,32 @@ from reference import synthetic_dir  # noqa: E402
 
 
 def main() -> None:
-    rows = []
-    print(f"{'case':<10} {'F before':>9} {'F after':>8} {'MSE before':>11} {'MSE after':>10}")
-    for size in ((1024, 1536), (2000, 3000)):
-        for case in make_cases(synthetic_dir(), size=size):
-            plain = full_mask(case.low_res, case.input_size, case.alpha.shape).astype(np.uint8) * 255
-            refined = refine_alpha(case.rgb, case.low_res, case.input_size, case.alpha.shape)
-            (f0, m0), (f1, m1) = scores(plain, case.alpha), scores(refined, case.alpha)
-            rows.append((f0, f1, m0, m1))
-            print(f"{case.name + '@' + str(size[1]):<16} {f0:9.3f} {f1:8.3f} {m0:11.5f} {m1:10.5f}")
-    f0, f1, m0, m1 = (statistics.mean(col) for col in zip(*rows, strict=True))
-    print(f"{'mean':<16} {f0:9.3f} {f1:8.3f} {m0:11.5f} {m1:10.5f}   F +{f1 - f0:.3f}, MSE x{m1 / m0:.2f}")
+    print(f"{'case':<24} {'F@1 before':>10} {'after':>6} {'F@2 before':>10} {'after':>6} {'MSE before':>10} "
+          f"{'after':>8}")
+    for detailed in (False, True):
+        rows = []
+        for size in ((1024, 1536), (2000, 3000)):
+            for case in make_cases(synthetic_dir(), size=size, detailed=detailed):
+                plain = full_mask(case.low_res, case.input_size, case.alpha.shape).astype(np.uint8) * 255
+                refined = refine_alpha(case.rgb, case.low_res, case.input_size, case.alpha.shape)
+                truth = case.alpha >= 0.5
+                row = [boundary_f(plain > 127, truth, 1), boundary_f(refined > 127, truth, 1),
+                       boundary_f(plain > 127, truth, 2), boundary_f(refined > 127, truth, 2),
+                       scores(plain, case.alpha)[1], scores(refined, case.alpha)[1]]
+                rows.append(row)
+                print(f"{case.name + '@' + str(size[1]):<24} {row[0]:10.3f} {row[1]:6.3f} {row[2]:10.3f} {row[3]:6.3f} "
+                      f"{row[4]:10.5f} {row[5]:8.5f}")
+        m = [statistics.mean(col) for col in zip(*rows, strict=True)]
+        print(f"{'mean, ' + ('detailed' if detailed else 'smooth'):<24} {m[0]:10.3f} {m[1]:6.3f} {m[2]:10.3f} "
+              f"{m[3]:6.3f} {m[4]:10.5f} {m[5]:8.5f}   F@1 {m[1] - m[0]:+.3f}, F@2 {m[3] - m[2]:+.3f}, "
+              f"MSE x{m[5] / m[4]:.2f}")
 
     h, w = 4000, 6000  # 24 megapixels
     alpha = blob_alpha(h, w, 3.0, seed=9)
     rgb = np.dstack([(alpha * 200 + 30).astype(np.uint8)] * 3)
     low, input_size = degrade(alpha)
     times = []
-    for _ in range(5):
+    for _ in range(15):
         start = time.perf_counter()
         refine_alpha(rgb, low, input_size, (h, w))
         times.append((time.perf_counter() - start) * 1000)

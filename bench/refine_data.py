@@ -27,15 +27,35 @@ class Case:
     input_size: tuple[int, int]
 
 
-def blob_alpha(h: int, w: int, soft_px: float, seed: int) -> np.ndarray:
+def blob_alpha(h: int, w: int, soft_px: float, seed: int, detailed: bool = False) -> np.ndarray:
+    """A smooth blob; ``detailed`` adds a jagged outline (fine teeth) and thin strands (hair)."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     cy, cx = h * rng.uniform(0.4, 0.6), w * rng.uniform(0.4, 0.6)
     theta = np.arctan2(y - cy, x - cx)
-    radius = min(h, w) * 0.3 * (1 + 0.18 * np.sin(3 * theta + rng.uniform(0, 6))
-                                + 0.08 * np.cos(5 * theta + rng.uniform(0, 6)))
+    base = min(h, w) * 0.3
+    radius = base * (1 + 0.18 * np.sin(3 * theta + rng.uniform(0, 6))
+                     + 0.08 * np.cos(5 * theta + rng.uniform(0, 6)))
+    if detailed:  # teeth of a few pixels to a few tens, as on leaves, fur, lace
+        for freq in (23, 41, 67):
+            radius = radius + base * 0.012 * (67 / freq) ** 0.5 * np.sin(freq * theta + rng.uniform(0, 6))
     signed = radius - np.hypot(y - cy, x - cx)  # > 0 inside, in pixels (roughly)
-    return np.clip(0.5 + signed / max(1.0, 2 * soft_px), 0, 1).astype(np.float32)
+    alpha = np.clip(0.5 + signed / max(1.0, 2 * soft_px), 0, 1).astype(np.float32)
+    if detailed:
+        scale = min(h, w) / 1024
+        for angle in rng.uniform(0, 2 * np.pi, 14):
+            r0 = base * 0.95
+            length, width = base * rng.uniform(0.15, 0.35), scale * rng.uniform(2.0, 4.0)
+            ax, ay = cx + r0 * np.cos(angle), cy + r0 * np.sin(angle)
+            bx, by = ax + length * np.cos(angle + 0.3), ay + length * np.sin(angle + 0.3)
+            ys0, ys1 = int(max(0, min(ay, by) - width - 2)), int(min(h, max(ay, by) + width + 2))
+            xs0, xs1 = int(max(0, min(ax, bx) - width - 2)), int(min(w, max(ax, bx) + width + 2))
+            py, px = y[ys0:ys1, xs0:xs1], x[ys0:ys1, xs0:xs1]
+            t = np.clip(((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / length ** 2, 0, 1)
+            dist = np.hypot(px - ax - t * (bx - ax), py - ay - t * (by - ay))
+            strand = np.clip(width / 2 + 0.5 - dist, 0, 1)
+            np.maximum(alpha[ys0:ys1, xs0:xs1], strand, out=alpha[ys0:ys1, xs0:xs1])
+    return alpha
 
 
 def degrade(alpha: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
@@ -49,7 +69,8 @@ def degrade(alpha: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     return np.log(p / (1 - p)).astype(np.float32), (new_h, new_w)
 
 
-def make_cases(synthetic: Path, size: tuple[int, int] = (1024, 1536), count: int = 6) -> list[Case]:
+def make_cases(synthetic: Path, size: tuple[int, int] = (1024, 1536), count: int = 6,
+               detailed: bool = False) -> list[Case]:
     photos = sorted(synthetic.glob("composite_[0-9].png"))
     cases = []
     h, w = size
@@ -58,10 +79,11 @@ def make_cases(synthetic: Path, size: tuple[int, int] = (1024, 1536), count: int
         bg = np.asarray(Image.open(photos[(i + 1) % len(photos)]).convert("RGB").resize((w, h)), np.float32)
         bg = bg[::-1, ::-1]  # a different part of the other photo behind the object
         soft = 0.6 if i % 2 == 0 else 6.0
-        alpha = blob_alpha(h, w, soft, seed=i)
+        alpha = blob_alpha(h, w, soft, seed=i, detailed=detailed)
         rgb = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg + 0.5).astype(np.uint8)
         low, input_size = degrade(alpha)
-        cases.append(Case(f"{'sharp' if soft < 1 else 'soft'}-{i}", rgb, alpha, low, input_size))
+        kind = ("detailed-" if detailed else "") + ("sharp" if soft < 1 else "soft")
+        cases.append(Case(f"{kind}-{i}", rgb, alpha, low, input_size))
     return cases
 
 

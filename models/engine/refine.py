@@ -9,6 +9,8 @@ its cost follows the boundary's length, not the photo's area.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from samcut.models.engine.postprocess import axis_weights, full_mask
@@ -28,10 +30,17 @@ def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
     return c[:, :, k:] - c[:, :, :-k]
 
 
+@lru_cache(maxsize=32)
+def _window_area(shape: tuple[int, int], r: int) -> np.ndarray:
+    """Pixels in each ``(2r+1)^2`` window of a ``shape`` patch, clipped at its border (``1 x P x Q``)."""
+    area = _box_sum(np.ones((1, *shape)), r)
+    area.flags.writeable = False
+    return area
+
+
 def box_mean(x: np.ndarray, r: int) -> np.ndarray:
     """Mean over ``(2r+1)^2`` windows of each patch in ``x`` (``n x P x Q``), windows clipped at borders."""
-    area = _box_sum(np.ones((1, *x.shape[1:])), r)
-    return (_box_sum(x, r) / area).astype(np.float32)
+    return (_box_sum(x, r) / _window_area(x.shape[1:], r)).astype(np.float32)
 
 
 def _linear_upsampler(small: int, factor: int) -> np.ndarray:
@@ -47,34 +56,62 @@ def _linear_upsampler(small: int, factor: int) -> np.ndarray:
     return out
 
 
+def _solve_symmetric3(m: dict[tuple[int, int], np.ndarray], v: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-pixel solution x of ``M x = v`` for symmetric 3 x 3 ``M`` (entries ``m[i, j]``, i <= j)."""
+    a11, a12, a13, a22, a23, a33 = m[0, 0], m[0, 1], m[0, 2], m[1, 1], m[1, 2], m[2, 2]
+    c11, c12, c13 = a22 * a33 - a23 * a23, a13 * a23 - a12 * a33, a12 * a23 - a13 * a22
+    c22, c23, c33 = a11 * a33 - a13 * a13, a12 * a13 - a11 * a23, a11 * a22 - a12 * a12
+    det = a11 * c11 + a12 * c12 + a13 * c13
+    return [(c11 * v[0] + c12 * v[1] + c13 * v[2]) / det, (c12 * v[0] + c22 * v[1] + c23 * v[2]) / det,
+            (c13 * v[0] + c23 * v[1] + c33 * v[2]) / det]
+
+
+def _pool(x: np.ndarray, s: int) -> np.ndarray:
+    """Means over ``s x s`` blocks of the last two axes of ``n x P x Q`` (P, Q multiples of s)."""
+    cols = x[..., 0::s].copy()  # strided adds: much faster than a sum over a short axis
+    for i in range(1, s):
+        cols += x[..., i::s]
+    out = cols[:, 0::s].copy()
+    for i in range(1, s):
+        out += cols[:, i::s]
+    out *= np.float32(1 / (s * s))
+    return out
+
+
 def guided_filter(guide: np.ndarray, p: np.ndarray, r: int, eps: float, subsample: int = 1) -> np.ndarray:
-    """Grey-guided filter on a batch of patches: ``guide``, ``p`` float32 ``n x P x Q`` in [0, 1].
+    """Guided filter (He et al.) on a batch of patches: ``p`` float32 ``n x P x Q`` in [0, 1], guided
+    by ``guide`` float32 ``C x n x P x Q`` in [0, 1], grey (C = 1) or colour (C = 3: tells apart
+    object and background of equal brightness).
 
     With ``subsample`` s > 1 (P and Q multiples of s) the linear coefficients are computed at
     1/s resolution and upsampled bilinearly ("fast guided filter"): about s^2 times less work, the
     output still follows the full-resolution guide.
     """
     s = subsample
+    channels = list(guide)
     if s > 1:
-        n, h, w = guide.shape
-        small_i = guide.reshape(n, h // s, s, w // s, s).mean(axis=(2, 4))
-        small_p = p.reshape(n, h // s, s, w // s, s).mean(axis=(2, 4))
+        small_i = [_pool(c, s) for c in channels]
+        small_p = _pool(p, s)
         rs = max(1, r // s)
     else:
-        small_i, small_p, rs = guide, p, r
-    mean_i = box_mean(small_i, rs)
+        small_i, small_p, rs = channels, p, r
+    mean_i = [box_mean(c, rs) for c in small_i]
     mean_p = box_mean(small_p, rs)
-    cov_ip = box_mean(small_i * small_p, rs) - mean_i * mean_p
-    var_i = box_mean(small_i * small_i, rs) - mean_i * mean_i
-    a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
-    mean_a, mean_b = box_mean(a, rs), box_mean(b, rs)
+    cov_ip = [box_mean(c * small_p, rs) - m * mean_p for c, m in zip(small_i, mean_i, strict=True)]
+    if len(channels) == 1:
+        a = [cov_ip[0] / (box_mean(small_i[0] * small_i[0], rs) - mean_i[0] * mean_i[0] + eps)]
+    else:
+        var = {(i, j): box_mean(small_i[i] * small_i[j], rs) - mean_i[i] * mean_i[j] + (eps if i == j else 0.0)
+               for i in range(3) for j in range(i, 3)}
+        a = _solve_symmetric3(var, cov_ip)
+    b = mean_p - sum(ac * m for ac, m in zip(a, mean_i, strict=True))
+    mean_a, mean_b = [box_mean(ac, rs) for ac in a], box_mean(b, rs)
     if s > 1:
-        up_y = _linear_upsampler(mean_a.shape[1], s)
-        up_x = _linear_upsampler(mean_a.shape[2], s).T
-        mean_a = up_y @ mean_a @ up_x
+        up_y = _linear_upsampler(mean_b.shape[1], s)
+        up_x = _linear_upsampler(mean_b.shape[2], s).T
+        mean_a = [up_y @ ac @ up_x for ac in mean_a]
         mean_b = up_y @ mean_b @ up_x
-    return mean_a * guide + mean_b
+    return sum(ac * c for ac, c in zip(mean_a, channels, strict=True)) + mean_b
 
 
 def boundary_tiles(low_res: np.ndarray) -> np.ndarray:
@@ -89,13 +126,36 @@ def boundary_tiles(low_res: np.ndarray) -> np.ndarray:
     return np.argwhere(edge.reshape(LOW_RES // t, t, LOW_RES // t, t).any(axis=(1, 3)))
 
 
+@lru_cache(maxsize=16)
+def _support(resized: int, original: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last non-zero column of each row of ``axis_weights(resized, original)``."""
+    nonzero = axis_weights(resized, original) != 0
+    return nonzero.argmax(axis=1), LOW_RES - 1 - nonzero[:, ::-1].argmax(axis=1)
+
+
+def _windows(resized: int, original: int, starts: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """For patches of ``size`` photo rows starting at ``starts`` (clamped to the photo): their rows of
+    the upsampling matrix restricted to the few low-res cells they touch, and those cells' first
+    index. Returns ``(n x size x K weights, (n,) first cells)``."""
+    weights = axis_weights(resized, original)
+    first, last = _support(resized, original)
+    rows = np.clip(starts[:, None] + np.arange(size)[None, :], 0, weights.shape[0] - 1)
+    lo, hi = first[rows].min(axis=1), last[rows].max(axis=1)
+    k = int((hi - lo).max()) + 1
+    lo = np.minimum(lo, weights.shape[1] - k)
+    cells = lo[:, None] + np.arange(k)[None, :]
+    return weights[rows[:, :, None], cells[:, None, :]], lo
+
+
 def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
                  radius: int | None = None, eps: float = 1e-3) -> np.ndarray:
     """``uint8 H x W`` alpha of one ``256 x 256`` logit map, refined along its boundary.
 
     ``rgb`` is the original image (``uint8 H x W x 3``). Away from the boundary the alpha is the
     plain thresholded mask (0 or 255); near it, the guided filter's output. All boundary tiles
-    are filtered together as one batch of equal-sized patches.
+    are filtered together as one batch of equal-sized patches; the rest of the photo is filled
+    tile by tile (a tile without an edge on the 256 grid has one sign throughout, so bilinear
+    upsampling cannot change it), so the cost follows the boundary.
     """
     h, w = original_size
     new_h, new_w = input_size
@@ -103,39 +163,52 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
     scale_y, scale_x = h / new_h, w / new_w
     if radius is None:
         radius = int(np.clip(round(2 * max(scale_x, scale_y)), 2, 24))
-    alpha = full_mask(logits, input_size, original_size).astype(np.uint8) * 255
     tiles = boundary_tiles(logits)
     if len(tiles) == 0:
-        return alpha
-    tile_px = CELLS_PER_TILE * (IMAGE_SIZE // LOW_RES)
-    subsample = max(1, radius // 3)  # fast guided filter on large photos
-    core_h, core_w = int(np.ceil(tile_px * scale_y)), int(np.ceil(tile_px * scale_x))
+        return full_mask(logits, input_size, original_size).astype(np.uint8) * 255
+    t = CELLS_PER_TILE
+    tile_px = t * (IMAGE_SIZE // LOW_RES)
+    tile_value = np.where(logits[::t, ::t] > 0, 255, 0).astype(np.uint8)  # 64 x 64
+    tile_row = np.minimum(((np.arange(h) + 0.5) / scale_y / tile_px).astype(np.int64), LOW_RES // t - 1)
+    tile_col = np.minimum(((np.arange(w) + 0.5) / scale_x / tile_px).astype(np.int64), LOW_RES // t - 1)
+    alpha = tile_value[:, tile_col][tile_row]
+    subsample = max(1, radius // 2)  # fast guided filter on large photos
+    # A tile's core: the photo rows / columns whose centres fall in it.
+    y0, rows_in = np.searchsorted(tile_row, tiles[:, 0]), np.bincount(tile_row, minlength=LOW_RES // t)[tiles[:, 0]]
+    x0, cols_in = np.searchsorted(tile_col, tiles[:, 1]), np.bincount(tile_col, minlength=LOW_RES // t)[tiles[:, 1]]
+    keep = (rows_in > 0) & (cols_in > 0)
+    y0, x0, rows_in, cols_in = y0[keep], x0[keep], rows_in[keep], cols_in[keep]
     margin = 2 * radius + 2
+    core_h, core_w = int(rows_in.max()), int(cols_in.max())
     core_h += -(core_h + 2 * margin) % subsample  # patch sides divisible by the subsampling
     core_w += -(core_w + 2 * margin) % subsample
-    y0 = (tiles[:, 0] * tile_px * scale_y).astype(np.int64)
-    x0 = (tiles[:, 1] * tile_px * scale_x).astype(np.int64)
-    keep = (y0 < h) & (x0 < w)
-    y0, x0 = y0[keep], x0[keep]
-    # Patch pixel coordinates (clamped at the image border: edge pixels repeat).
-    rows = np.clip(y0[:, None] - margin + np.arange(core_h + 2 * margin)[None, :], 0, h - 1)
-    cols = np.clip(x0[:, None] - margin + np.arange(core_w + 2 * margin)[None, :], 0, w - 1)
-    luminance = rgb[rows[:, :, None], cols[:, None, :]].astype(np.float32) @ np.array(
-        [0.299 / 255, 0.587 / 255, 0.114 / 255], np.float32)
-    wy = axis_weights(new_h, h)[rows]            # n x P x 256
-    wx = axis_weights(new_w, w)[cols]            # n x Q x 256
-    patch_logits = np.matmul(np.matmul(wy, logits), wx.transpose(0, 2, 1))
+    ph, pw = core_h + 2 * margin, core_w + 2 * margin
+    # Patches of the photo (colour planes in [0, 1]), clamped at its border (edge pixels repeat).
+    guide = np.empty((3, len(y0), ph, pw), np.float32)
+    for i, (ya, xa) in enumerate(zip(y0 - margin, x0 - margin, strict=True)):
+        ys, xs = slice(max(0, ya), min(h, ya + ph)), slice(max(0, xa), min(w, xa + pw))
+        patch = rgb[ys, xs]
+        if patch.shape[:2] != (ph, pw):
+            pad = ((ys.start - ya, ya + ph - ys.stop), (xs.start - xa, xa + pw - xs.stop), (0, 0))
+            patch = np.pad(patch, pad, mode="edge")
+        guide[:, i] = patch.transpose(2, 0, 1)
+    guide *= np.float32(1 / 255)
+    # The patches' upsampled logits: only the few low-res cells each patch touches take part.
+    wy, cy = _windows(new_h, h, y0 - margin, ph)   # n x P x K, (n,)
+    wx, cx = _windows(new_w, w, x0 - margin, pw)   # n x Q x L, (n,)
+    cells = logits[cy[:, None, None] + np.arange(wy.shape[2])[None, :, None],
+                   cx[:, None, None] + np.arange(wx.shape[2])[None, None, :]]
+    patch_logits = np.matmul(np.matmul(wy, cells), wx.transpose(0, 2, 1))
     p = 1.0 / (1.0 + np.exp(-np.clip(patch_logits, -30, 30)))
-    q = guided_filter(luminance, p.astype(np.float32), radius, eps, subsample)
+    q = guided_filter(guide, p.astype(np.float32), radius, eps, subsample)
     # Only where the upsampled mask itself is unsure (its smeared edge) may the filter decide;
     # where SAM is confident, its answer stands.
     unsure = (p > UNSURE) & (p < 1 - UNSURE)
     q = np.where(unsure, q, p >= 0.5)
     core = np.clip(q[:, margin:margin + core_h, margin:margin + core_w] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     for i in range(len(y0)):
-        ya, xa = int(y0[i]), int(x0[i])
-        yb, xb = min(h, ya + core_h), min(w, xa + core_w)
-        alpha[ya:yb, xa:xb] = core[i, : yb - ya, : xb - xa]
+        ya, xa, rh, cw = int(y0[i]), int(x0[i]), int(rows_in[i]), int(cols_in[i])
+        alpha[ya:ya + rh, xa:xa + cw] = core[i, :rh, :cw]
     return alpha
 
 
@@ -153,12 +226,11 @@ def refine_region(rgb: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, 
     y0, y1, x0, x1 = box
     margin = 2 * radius + 2
     ya, yb, xa, xb = max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin)
-    subsample = max(1, radius // 3)
+    subsample = max(1, radius // 2)
     pad = ((0, -(yb - ya) % subsample), (0, -(xb - xa) % subsample))
-    guide = rgb[ya:yb, xa:xb].astype(np.float32) @ np.array([0.299 / 255, 0.587 / 255, 0.114 / 255], np.float32)
+    guide = np.pad(rgb[ya:yb, xa:xb], (*pad, (0, 0)), mode="edge").transpose(2, 0, 1)[:, None] / np.float32(255)
     p = alpha[ya:yb, xa:xb].astype(np.float32) / 255.0
-    q = guided_filter(np.pad(guide, pad, mode="edge")[None], np.pad(p, pad, mode="edge")[None], radius, eps,
-                      subsample)[0]
+    q = guided_filter(guide, np.pad(p, pad, mode="edge")[None], radius, eps, subsample)[0]
     q = np.clip(q[y0 - ya:y1 - ya, x0 - xa:x1 - xa], 0.0, 1.0)
     old = p[y0 - ya:y1 - ya, x0 - xa:x1 - xa]
     return np.clip((weight * q + (1 - weight) * old) * 255.0 + 0.5, 0, 255).astype(np.uint8)
