@@ -36,6 +36,11 @@ def qt_check() -> str:
     painter.end()
     if QColor(image.pixel(8, 8)).red() != 255:
         raise RuntimeError("Qt did not paint")
+    from samcut.gui.qt_check import binding_defect
+
+    defect = binding_defect()
+    if defect is not None:
+        raise RuntimeError(defect)
     del app
     return qVersion()
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from samcut.gui.main_window import MainWindow
+from samcut.gui.qt_check import binding_defect
 from samcut.models.document.preferences import Preferences, cache_dir
 from samcut.models.store.registry import model_dir
 
@@ -68,6 +69,11 @@ def run(image: Path | None = None, models: Path | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("samcut")
     app.setOrganizationName("samcut")
+    defect = binding_defect()
+    if defect is not None:  # refuse to start rather than crash in the middle of the user's work
+        print(f"samcut: {defect}", file=sys.stderr)
+        QMessageBox.critical(None, "samcut cannot start", defect)
+        return 3
     preferences = Preferences.load()
     window = MainWindow(None, preferences)
     window.show()

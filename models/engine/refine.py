@@ -114,16 +114,21 @@ def guided_filter(guide: np.ndarray, p: np.ndarray, r: int, eps: float, subsampl
     return sum(ac * c for ac, c in zip(mean_a, channels, strict=True)) + mean_b
 
 
-def boundary_tiles(low_res: np.ndarray) -> np.ndarray:
-    """``k x 2`` (row, col) of the ``CELLS_PER_TILE``-cell tiles of the 256 grid that hold part of the edge."""
+def edge_cells(low_res: np.ndarray) -> np.ndarray:
+    """``256 x 256`` bool: the low-res cells with a 4-neighbour of the other sign (both sides of the edge)."""
     positive = np.asarray(low_res).reshape(LOW_RES, LOW_RES) > 0
     edge = np.zeros_like(positive)
     edge[:-1] |= positive[:-1] != positive[1:]
     edge[1:] |= positive[:-1] != positive[1:]
     edge[:, :-1] |= positive[:, :-1] != positive[:, 1:]
     edge[:, 1:] |= positive[:, :-1] != positive[:, 1:]
+    return edge
+
+
+def boundary_tiles(low_res: np.ndarray) -> np.ndarray:
+    """``k x 2`` (row, col) of the ``CELLS_PER_TILE``-cell tiles of the 256 grid that hold part of the edge."""
     t = CELLS_PER_TILE
-    return np.argwhere(edge.reshape(LOW_RES // t, t, LOW_RES // t, t).any(axis=(1, 3)))
+    return np.argwhere(edge_cells(low_res).reshape(LOW_RES // t, t, LOW_RES // t, t).any(axis=(1, 3)))
 
 
 @lru_cache(maxsize=16)
@@ -163,6 +168,7 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
     scale_y, scale_x = h / new_h, w / new_w
     if radius is None:
         radius = int(np.clip(round(2 * max(scale_x, scale_y)), 2, 24))
+    edge = edge_cells(logits)
     tiles = boundary_tiles(logits)
     if len(tiles) == 0:
         return full_mask(logits, input_size, original_size).astype(np.uint8) * 255
@@ -201,9 +207,14 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
     patch_logits = np.matmul(np.matmul(wy, cells), wx.transpose(0, 2, 1))
     p = 1.0 / (1.0 + np.exp(-np.clip(patch_logits, -30, 30)))
     q = guided_filter(guide, p.astype(np.float32), radius, eps, subsample)
-    # Only where the upsampled mask itself is unsure (its smeared edge) may the filter decide;
-    # where SAM is confident, its answer stands.
-    unsure = (p > UNSURE) & (p < 1 - UNSURE)
+    # Only where the upsampled mask itself is unsure (its smeared edge), in the cells along the
+    # edge, may the filter decide; where SAM is confident, or far from its edge, its answer stands.
+    cell_y = np.minimum(((np.clip(y0[:, None] - margin + np.arange(ph), 0, h - 1) + 0.5) / scale_y / 4).astype(
+        np.int64), LOW_RES - 1)
+    cell_x = np.minimum(((np.clip(x0[:, None] - margin + np.arange(pw), 0, w - 1) + 0.5) / scale_x / 4).astype(
+        np.int64), LOW_RES - 1)
+    near_edge = edge[cell_y[:, :, None], cell_x[:, None, :]]
+    unsure = (p > UNSURE) & (p < 1 - UNSURE) & near_edge
     q = np.where(unsure, q, p >= 0.5)
     core = np.clip(q[:, margin:margin + core_h, margin:margin + core_w] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     for i in range(len(y0)):
