@@ -5,6 +5,7 @@ The window is shown first; ONNX Runtime and the model load right after the first
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import sys
@@ -64,8 +65,21 @@ def _startup_probe(window: MainWindow, target: str, started: float) -> None:
     QApplication.quit()
 
 
+def return_freed_memory_to_the_system() -> None:
+    """glibc: serve every allocation of 1 MB or more with its own mapping, so that a freed image,
+    mask or refinement buffer goes back to the system at once instead of staying in the heap
+    (glibc's adaptive threshold otherwise grows to 32 MB after the first large free). About
+    100-150 MB less resident memory once a 12 MP photo has been worked on."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+        except (OSError, AttributeError):
+            pass  # not glibc (musl, ...): nothing to tune
+
+
 def run(image: Path | None = None, models: Path | None = None) -> int:
     started = time.time()
+    return_freed_memory_to_the_system()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("samcut")
     app.setOrganizationName("samcut")

@@ -18,6 +18,7 @@ from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
 
 CELLS_PER_TILE = 4  # tiles are 4 x 4 low-res cells (16 x 16 px of the 1024 frame)
 UNSURE = 0.02  # the filter may change pixels whose mask probability lies in (UNSURE, 1 - UNSURE)
+BATCH_PIXELS = 2_000_000  # patch pixels filtered at once: bounds the working memory near 100 MB
 
 
 def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
@@ -189,37 +190,46 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
     core_h += -(core_h + 2 * margin) % subsample  # patch sides divisible by the subsampling
     core_w += -(core_w + 2 * margin) % subsample
     ph, pw = core_h + 2 * margin, core_w + 2 * margin
-    # Patches of the photo (colour planes in [0, 1]), clamped at its border (edge pixels repeat).
-    guide = np.empty((3, len(y0), ph, pw), np.float32)
-    for i, (ya, xa) in enumerate(zip(y0 - margin, x0 - margin, strict=True)):
-        ys, xs = slice(max(0, ya), min(h, ya + ph)), slice(max(0, xa), min(w, xa + pw))
-        patch = rgb[ys, xs]
-        if patch.shape[:2] != (ph, pw):
-            pad = ((ys.start - ya, ya + ph - ys.stop), (xs.start - xa, xa + pw - xs.stop), (0, 0))
-            patch = np.pad(patch, pad, mode="edge")
-        guide[:, i] = patch.transpose(2, 0, 1)
-    guide *= np.float32(1 / 255)
-    # The patches' upsampled logits: only the few low-res cells each patch touches take part.
-    wy, cy = _windows(new_h, h, y0 - margin, ph)   # n x P x K, (n,)
-    wx, cx = _windows(new_w, w, x0 - margin, pw)   # n x Q x L, (n,)
-    cells = logits[cy[:, None, None] + np.arange(wy.shape[2])[None, :, None],
-                   cx[:, None, None] + np.arange(wx.shape[2])[None, None, :]]
-    patch_logits = np.matmul(np.matmul(wy, cells), wx.transpose(0, 2, 1))
-    p = 1.0 / (1.0 + np.exp(-np.clip(patch_logits, -30, 30)))
-    q = guided_filter(guide, p.astype(np.float32), radius, eps, subsample)
-    # Only where the upsampled mask itself is unsure (its smeared edge), in the cells along the
-    # edge, may the filter decide; where SAM is confident, or far from its edge, its answer stands.
-    cell_y = np.minimum(((np.clip(y0[:, None] - margin + np.arange(ph), 0, h - 1) + 0.5) / scale_y / 4).astype(
-        np.int64), LOW_RES - 1)
-    cell_x = np.minimum(((np.clip(x0[:, None] - margin + np.arange(pw), 0, w - 1) + 0.5) / scale_x / 4).astype(
-        np.int64), LOW_RES - 1)
-    near_edge = edge[cell_y[:, :, None], cell_x[:, None, :]]
-    unsure = (p > UNSURE) & (p < 1 - UNSURE) & near_edge
-    q = np.where(unsure, q, p >= 0.5)
-    core = np.clip(q[:, margin:margin + core_h, margin:margin + core_w] * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    for i in range(len(y0)):
-        ya, xa, rh, cw = int(y0[i]), int(x0[i]), int(rows_in[i]), int(cols_in[i])
-        alpha[ya:ya + rh, xa:xa + cw] = core[i, :rh, :cw]
+
+    def filter_tiles(y0: np.ndarray, x0: np.ndarray) -> np.ndarray:
+        """The refined ``n x core_h x core_w`` cores of the tiles whose cores start at (y0, x0)."""
+        # Patches of the photo (colour planes in [0, 1]), clamped at its border (edge pixels repeat).
+        guide = np.empty((3, len(y0), ph, pw), np.float32)
+        for i, (ya, xa) in enumerate(zip(y0 - margin, x0 - margin, strict=True)):
+            ys, xs = slice(max(0, ya), min(h, ya + ph)), slice(max(0, xa), min(w, xa + pw))
+            patch = rgb[ys, xs]
+            if patch.shape[:2] != (ph, pw):
+                pad = ((ys.start - ya, ya + ph - ys.stop), (xs.start - xa, xa + pw - xs.stop), (0, 0))
+                patch = np.pad(patch, pad, mode="edge")
+            guide[:, i] = patch.transpose(2, 0, 1)
+        guide *= np.float32(1 / 255)
+        # The patches' upsampled logits: only the few low-res cells each patch touches take part.
+        wy, cy = _windows(new_h, h, y0 - margin, ph)   # n x P x K, (n,)
+        wx, cx = _windows(new_w, w, x0 - margin, pw)   # n x Q x L, (n,)
+        cells = logits[cy[:, None, None] + np.arange(wy.shape[2])[None, :, None],
+                       cx[:, None, None] + np.arange(wx.shape[2])[None, None, :]]
+        patch_logits = np.matmul(np.matmul(wy, cells), wx.transpose(0, 2, 1))
+        p = 1.0 / (1.0 + np.exp(-np.clip(patch_logits, -30, 30)))
+        q = guided_filter(guide, p.astype(np.float32), radius, eps, subsample)
+        # Only where the upsampled mask itself is unsure (its smeared edge), in the cells along the
+        # edge, may the filter decide; where SAM is confident, or far from its edge, its answer stands.
+        cell_y = np.minimum(((np.clip(y0[:, None] - margin + np.arange(ph), 0, h - 1) + 0.5) / scale_y / 4).astype(
+            np.int64), LOW_RES - 1)
+        cell_x = np.minimum(((np.clip(x0[:, None] - margin + np.arange(pw), 0, w - 1) + 0.5) / scale_x / 4).astype(
+            np.int64), LOW_RES - 1)
+        near_edge = edge[cell_y[:, :, None], cell_x[:, None, :]]
+        unsure = (p > UNSURE) & (p < 1 - UNSURE) & near_edge
+        q = np.where(unsure, q, p >= 0.5)
+        return np.clip(q[:, margin:margin + core_h, margin:margin + core_w] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+    # Batches of tiles: large enough to vectorise, small enough to bound the memory (a noisy mask
+    # on a big photo can have thousands of boundary tiles).
+    batch = max(1, BATCH_PIXELS // (ph * pw))
+    for first in range(0, len(y0), batch):
+        part = slice(first, first + batch)
+        core = filter_tiles(y0[part], x0[part])
+        for i, (ya, xa, rh, cw) in enumerate(zip(y0[part], x0[part], rows_in[part], cols_in[part], strict=True)):
+            alpha[ya:ya + rh, xa:xa + cw] = core[i, :rh, :cw]
     return alpha
 
 

