@@ -169,6 +169,29 @@ class Canvas(QWidget):
         self._overlay_cache[name] = (key, image, rect)
         return image, rect
 
+    def _visible_span(self) -> tuple[int, int, int, int, QRectF]:
+        """The visible image pixels ``[x0, x1) x [y0, y1)`` (whole pixels) and their widget rectangle."""
+        h, w = self._image_size
+        x0, y0, x1, y1 = self.visible_image_rect()
+        x0, y0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        x1, y1 = min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
+        return x0, y0, x1, y1, QRectF(self.to_widget(x0, y0), self.to_widget(x1, y1))
+
+    def _scaled_view(self) -> tuple[QPixmap, QRectF]:
+        """The visible part of the photo, smoothly scaled to screen pixels, cached per view."""
+        x0, y0, x1, y1, rect = self._visible_span()
+        key = (x0, y0, x1, y1, round(rect.width()), round(rect.height()))
+        cached = self._overlay_cache.get("photo")
+        if cached and cached[0] == key:
+            return cached[1], cached[2]
+        scaled = QPixmap(max(1, key[4]), max(1, key[5]))
+        painter = QPainter(scaled)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.drawPixmap(QRectF(scaled.rect()), self._pixmap, QRectF(x0, y0, x1 - x0, y1 - y0))
+        painter.end()
+        self._overlay_cache["photo"] = (key, scaled, rect)
+        return scaled, rect
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(48, 48, 52))
@@ -178,9 +201,12 @@ class Canvas(QWidget):
                              "Open an image (Ctrl+O), drop one here, or paste (Ctrl+V)")
             return
         h, w = self._image_size
-        target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale < 1.0)
-        painter.drawPixmap(target, self._pixmap, QRectF(0, 0, w, h))
+        if self.scale < 1.0:  # the photo shrunk to the screen once per view, not at every repaint
+            scaled, rect = self._scaled_view()
+            painter.drawPixmap(rect, scaled, QRectF(scaled.rect()))
+        else:
+            target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
+            painter.drawPixmap(target, self._pixmap, QRectF(0, 0, w, h))
         for name in ("selection", "proposal"):
             overlay = self._overlay(name)
             if overlay is not None:

@@ -6,6 +6,8 @@ visible rectangle, so the cost of an overlay follows the window, not the photo.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from samcut.models.document.selection import edges
@@ -25,17 +27,29 @@ def sample_grid(start: float, stop: float, scale: float, limit: int) -> np.ndarr
 
 def tint_rgba(mask: np.ndarray, colour: tuple[int, int, int], fill_alpha: int, outline: bool,
               dashed: bool = False) -> np.ndarray:
-    """``uint8 h x w x 4`` overlay: ``mask`` (bool, or uint8 0-255 for soft) tinted, edges opaque."""
-    soft = mask.astype(np.float32) / 255.0 if mask.dtype == np.uint8 else mask.astype(np.float32)
-    out = np.zeros((*mask.shape, 4), np.uint8)
-    out[..., :3] = colour
-    out[..., 3] = (soft * fill_alpha).astype(np.uint8)
+    """``uint8 h x w x 4`` overlay: ``mask`` (bool, or uint8 0-255 for soft) tinted, edges opaque.
+
+    Built as one ``uint32`` per pixel (R, G, B, A bytes in memory order): contiguous word writes
+    instead of four interleaved byte planes, several times faster on a screen-sized overlay.
+    """
+    def pixel(rgb: tuple[int, int, int], alpha: int) -> np.uint32:
+        return np.frombuffer(bytes((*rgb, alpha)), np.uint32)[0]
+
+    if mask.dtype == bool:
+        out = np.where(mask, pixel(colour, fill_alpha), pixel(colour, 0))
+        inside = mask
+    else:
+        alpha = mask.astype(np.uint32) * np.uint32(fill_alpha) // np.uint32(255)
+        alpha_byte = np.uint32(24 if sys.byteorder == "little" else 0)  # A is the fourth byte in memory
+        out = pixel(colour, 0) | (alpha << alpha_byte)
+        inside = mask >= 128
     if outline:
-        line = edges(soft >= 0.5)
+        line = edges(inside)
         if dashed:
             yy, xx = np.nonzero(line)
             dark = ((yy + xx) // 4) % 2 == 0
-            out[yy[dark], xx[dark], :3] = 0
-            out[yy[~dark], xx[~dark], :3] = 255
-        out[line, 3] = 255
-    return out
+            out[yy[dark], xx[dark]] = pixel((0, 0, 0), 255)
+            out[yy[~dark], xx[~dark]] = pixel((255, 255, 255), 255)
+        else:
+            out[line] = pixel(colour, 255)
+    return out.view(np.uint8).reshape(*mask.shape, 4)
