@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -24,14 +24,14 @@ from samcut.gui.actions import build_actions, build_mode_group, build_tool_group
 from samcut.gui.canvas import ZOOM_STEP, Canvas
 from samcut.gui.engine_bridge import EngineBridge
 from samcut.gui.qimage import qimage_to_rgba, rgb_to_qimage, rgba_to_qimage
-from samcut.gui.zoom_region import applies_at, covers, detail_gain, region_for_view
+from samcut.gui.region_controller import RegionController
 from samcut.models.document.cutout import cutout_rgba
 from samcut.models.document.document import Document
 from samcut.models.document.imageio import ImageError, LoadedImage, load_image
 from samcut.models.document.preferences import Preferences
 from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import Stroke
-from samcut.models.engine.service import DecodeResult, ImageHandle
+from samcut.models.engine.service import DecodeResult
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp *.gif);;All files (*)"
 
@@ -64,15 +64,12 @@ class MainWindow(QMainWindow):
         self.canvas.strokeFinished.connect(self._on_stroke_finished)
         self.canvas.boxDrawn.connect(self._on_box)
         self.canvas.brushFinished.connect(self._on_pixel_brush)
-        self.canvas.viewChanged.connect(self._on_view_changed)
-        self._view_timer = QTimer(self)  # re-encode the zoomed view once it has been still a moment
-        self._view_timer.setSingleShot(True)
-        self._view_timer.setInterval(500)
-        self._view_timer.timeout.connect(lambda: self.encode_view(force=False))
-        self._prompt_frame: ImageHandle | None = None  # the zoomed region the prompt is decoded in
+        self.canvas.viewChanged.connect(self._update_zoom_label)
+        self.regions = RegionController(self)
         auto = self.actions_by_name["auto_encode_view"]
         auto.setCheckable(True)
         auto.setChecked(True)
+        auto.toggled.connect(lambda on: setattr(self.regions, "automatic", on))
         decontaminate = self.actions_by_name["decontaminate"]
         decontaminate.setCheckable(True)
         decontaminate.setChecked(self.preferences.decontaminate)
@@ -90,8 +87,7 @@ class MainWindow(QMainWindow):
         bridge.encodeFailed.connect(self._on_encode_failed)
         bridge.proposalReady.connect(self._on_proposal)
         bridge.decodeFailed.connect(lambda msg: self._error("The mask could not be computed", msg))
-        bridge.regionStarted.connect(lambda _box: self.encoder_label.setText("Encoding the zoomed region…"))
-        bridge.regionReady.connect(self._on_region_ready)
+        self.regions.attach()
         if self.document is not None:
             bridge.open_image(self.document.image.model_rgb())
 
@@ -113,7 +109,7 @@ class MainWindow(QMainWindow):
             "smooth": lambda: self._edit_px("smooth", "Smooth selection by"),
             "fit": self.canvas.fit, "actual_size": self.canvas.actual_size,
             "zoom_in": lambda: self._zoom(ZOOM_STEP), "zoom_out": lambda: self._zoom(1 / ZOOM_STEP),
-            "encode_view": lambda: self.encode_view(force=True),
+            "encode_view": lambda: self.regions.encode_view(force=True),
             "about": self.show_about,
         }
 
@@ -270,23 +266,11 @@ class MainWindow(QMainWindow):
             self.document.proposal = None
             self._show_proposal()
             return
-        frame = self._prompt_frame if self.document.frame is not None else None
-        self.bridge.request_decode(self.document.engine_prompt(live), frame)
-
-    def _frame_at(self, x: float, y: float) -> tuple[int, int, int, int] | None:
-        """For a prompt that starts now at (x, y): the zoomed region to decode it in, if one applies
-        (a prompt already begun keeps its frame)."""
-        if self.document is None or not self.document.prompt.empty:
-            return self.document.frame if self.document is not None else None
-        region = self.bridge.ready_region if self.bridge is not None else None
-        if region is None or not applies_at(region.box, self.canvas.visible_image_rect(), self.document.size, (x, y)):
-            return None
-        self._prompt_frame = region
-        return region.box
+        self.bridge.request_decode(self.document.engine_prompt(live), self.regions.decode_frame())
 
     def _on_stroke_started(self, x: float, y: float) -> None:
         if self.document is not None:
-            self.document.begin_stroke(self._frame_at(x, y))
+            self.document.begin_stroke(self.regions.frame_at(x, y))
 
     def _on_stroke_moved(self, stroke: Stroke) -> None:
         self._decode(live=stroke)
@@ -300,7 +284,7 @@ class MainWindow(QMainWindow):
     def _on_box(self, box: tuple[float, float, float, float]) -> None:
         if self.document is None:
             return
-        self.document.set_box(box, self._frame_at((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
+        self.document.set_box(box, self.regions.frame_at((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
         self._decode()
 
     def cycle_candidate(self, step: int) -> None:
@@ -459,39 +443,6 @@ class MainWindow(QMainWindow):
 
     def _update_zoom_label(self) -> None:
         self.zoom_label.setText(f"{self.canvas.scale * 100:.0f}%")
-
-    # zoomed re-encode ------------------------------------------------------------------------
-    def _on_view_changed(self) -> None:
-        self._update_zoom_label()
-        self._show_region()
-        if self.actions_by_name["auto_encode_view"].isChecked():
-            self._view_timer.start()
-
-    def encode_view(self, force: bool) -> None:
-        """Encode the visible region by itself (``force``: even when zoomed in only a little)."""
-        if self.document is None or self.bridge is None or self.bridge.handle is None:
-            return
-        view = self.canvas.visible_image_rect()
-        region = self.bridge.region
-        if region is not None and covers(region.box, view, self.document.size):
-            return  # the region already encoded (or being encoded) serves this view
-        box = region_for_view(view, self.document.size, force)
-        if box is not None:
-            self.bridge.request_region(self.document.image.model_rgb(), box)
-
-    def _on_region_ready(self, box: tuple[int, int, int, int], ms: float) -> None:
-        if self.document is None:
-            return
-        gain = detail_gain(box, self.document.size)
-        self.encoder_label.setText(f"Zoomed region ready: {gain:.1f}× detail ({ms / 1000:.2f} s)")
-        self._show_region()
-
-    def _show_region(self) -> None:
-        """Outline the encoded region while strokes would use it."""
-        region = self.bridge.ready_region if self.bridge is not None else None
-        show = (region is not None and self.document is not None
-                and covers(region.box, self.canvas.visible_image_rect(), self.document.size))
-        self.canvas.set_region(region.box if show else None)
 
     def _update_actions(self) -> None:
         has_doc = self.document is not None
