@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QP
 from PySide6.QtWidgets import QWidget
 
 from samcut.gui.overlay import PROPOSAL_TINT, SELECTION_TINT, sample_grid, tint_rgba
-from samcut.gui.qimage import rgba_to_qimage
+from samcut.gui.qimage import rgb_view, rgba_to_qimage
 from samcut.models.document.document import Proposal
 from samcut.models.document.strokes import Stroke
 
@@ -46,7 +46,8 @@ class Canvas(QWidget):
         self.offset = QPointF(0, 0)
         self.brush_radius = 12
         self.tool = "smart"  # one of TOOLS
-        self._pixmap: QPixmap | None = None
+        self._photo: QImage | None = None  # shares the document's pixels (no second copy of a big photo)
+        self._photo_pixels: np.ndarray | None = None  # keeps those pixels alive
         self._image_size: tuple[int, int] | None = None  # (H, W)
         self._selection: np.ndarray | None = None
         self._proposal: Proposal | None = None
@@ -62,9 +63,11 @@ class Canvas(QWidget):
         self._region: tuple[int, int, int, int] | None = None  # zoomed region in use, outlined
 
     # content -----------------------------------------------------------------------------
-    def set_image(self, image: QImage | None) -> None:
-        self._pixmap = QPixmap.fromImage(image) if image is not None else None
-        self._image_size = (image.height(), image.width()) if image is not None else None
+    def set_image(self, rgb: np.ndarray | None) -> None:
+        """Show ``uint8 H x W x 3`` pixels (shared, not copied: they must not change while shown)."""
+        self._photo_pixels = None if rgb is None else np.ascontiguousarray(rgb)
+        self._photo = None if rgb is None else rgb_view(self._photo_pixels)
+        self._image_size = None if rgb is None else (int(rgb.shape[0]), int(rgb.shape[1]))
         self._selection = None
         self._proposal = None
         self._region = None
@@ -187,7 +190,7 @@ class Canvas(QWidget):
         scaled = QPixmap(max(1, key[4]), max(1, key[5]))
         painter = QPainter(scaled)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        painter.drawPixmap(QRectF(scaled.rect()), self._pixmap, QRectF(x0, y0, x1 - x0, y1 - y0))
+        painter.drawImage(QRectF(scaled.rect()), self._photo, QRectF(x0, y0, x1 - x0, y1 - y0))
         painter.end()
         self._overlay_cache["photo"] = (key, scaled, rect)
         return scaled, rect
@@ -195,7 +198,7 @@ class Canvas(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(48, 48, 52))
-        if self._pixmap is None:
+        if self._photo is None:
             painter.setPen(QColor(200, 200, 200))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
                              "Open an image (Ctrl+O), drop one here, or paste (Ctrl+V)")
@@ -204,9 +207,10 @@ class Canvas(QWidget):
         if self.scale < 1.0:  # the photo shrunk to the screen once per view, not at every repaint
             scaled, rect = self._scaled_view()
             painter.drawPixmap(rect, scaled, QRectF(scaled.rect()))
-        else:
-            target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
-            painter.drawPixmap(target, self._pixmap, QRectF(0, 0, w, h))
+        else:  # zoomed in: only the visible pixels are drawn
+            x0, y0, x1, y1, rect = self._visible_span()
+            if x1 > x0 and y1 > y0:
+                painter.drawImage(rect, self._photo, QRectF(x0, y0, x1 - x0, y1 - y0))
         for name in ("selection", "proposal"):
             overlay = self._overlay(name)
             if overlay is not None:
@@ -250,7 +254,7 @@ class Canvas(QWidget):
             self._pan_from = pos
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        if self._pixmap is None or button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+        if self._photo is None or button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return
         point = self.to_image(pos)
         if button == Qt.MouseButton.LeftButton and (self.tool == "box" or mods & Qt.KeyboardModifier.ShiftModifier):

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from samcut.gui.actions import build_actions, build_mode_group, build_tool_group
 from samcut.gui.canvas import ZOOM_STEP, Canvas
 from samcut.gui.engine_bridge import EngineBridge
-from samcut.gui.qimage import qimage_to_rgba, rgb_to_qimage, rgba_to_qimage
+from samcut.gui.qimage import qimage_to_rgba, rgba_to_qimage
 from samcut.gui.region_controller import RegionController
 from samcut.models.document.cutout import cutout_rgba
 from samcut.models.document.document import Document
@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
     def set_image(self, image: LoadedImage, path: Path | None) -> None:
         """Show ``image`` at once and start encoding it in the background."""
         self.document = Document(image, path)
-        self.canvas.set_image(rgb_to_qimage(image.rgb))
+        self.canvas.set_image(image.rgb)
         self.canvas.set_selection(self.document.selection)
         h, w = image.size
         self.size_label.setText(f"{w} × {h}")

@@ -1,4 +1,5 @@
-"""numpy <-> QImage conversions (copies, so numpy buffers may be freed afterwards)."""
+"""numpy <-> QImage conversions: copies (numpy buffers may be freed afterwards), except
+``rgb_view``, which shares the numpy buffer."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     h, w, _ = rgb.shape
     data = np.ascontiguousarray(rgb)
     return QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def rgb_view(rgb: np.ndarray) -> QImage:
+    """``uint8 H x W x 3`` C-contiguous -> a ``Format_RGB888`` QImage over the same memory (no copy).
+
+    The caller keeps ``rgb`` alive and unchanged while the QImage is in use.
+    """
+    if not rgb.flags.c_contiguous:
+        raise ValueError("rgb_view needs a C-contiguous array")
+    h, w, _ = rgb.shape
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
 
 
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:
