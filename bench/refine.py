@@ -27,13 +27,18 @@ from samcut.models.engine.refine import refine_alpha  # noqa: E402
 from reference import synthetic_dir  # noqa: E402
 
 
+SIZES = ((1024, 1536, 6), (2000, 3000, 6), (4000, 6000, 4))  # (H, W, composites): 1.5, 6 and 24 MP
+
+
 def main() -> None:
-    print(f"{'case':<24} {'F@1 before':>10} {'after':>6} {'F@2 before':>10} {'after':>6} {'MSE before':>10} "
+    print(f"{'case':<28} {'F@1 before':>10} {'after':>6} {'F@2 before':>10} {'after':>6} {'MSE before':>10} "
           f"{'after':>8}")
+    summary = []
     for detailed in (False, True):
-        rows = []
-        for size in ((1024, 1536), (2000, 3000)):
-            for case in make_cases(synthetic_dir(), size=size, detailed=detailed):
+        all_rows = []
+        for h, w, count in SIZES:
+            rows = []
+            for case in make_cases(synthetic_dir(), size=(h, w), count=count, detailed=detailed):
                 plain = full_mask(case.low_res, case.input_size, case.alpha.shape).astype(np.uint8) * 255
                 refined = refine_alpha(case.rgb, case.low_res, case.input_size, case.alpha.shape)
                 truth = case.alpha >= 0.5
@@ -41,12 +46,16 @@ def main() -> None:
                        boundary_f(plain > 127, truth, 2), boundary_f(refined > 127, truth, 2),
                        scores(plain, case.alpha)[1], scores(refined, case.alpha)[1]]
                 rows.append(row)
-                print(f"{case.name + '@' + str(size[1]):<24} {row[0]:10.3f} {row[1]:6.3f} {row[2]:10.3f} {row[3]:6.3f} "
+                print(f"{case.name + '@' + str(w):<28} {row[0]:10.3f} {row[1]:6.3f} {row[2]:10.3f} {row[3]:6.3f} "
                       f"{row[4]:10.5f} {row[5]:8.5f}")
+            all_rows += rows
+            summary.append((f"{'detailed' if detailed else 'smooth'}, {w} px wide", rows))
+        summary.append((f"{'detailed' if detailed else 'smooth'}, all sizes", all_rows))
+    print()
+    for label, rows in summary:
         m = [statistics.mean(col) for col in zip(*rows, strict=True)]
-        print(f"{'mean, ' + ('detailed' if detailed else 'smooth'):<24} {m[0]:10.3f} {m[1]:6.3f} {m[2]:10.3f} "
-              f"{m[3]:6.3f} {m[4]:10.5f} {m[5]:8.5f}   F@1 {m[1] - m[0]:+.3f}, F@2 {m[3] - m[2]:+.3f}, "
-              f"MSE x{m[5] / m[4]:.2f}")
+        print(f"{'mean, ' + label:<28} {m[0]:10.3f} {m[1]:6.3f} {m[2]:10.3f} {m[3]:6.3f} {m[4]:10.5f} {m[5]:8.5f}"
+              f"   F@1 {m[1] - m[0]:+.3f}, F@2 {m[3] - m[2]:+.3f}, MSE x{m[5] / m[4]:.2f}")
 
     h, w = 4000, 6000  # 24 megapixels
     alpha = blob_alpha(h, w, 3.0, seed=9)
