@@ -26,7 +26,6 @@ from samcut.models.engine.refine import refine_alpha  # noqa: E402
 
 from reference import synthetic_dir  # noqa: E402
 
-
 SIZES = ((1024, 1536, 6), (2000, 3000, 6), (4000, 6000, 4))  # (H, W, composites): 1.5, 6 and 24 MP
 
 

@@ -74,5 +74,5 @@ def run(models: Path | None = None, with_qt: bool = True) -> int:
         print(f"samcut {version_string()} self-test FAILED after {time.perf_counter() - started:.1f} s: {exc}")
         return 1
     print(f"samcut {version_string()} self-test OK: model {folder.name} loaded in {load_ms:.0f} ms, "
-          f"encode {encode_ms:.0f} ms, decode {decode_ms:.0f} ms{qt}")
+          f"encode {encode_ms:.0f} ms ({engine.encoder_runtime}), decode {decode_ms:.0f} ms{qt}")
     return 0

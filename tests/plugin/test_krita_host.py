@@ -31,7 +31,7 @@ def run_krita(tmp_path, test_model_dir, points, extra_env=None, preselect=None, 
     env["SAMCUT_KRITA_TEST"] = str(tmp_path / "test.json")
     env.update(extra_env or {})
     result = run_host(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "krita", "--nosplash", str(image)],
-                      env, timeout=240)
+                      env, timeout=240, done=tmp_path / "report.json")
     report_path = tmp_path / "report.json"
     assert report_path.exists(), "Krita wrote no report; its output:\n" + result.stdout.decode(errors="replace")[-3000:]
     return json.loads(report_path.read_text()), image

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import sys
 
 from krita import Extension, InfoObject, Krita, Selection  # noqa: F401
 
@@ -76,12 +77,14 @@ class SamcutExtension(Extension):
         self.process.finished.connect(self._on_finished)
         self.process.errorOccurred.connect(self._on_error)
         self.process.start(command[0], command[1:])
+        self._trace("started %s" % " ".join(command))
 
     def _on_error(self, error):
         if self.process is not None and self.process.state() == QProcess.NotRunning:
             self._on_finished(-1, 0)
 
     def _on_finished(self, exit_code, _status=None):
+        self._trace("samcut finished with %s" % exit_code)
         job, self.job = self.job, None
         process, self.process = self.process, None
         if job is None:
@@ -175,15 +178,26 @@ class SamcutExtension(Extension):
                 report["selected_after_undo"] = 0 if after is None else sum(
                     1 for v in bytes(after.pixelData(0, 0, doc.width(), doc.height())) if v)
         protocol.write_atomic(self.test["report"], json.dumps(report))
+        self._trace("report written (%s); quitting" % status)
         if doc is not None:
             doc.setModified(False)
         QTimer.singleShot(0, lambda: Krita.instance().action("file_quit").trigger())
 
+    def _trace(self, text):
+        """Scripted test runs: progress on stderr, so that a host that hangs shows where."""
+        if self.test is not None:
+            sys.stderr.write("samcut-krita-test: %s\n" % text)
+            sys.stderr.flush()
+
     def _test_wait_for_view(self):
         window = Krita.instance().activeWindow()
         if window is None or window.activeView() is None or Krita.instance().activeDocument() is None:
+            self.test["waits"] = self.test.get("waits", 0) + 1
+            if self.test["waits"] % 10 == 1:
+                self._trace("waiting for a window with a view (%d)" % self.test["waits"])
             QTimer.singleShot(500, self._test_wait_for_view)
             return
+        self._trace("view ready; triggering the action")
         doc = Krita.instance().activeDocument()
         if self.test.get("preselect"):
             x, y, w, h = self.test["preselect"]
