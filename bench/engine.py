@@ -100,6 +100,7 @@ def main() -> None:
           f"decoder {dec_floor:.2f} ms")
 
     engine = SamEngine(models)
+    print(f"encoder runtime: {engine.encoder_runtime}")
     rng = np.random.default_rng(1)
     photo = rng.integers(0, 255, (683, 1024, 3), dtype=np.uint8)
     print(describe("encode 1024x683 (preprocess + encoder)", timed(lambda: engine.encode(photo), args.runs),
