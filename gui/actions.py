@@ -114,37 +114,31 @@ TOOLS = [("smart", "Smart Brush", "W", "Strokes tell MobileSAM what to select (r
          ("refine", "Refine Brush", "F", "Brush over hair, fur or blur: the image decides the alpha there")]
 
 
-def build_tool_group(window: QMainWindow, on_tool: Callable[[str], None]) -> dict[str, QAction]:
-    """Exclusive tool actions (keys W, B, P, X, F); the smart brush is checked."""
+def _exclusive_group(window: QMainWindow, entries: list[tuple[object, str, str, str]],
+                     on_pick: Callable[[object], None]) -> tuple[QActionGroup, dict[object, QAction]]:
+    """Checkable actions of which one is on: ``entries`` are (value, text, key, tip); the first is on."""
     group = QActionGroup(window)
     group.setExclusive(True)
-    by_name: dict[str, QAction] = {}
-    for name, text, key, tip in TOOLS:
+    by_value: dict[object, QAction] = {}
+    for value, text, key, tip in entries:
         action = QAction(text, window)
         action.setCheckable(True)
         action.setShortcut(QKeySequence(key))
         action.setStatusTip(f"{tip} ({key})")
-        action.triggered.connect(lambda _checked=False, n=name: on_tool(n))
+        action.triggered.connect(lambda _checked=False, v=value: on_pick(v))
         group.addAction(action)
         window.addAction(action)
-        by_name[name] = action
-    by_name["smart"].setChecked(True)
-    return by_name
+        by_value[value] = action
+    by_value[entries[0][0]].setChecked(True)
+    return group, by_value
+
+
+def build_tool_group(window: QMainWindow, on_tool: Callable[[str], None]) -> dict[str, QAction]:
+    """Exclusive tool actions (keys W, B, P, X, F); the smart brush is on."""
+    return _exclusive_group(window, TOOLS, on_tool)[1]
 
 
 def build_mode_group(window: QMainWindow, on_mode: Callable[[Mode], None]) -> tuple[QActionGroup, dict[Mode, QAction]]:
-    """Exclusive Replace / Add / Subtract / Intersect actions (keys R, A, S, I)."""
-    group = QActionGroup(window)
-    group.setExclusive(True)
-    by_mode: dict[Mode, QAction] = {}
-    for mode, text, key in MODES:
-        action = QAction(text, window)
-        action.setCheckable(True)
-        action.setShortcut(QKeySequence(key))
-        action.setStatusTip(f"Apply proposals in {text.lower()} mode ({key})")
-        action.triggered.connect(lambda _checked=False, m=mode: on_mode(m))
-        group.addAction(action)
-        window.addAction(action)
-        by_mode[mode] = action
-    by_mode[Mode.REPLACE].setChecked(True)
-    return group, by_mode
+    """Exclusive Replace / Add / Subtract / Intersect actions (keys R, A, S, I); Replace is on."""
+    entries = [(mode, text, key, f"Apply proposals in {text.lower()} mode") for mode, text, key in MODES]
+    return _exclusive_group(window, entries, on_mode)

@@ -65,17 +65,25 @@ class EngineBridge(QObject):
         handle.embedding.add_done_callback(lambda _f: self._encodeDone.emit(handle, started))
         return handle.ticket
 
-    def _on_encode_done(self, handle: ImageHandle, started: float) -> None:
-        if self.handle is None or handle.ticket != self.handle.ticket:
-            return
+    @staticmethod
+    def _outcome(handle: ImageHandle) -> tuple[bool, str | None]:
+        """``(encoded, error)`` of a finished encode: error is None when it was cancelled."""
         try:
             handle.embedding.result()
         except (CancelledError, EncodeCancelled):
-            return
+            return False, None
         except Exception as exc:  # noqa: BLE001 - shown to the user
-            self.encodeFailed.emit(handle.ticket, str(exc) or exc.__class__.__name__)
+            return False, str(exc) or exc.__class__.__name__
+        return True, None
+
+    def _on_encode_done(self, handle: ImageHandle, started: float) -> None:
+        if self.handle is None or handle.ticket != self.handle.ticket:
             return
-        self.encodeFinished.emit(handle.ticket, (time.perf_counter() - started) * 1000)
+        encoded, error = self._outcome(handle)
+        if error is not None:
+            self.encodeFailed.emit(handle.ticket, error)
+        elif encoded:
+            self.encodeFinished.emit(handle.ticket, (time.perf_counter() - started) * 1000)
 
     # zoomed regions --------------------------------------------------------------------------
     def request_region(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> None:
@@ -91,15 +99,12 @@ class EngineBridge(QObject):
     def _on_region_done(self, region: ImageHandle, started: float) -> None:
         if region is not self.region:
             return
-        try:
-            region.embedding.result()
-        except (CancelledError, EncodeCancelled):
-            return
-        except Exception as exc:  # noqa: BLE001 - shown to the user
+        encoded, error = self._outcome(region)
+        if error is not None:
             self.region = None
-            self.decodeFailed.emit(f"The zoomed region could not be encoded: {exc}")
-            return
-        self.regionReady.emit(region.box, (time.perf_counter() - started) * 1000)
+            self.decodeFailed.emit(f"The zoomed region could not be encoded: {error}")
+        elif encoded:
+            self.regionReady.emit(region.box, (time.perf_counter() - started) * 1000)
 
     @property
     def ready_region(self) -> ImageHandle | None:
