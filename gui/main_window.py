@@ -125,12 +125,16 @@ class MainWindow(QMainWindow):
         self.mode_group, self.mode_actions = build_mode_group(self, self.set_mode)
         for action in self.mode_group.actions():
             bar.addAction(action)
-        bar.addSeparator()
+        # The tools in a palette on the left, as in image editors.
+        palette = QToolBar("Tool palette", self)
+        palette.setObjectName("palette")
+        palette.setMovable(False)
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, palette)
         self.tool_actions = build_tool_group(self, self.set_tool)
         for action in self.tool_actions.values():
-            bar.addAction(action)
-        bar.addSeparator()
-        self.refine_action = bar.addAction("Refine Edges")
+            palette.addAction(action)
+        palette.addSeparator()
+        self.refine_action = palette.addAction("Refine Edges")
         self.refine_action.setCheckable(True)
         self.refine_action.setChecked(True)
         self.refine_action.setShortcut("E")
