@@ -90,6 +90,11 @@ class Canvas(QWidget):
             self._region = box
             self.update()
 
+    @property
+    def dragging(self) -> bool:
+        """A stroke, brush stroke or box is being drawn."""
+        return bool(self._path) or self._box_start is not None
+
     # view --------------------------------------------------------------------------------
     def fit(self) -> None:
         if self._image_size is None:

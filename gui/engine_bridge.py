@@ -49,6 +49,11 @@ class EngineBridge(QObject):
         return self.handle.ticket if self.handle else 0
 
     @property
+    def decoding(self) -> bool:
+        """A decode request is in flight."""
+        return self._in_flight is not None
+
+    @property
     def busy(self) -> bool:
         return self._in_flight is not None or (self.handle is not None and not self.handle.embedding.done())
 

@@ -55,8 +55,12 @@ class RegionController(QObject):
         if region is not None and covers(region.box, self._view(), window.document.size):
             return  # the region already encoded (or being encoded) serves this view
         box = region_for_view(self._view(), window.document.size, force)
-        if box is not None:
-            window.bridge.request_region(window.document.image.model_rgb(), box)
+        if box is None:
+            return
+        if not force and (window.canvas.dragging or window.bridge.decoding):
+            self._timer.start()  # the user is drawing: do not take the cores from the decoder now
+            return
+        window.bridge.request_region(window.document.image.model_rgb(), box)
 
     def _on_region_ready(self, box: tuple[int, int, int, int], ms: float) -> None:
         if self.window.document is None:

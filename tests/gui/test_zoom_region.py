@@ -93,3 +93,25 @@ def test_zoomed_region_finds_the_object_better_and_merges_into_the_image(qtbot, 
     window.canvas.zoom_to(tile)
     window.actions_by_name["encode_view"].trigger()  # same view: nothing new to encode
     assert window.bridge.region is region
+
+
+def test_automatic_region_encode_waits_while_the_user_draws(qtbot, window, tmp_path) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from helpers import wait_for_encode, widget_point
+
+    rgb = np.random.default_rng(3).integers(0, 255, (900, 1400, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "big.png")
+    window.open_path(tmp_path / "big.png")
+    wait_for_encode(qtbot, window)
+    window.regions._timer.setInterval(50)
+    canvas = window.canvas
+    left, plain = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    QTest.mousePress(canvas, left, plain, widget_point(canvas, 700, 450))
+    canvas.zoom_to((500, 300, 900, 600))  # zoomed in 3.5x while the button is down
+    qtbot.wait(400)
+    assert window.bridge.region is None  # not while drawing
+    QTest.mouseRelease(canvas, left, plain, widget_point(canvas, 700, 450))
+    qtbot.waitUntil(lambda: window.bridge.region is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.bridge.ready_region is not None, timeout=60_000)
