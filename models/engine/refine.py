@@ -1,10 +1,11 @@
 """Edge refinement at full resolution: snap the mask's boundary to the image's edges.
 
 SAM's mask is 256 x 256 logits stretched over the photo, so on a large photo an edge is smeared
-over many pixels. Here a guided filter (He et al.), guided by the photo's luminance and fed the
+over many pixels. Here a guided filter (He et al.), guided by the photo's colour and fed the
 upsampled mask probability, recovers the edge: crisp where the photo's edge is sharp, a soft alpha
 where it is soft (hair, blur). It runs only on tiles along the boundary, found on the 256 grid, so
-its cost follows the boundary's length, not the photo's area.
+its cost follows the boundary's length, not the photo's area. ``refine_region`` does the same for
+an area the user brushed over (the refine brush), starting from the current selection.
 """
 
 from __future__ import annotations
