@@ -52,10 +52,20 @@ def test_refine_brush_changes_only_where_it_went(qtbot, window, tmp_path) -> Non
     np.testing.assert_array_equal(window.document.selection, before)
 
 
-def test_decontaminate_toggle_is_remembered(qtbot, window, tmp_path) -> None:
+def test_decontaminate_toggle_is_remembered_and_cleans_saved_cutouts(qtbot, window, tmp_path) -> None:
     from samcut.models.document.preferences import Preferences
 
+    open_gradient(window, tmp_path)
+    window.document.selection[:, :200] = 255
+    window.document.selection[:, 200:230] = np.linspace(250, 5, 30).astype(np.uint8)  # a soft edge
+    plain, clean = tmp_path / "plain.png", tmp_path / "clean.png"
+    window.save_in_background(plain, cutout=True).join()
     action = window.actions_by_name["decontaminate"]
     assert not action.isChecked()
     action.trigger()
     assert window.preferences.decontaminate and Preferences.load().decontaminate
+    window.save_in_background(clean, cutout=True).join()
+    a, b = np.asarray(Image.open(plain)), np.asarray(Image.open(clean))
+    np.testing.assert_array_equal(a[..., 3], b[..., 3])
+    assert (a[:, 200:230, :3] != b[:, 200:230, :3]).any()  # the soft edge's colours changed
+    np.testing.assert_array_equal(a[:, :200], b[:, :200])  # opaque pixels did not
