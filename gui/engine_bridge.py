@@ -27,6 +27,7 @@ class EngineBridge(QObject):
     decodeFailed = Signal(str)
     regionStarted = Signal(object)         # (x0, y0, x1, y1) being encoded
     regionReady = Signal(object, float)    # (x0, y0, x1, y1), milliseconds
+    regionFailed = Signal(str)             # message; the whole-image encode still serves
     _encodeDone = Signal(object, float)    # (handle, started) from a worker thread
     _regionDone = Signal(object, float)    # (region handle, started) from a worker thread
     _decodeDone = Signal(object, int)      # (future, epoch) from a worker thread
@@ -107,7 +108,7 @@ class EngineBridge(QObject):
         encoded, error = self._outcome(region)
         if error is not None:
             self.region = None
-            self.decodeFailed.emit(f"The zoomed region could not be encoded: {error}")
+            self.regionFailed.emit(error)
         elif encoded:
             self.regionReady.emit(region.box, (time.perf_counter() - started) * 1000)
 

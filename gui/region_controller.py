@@ -35,8 +35,18 @@ class RegionController(QObject):
     def attach(self) -> None:
         """Call when the window gets its engine bridge."""
         bridge = self.window.bridge
-        bridge.regionStarted.connect(lambda _box: self.window.encoder_label.setText("Encoding the zoomed region…"))
+        bridge.regionStarted.connect(self._on_region_started)
         bridge.regionReady.connect(self._on_region_ready)
+        bridge.regionFailed.connect(self._on_region_failed)
+
+    def _on_region_started(self, _box: tuple[int, int, int, int]) -> None:
+        self.window.encoder_label.setText("Encoding the zoomed region…")
+        self.window.encode_bar.setVisible(True)
+
+    def _on_region_failed(self, message: str) -> None:
+        """Not worth a dialog: strokes still use the whole image's encode."""
+        self.window.encode_bar.setVisible(False)
+        self.window.encoder_label.setText(f"Zoomed region not encoded ({message}); using the whole image")
 
     def _view(self) -> tuple[float, float, float, float]:
         return self.window.canvas.visible_image_rect()
@@ -63,6 +73,7 @@ class RegionController(QObject):
         window.bridge.request_region(window.document.image.model_rgb(), box)
 
     def _on_region_ready(self, box: tuple[int, int, int, int], ms: float) -> None:
+        self.window.encode_bar.setVisible(False)
         if self.window.document is None:
             return
         gain = detail_gain(box, self.window.document.size)

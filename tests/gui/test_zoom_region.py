@@ -73,9 +73,10 @@ def test_zoomed_region_finds_the_object_better_and_merges_into_the_image(qtbot, 
     window.canvas.zoom_to(tile)
     window.actions_by_name["encode_view"].trigger()
     region = window.bridge.region
-    assert region is not None
+    assert region is not None and window.encode_bar.isVisible()  # busy bar while the region encodes
     qtbot.waitUntil(lambda: window.bridge.ready_region is not None, timeout=60_000)
     assert window.encoder_label.text().startswith("Zoomed region ready")
+    assert not window.encode_bar.isVisible()
     x0, y0, x1, y1 = region.box
     assert x0 <= tile[0] + SNAP and y0 <= tile[1] + SNAP and x1 >= tile[2] - 1 and y1 >= tile[3] - 1
     zoomed = select_at(qtbot, window, point)
@@ -115,3 +116,22 @@ def test_automatic_region_encode_waits_while_the_user_draws(qtbot, window, tmp_p
     QTest.mouseRelease(canvas, left, plain, widget_point(canvas, 700, 450))
     qtbot.waitUntil(lambda: window.bridge.region is not None, timeout=10_000)
     qtbot.waitUntil(lambda: window.bridge.ready_region is not None, timeout=60_000)
+
+
+def test_a_failing_region_encode_is_reported_quietly(qtbot, window, tmp_path, monkeypatch) -> None:
+    from helpers import wait_for_encode
+
+    rgb = np.random.default_rng(4).integers(0, 255, (900, 1400, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "big.png")
+    window.open_path(tmp_path / "big.png")
+    wait_for_encode(qtbot, window)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(window.bridge.service.engine, "encode", broken)
+    window.canvas.zoom_to((500, 300, 900, 600))
+    window.actions_by_name["encode_view"].trigger()
+    qtbot.waitUntil(lambda: "not encoded" in window.encoder_label.text(), timeout=10_000)
+    assert "out of memory" in window.encoder_label.text() and not window.encode_bar.isVisible()
+    assert window.bridge.region is None and window.document is not None
