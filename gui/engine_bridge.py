@@ -41,6 +41,7 @@ class EngineBridge(QObject):
         self._pending: tuple[Prompt, ImageHandle] | None = None
         self._last_generation = 0
         self._epoch = 0  # bumped to disown requests already sent
+        self._closed = False
         self._encodeDone.connect(self._on_encode_done)
         self._decodeDone.connect(self._on_decode_done)
         self._regionDone.connect(self._on_region_done)
@@ -94,7 +95,7 @@ class EngineBridge(QObject):
     # zoomed regions --------------------------------------------------------------------------
     def request_region(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> None:
         """Encode ``box`` = ``(x0, y0, x1, y1)`` of the open image (``rgb``) at full encoder resolution."""
-        if self.handle is None:
+        if self.handle is None or self._closed:
             return
         region = self.service.open_region(self.handle, rgb, box)
         self.region = region
@@ -124,7 +125,7 @@ class EngineBridge(QObject):
     def request_decode(self, prompt: Prompt, frame: ImageHandle | None = None) -> None:
         """Ask for a proposal of ``prompt`` (in ``frame``'s pixels; default the whole image);
         throttled (leading + trailing edge, latest wins)."""
-        if self.handle is None:
+        if self.handle is None or self._closed:
             return
         frame = frame or self.handle
         if self._in_flight is not None:
@@ -165,5 +166,7 @@ class EngineBridge(QObject):
         self._epoch += 1
 
     def close(self) -> None:
+        """Stop the service; later requests are ignored (a timer may still fire after the window closed)."""
         self._pending = None
+        self._closed = True
         self.service.close()

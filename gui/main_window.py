@@ -486,6 +486,7 @@ class MainWindow(QMainWindow):
             self.close_hook()
             event.ignore()
             return
+        self.regions.stop()
         if self.bridge is not None:
             self.bridge.close()
         for thread in self._threads:

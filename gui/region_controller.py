@@ -32,6 +32,11 @@ class RegionController(QObject):
         self._timer.timeout.connect(lambda: self.encode_view(force=False))
         window.canvas.viewChanged.connect(self._on_view_changed)
 
+    def stop(self) -> None:
+        """The window is closing: no more region encodes."""
+        self.automatic = False
+        self._timer.stop()
+
     def attach(self) -> None:
         """Call when the window gets its engine bridge."""
         bridge = self.window.bridge

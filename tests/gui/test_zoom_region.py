@@ -135,3 +135,18 @@ def test_a_failing_region_encode_is_reported_quietly(qtbot, window, tmp_path, mo
     qtbot.waitUntil(lambda: "not encoded" in window.encoder_label.text(), timeout=10_000)
     assert "out of memory" in window.encoder_label.text() and not window.encode_bar.isVisible()
     assert window.bridge.region is None and window.document is not None
+
+
+def test_closing_with_a_region_encode_pending_is_quiet(qtbot, window, tmp_path) -> None:
+    """The settle timer must not fire into a closed engine (it raised in the event loop)."""
+    from helpers import wait_for_encode
+
+    rgb = np.random.default_rng(6).integers(0, 255, (900, 1400, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "big.png")
+    window.open_path(tmp_path / "big.png")
+    wait_for_encode(qtbot, window)
+    window.regions._timer.setInterval(100)
+    window.canvas.zoom_to((500, 300, 900, 600))  # starts the settle timer
+    window.close()
+    qtbot.wait(400)  # when the timer would have fired
+    assert window.bridge.region is None
