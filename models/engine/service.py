@@ -166,7 +166,7 @@ class SegmentationService:
     def open_region(self, image: ImageHandle, rgb: np.ndarray, box: tuple[int, int, int, int]) -> ImageHandle:
         """Encode the region ``box`` = ``(x0, y0, x1, y1)`` of ``image`` (whose pixels are ``rgb``) at the
         encoder's full resolution, after the image itself; cancels the previous region's encode.
-        Regions are cached like images (by their pixels)."""
+        Regions are cached in memory like images (by their pixels), not on disk."""
         if self._closed:
             raise RuntimeError("the segmentation service is closed")
         x0, y0, x1, y1 = box
@@ -174,7 +174,7 @@ class SegmentationService:
         if self._current_region is not None:
             self._cancel(self._current_region)
         cancel = Cancellation()
-        future = self._encode_lane.submit(self._encode_job, crop, cancel)
+        future = self._encode_lane.submit(self._encode_job, crop, cancel, False)
         handle = ImageHandle(image.ticket, (int(crop.shape[0]), int(crop.shape[1])), future, (int(x0), int(y0)))
         self._current_region = (handle, cancel)
         return handle
@@ -191,17 +191,21 @@ class SegmentationService:
                 self._cancel(current)
         self._current = self._current_region = None
 
-    def _encode_job(self, rgb: np.ndarray, cancel: Cancellation) -> ImageEmbedding:
+    def _encode_job(self, rgb: np.ndarray, cancel: Cancellation, persist: bool = True) -> ImageEmbedding:
+        """Encode, or take from the caches; only ``persist`` results go to the disk cache (zoomed
+        regions stay in memory: they follow the view and would push whole images out of the disk
+        cache)."""
         key = image_key(rgb)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        emb = self.disk_cache.get(key) if self.disk_cache else None
+        disk = self.disk_cache if persist else None
+        emb = disk.get(key) if disk else None
         if emb is None:
             emb = self.engine.encode(rgb, cancel)
-            if self.disk_cache:
-                self.disk_cache.put(key, emb)
+            if disk:
+                disk.put(key, emb)
         with self._lock:
             self._cache[key] = emb
             while len(self._cache) > self.memory_cache:

@@ -78,8 +78,9 @@ def test_closed_service_refuses_work(engine) -> None:
         service.open_image(images(1)[0])
 
 
-def test_regions_are_encoded_decoded_in_their_frame_and_cached(engine) -> None:
-    service = SegmentationService(engine, synchronous=True)
+def test_regions_are_encoded_decoded_in_their_frame_and_cached(engine, tmp_path) -> None:
+    disk = EmbeddingDiskCache(tmp_path, "model-x")
+    service = SegmentationService(engine, disk_cache=disk, synchronous=True)
     rgb = images(1, (300, 400))[0]
     image = service.open_image(rgb)
     region = service.open_region(image, rgb, (100, 50, 260, 170))
@@ -93,4 +94,5 @@ def test_regions_are_encoded_decoded_in_their_frame_and_cached(engine) -> None:
     again = service.open_region(image, rgb, (100, 50, 260, 170))
     assert other.embedding.result() is not region.embedding.result()
     assert again.embedding.result() is region.embedding.result()  # from the cache, not re-encoded
+    assert len(list(disk.folder.glob("*.npz"))) == 1  # the image went to disk, its regions did not
     service.close()
