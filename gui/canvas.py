@@ -20,7 +20,6 @@ from samcut.models.document.document import Proposal
 from samcut.models.document.strokes import Stroke
 
 ZOOM_STEP = 1.25
-TOOLS = ("smart", "box", "paint", "erase", "refine")
 PIXEL_BRUSHES = {"paint": QColor(80, 200, 255, 110), "erase": QColor(255, 90, 90, 110),
                  "refine": QColor(255, 220, 60, 110)}
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
@@ -45,7 +44,7 @@ class Canvas(QWidget):
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.brush_radius = 12
-        self.tool = "smart"  # one of TOOLS
+        self.tool = "smart"  # a tool name of gui.actions.TOOLS
         self._photo: QImage | None = None  # shares the document's pixels (no second copy of a big photo)
         self._photo_pixels: np.ndarray | None = None  # keeps those pixels alive
         self._image_size: tuple[int, int] | None = None  # (H, W)
@@ -169,10 +168,7 @@ class Canvas(QWidget):
             rgba = tint_rgba(sampled, SELECTION_TINT, 90, outline=True, dashed=True)
         else:
             rgba = tint_rgba(self._proposal.mask(rows, cols), PROPOSAL_TINT, 110, outline=True)
-        # The same [lo, hi) spans that sample_grid covered, in widget coordinates.
-        top_left = self.to_widget(max(0, int(np.floor(x0))), max(0, int(np.floor(y0))))
-        bottom_right = self.to_widget(min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1))))
-        rect = QRectF(top_left, bottom_right)
+        rect = self._visible_span()[4]  # the same [lo, hi) spans that sample_grid covered
         image = rgba_to_qimage(rgba)
         self._overlay_cache[name] = (key, image, rect)
         return image, rect
