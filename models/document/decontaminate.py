@@ -12,41 +12,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from samcut.models.engine.refine import block_mean, box_sum
+
 RADIUS = 6          # neighbourhood (px) for the local background / foreground colours
 STABLE_ALPHA = 0.3  # below this alpha, F leans on the nearby opaque colour instead of the solution
 
 
-def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
-    """Sums over ``(2r+1)^2`` windows of a ``H x W (x C)`` float array, zeros outside."""
-    k = 2 * r + 1
-    pad = [(r + 1, r), (r + 1, r)] + [(0, 0)] * (x.ndim - 2)
-    c = np.cumsum(np.pad(x.astype(np.float64), pad), axis=0)
-    rows = c[k:] - c[:-k]
-    c = np.cumsum(rows, axis=1)
-    return c[:, k:] - c[:, :-k]
-
-
 def _pool2(x: np.ndarray) -> np.ndarray:
-    """Sum over 2 x 2 blocks (odd edges padded with zeros)."""
-    x = np.pad(x, [(0, x.shape[0] % 2), (0, x.shape[1] % 2)] + [(0, 0)] * (x.ndim - 2))
-    return x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2]
+    """Sum over 2 x 2 blocks of the last two axes of ``C x H x W`` (odd edges padded with zeros)."""
+    x = np.pad(x, [(0, 0), (0, x.shape[1] % 2), (0, x.shape[2] % 2)])
+    return x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2]
 
 
 def _nearby_colour(weighted: np.ndarray, weight: np.ndarray, r: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """Mean colour of the weighted pixels within about ``r`` of each queried pixel (``ys``, ``xs``),
     looking twice as far at each coarser level of a pyramid where none are near; NaN if none at all.
-    ``weighted`` is colour x weight (``H x W x 3``), ``weight`` ``H x W``."""
+    ``weighted`` is colour planes x weight (``3 x H x W``), ``weight`` ``1 x H x W``."""
     out = np.full((len(ys), 3), np.nan, np.float64)
     todo = np.arange(len(ys))
     level = 0
     while todo.size:
-        count = _box_sum(weight, r)
-        total = _box_sum(weighted, r)
+        count = box_sum(weight, r)[0]
+        total = box_sum(weighted, r)
         qy, qx = ys[todo] >> level, xs[todo] >> level
         found = count[qy, qx] > 1e-3
-        out[todo[found]] = total[qy[found], qx[found]] / count[qy[found], qx[found], None]
+        out[todo[found]] = (total[:, qy[found], qx[found]] / count[qy[found], qx[found]]).T
         todo = todo[~found]
-        if max(weight.shape) <= 2 * r + 1:
+        if max(weight.shape[1:]) <= 2 * r + 1:
             break
         weighted, weight, level = _pool2(weighted), _pool2(weight), level + 1
     return out
@@ -69,19 +61,14 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     y0, x0 = max(0, ys.min() - m), max(0, xs.min() - m)
     y1, x1 = min(h, ys.max() + m + 1), min(w, xs.max() + m + 1)
     pad = ((0, -(y1 - y0) % s), (0, -(x1 - x0) % s))
-    image = np.pad(rgb[y0:y1, x0:x1].astype(np.float32), (*pad, (0, 0)), mode="edge")
-    a = np.pad(alpha[y0:y1, x0:x1], pad, mode="edge")
-    gh, gw = image.shape[0] // s, image.shape[1] // s
-
-    def pooled(x: np.ndarray) -> np.ndarray:
-        return x.reshape(gh, s, gw, s, *x.shape[2:]).mean(axis=(1, 3))
-
+    planes = np.pad(rgb[y0:y1, x0:x1], (*pad, (0, 0)), mode="edge").transpose(2, 0, 1).astype(np.float32)
+    a = np.pad(alpha[y0:y1, x0:x1], pad, mode="edge")[None]
     r = max(1, round(RADIUS / s))
     by, bx = ys - y0, xs - x0
-    pixel = image[by, bx]
+    pixel = rgb[ys, xs].astype(np.float32)
     pa = (alpha[ys, xs].astype(np.float32) / 255.0)[:, None]
     background, foreground = (
-        _nearby_colour(pooled(image * wt[..., None]), pooled(wt), r, by // s, bx // s)
+        _nearby_colour(block_mean(planes * wt, s), block_mean(wt, s), r, by // s, bx // s)
         for wt in ((a == 0).astype(np.float32), (a == 255).astype(np.float32)))
     background = np.where(np.isnan(background), pixel, background)  # no background anywhere: keep
     foreground = np.where(np.isnan(foreground), pixel, foreground)

@@ -22,8 +22,9 @@ UNSURE = 0.02  # the filter may change pixels whose mask probability lies in (UN
 BATCH_PIXELS = 2_000_000  # patch pixels filtered at once: bounds the working memory near 100 MB
 
 
-def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
-    """Sums over ``(2r+1)^2`` windows (zeros outside), separable cumulative sums on slices."""
+def box_sum(x: np.ndarray, r: int) -> np.ndarray:
+    """Float64 sums over ``(2r+1)^2`` windows of the last two axes of ``n x P x Q`` (zeros outside),
+    separable cumulative sums on slices."""
     k = 2 * r + 1
     padded = np.pad(x.astype(np.float64), ((0, 0), (r + 1, r), (r + 1, r)))
     c = np.cumsum(padded, axis=1)
@@ -35,14 +36,14 @@ def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
 @lru_cache(maxsize=32)
 def _window_area(shape: tuple[int, int], r: int) -> np.ndarray:
     """Pixels in each ``(2r+1)^2`` window of a ``shape`` patch, clipped at its border (``1 x P x Q``)."""
-    area = _box_sum(np.ones((1, *shape)), r)
+    area = box_sum(np.ones((1, *shape)), r)
     area.flags.writeable = False
     return area
 
 
 def box_mean(x: np.ndarray, r: int) -> np.ndarray:
     """Mean over ``(2r+1)^2`` windows of each patch in ``x`` (``n x P x Q``), windows clipped at borders."""
-    return (_box_sum(x, r) / _window_area(x.shape[1:], r)).astype(np.float32)
+    return (box_sum(x, r) / _window_area(x.shape[1:], r)).astype(np.float32)
 
 
 def _linear_upsampler(small: int, factor: int) -> np.ndarray:
@@ -68,7 +69,7 @@ def _solve_symmetric3(m: dict[tuple[int, int], np.ndarray], v: list[np.ndarray])
             (c13 * v[0] + c23 * v[1] + c33 * v[2]) / det]
 
 
-def _pool(x: np.ndarray, s: int) -> np.ndarray:
+def block_mean(x: np.ndarray, s: int) -> np.ndarray:
     """Means over ``s x s`` blocks of the last two axes of ``n x P x Q`` (P, Q multiples of s)."""
     cols = x[..., 0::s].copy()  # strided adds: much faster than a sum over a short axis
     for i in range(1, s):
@@ -92,8 +93,8 @@ def guided_filter(guide: np.ndarray, p: np.ndarray, r: int, eps: float, subsampl
     s = subsample
     channels = list(guide)
     if s > 1:
-        small_i = [_pool(c, s) for c in channels]
-        small_p = _pool(p, s)
+        small_i = [block_mean(c, s) for c in channels]
+        small_p = block_mean(p, s)
         rs = max(1, r // s)
     else:
         small_i, small_p, rs = channels, p, r
