@@ -93,11 +93,12 @@ class EngineBridge(QObject):
             self.encodeFinished.emit(handle.ticket, (time.perf_counter() - started) * 1000)
 
     # zoomed regions --------------------------------------------------------------------------
-    def request_region(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> None:
-        """Encode ``box`` = ``(x0, y0, x1, y1)`` of the open image (``rgb``) at full encoder resolution."""
+    def request_region(self, crop: np.ndarray, origin: tuple[int, int]) -> None:
+        """Encode a region of the open image, its pixels ``crop`` with top-left ``origin`` ``(x, y)``,
+        at full encoder resolution."""
         if self.handle is None or self._closed:
             return
-        region = self.service.open_region(self.handle, rgb, box)
+        region = self.service.open_region(self.handle, crop, origin)
         self.region = region
         started = time.perf_counter()
         self.regionStarted.emit(region.box)

@@ -75,7 +75,7 @@ class RegionController(QObject):
         if not force and (window.canvas.dragging or window.bridge.decoding):
             self._timer.start()  # the user is drawing: do not take the cores from the decoder now
             return
-        window.bridge.request_region(window.document.image.model_rgb(), box)
+        window.bridge.request_region(window.document.image.model_rgb(box), box[:2])
 
     def _on_region_ready(self, box: tuple[int, int, int, int], ms: float) -> None:
         self.window.encode_bar.setVisible(False)

@@ -49,12 +49,15 @@ class LoadedImage:
         alpha = np.ascontiguousarray(rgba[..., 3])
         return cls(np.ascontiguousarray(rgba[..., :3]), None if bool((alpha == 255).all()) else alpha, mode)
 
-    def model_rgb(self) -> np.ndarray:
-        """What the encoder sees: the image composited over white where it is transparent."""
+    def model_rgb(self, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """What the encoder sees: the image, or its region ``box`` = ``(x0, y0, x1, y1)``, composited
+        over white where it is transparent (only the pixels asked for are composited)."""
+        rows, cols = (slice(None), slice(None)) if box is None else (slice(box[1], box[3]), slice(box[0], box[2]))
+        rgb = self.rgb[rows, cols]
         if self.alpha is None:
-            return self.rgb
-        a = self.alpha[..., None].astype(np.uint16)
-        return ((self.rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+            return rgb
+        a = self.alpha[rows, cols, None].astype(np.uint16)
+        return ((rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
 
 
 def max_pixels_from_env() -> int:

@@ -163,19 +163,20 @@ class SegmentationService:
         self._current = (handle, cancel)
         return handle
 
-    def open_region(self, image: ImageHandle, rgb: np.ndarray, box: tuple[int, int, int, int]) -> ImageHandle:
-        """Encode the region ``box`` = ``(x0, y0, x1, y1)`` of ``image`` (whose pixels are ``rgb``) at the
-        encoder's full resolution, after the image itself; cancels the previous region's encode.
-        Regions are cached in memory like images (by their pixels), not on disk."""
+    def open_region(self, image: ImageHandle, crop: np.ndarray, origin: tuple[int, int]) -> ImageHandle:
+        """Encode a region of ``image``, its pixels ``crop`` (``uint8 h x w x 3``) whose top-left is
+        ``origin`` ``(x, y)`` in the image, at the encoder's full resolution, after the image itself;
+        cancels the previous region's encode. Regions are cached in memory like images (by their
+        pixels), not on disk."""
         if self._closed:
             raise RuntimeError("the segmentation service is closed")
-        x0, y0, x1, y1 = box
-        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        crop = np.ascontiguousarray(crop)
         if self._current_region is not None:
             self._cancel(self._current_region)
         cancel = Cancellation()
         future = self._encode_lane.submit(self._encode_job, crop, cancel, False)
-        handle = ImageHandle(image.ticket, (int(crop.shape[0]), int(crop.shape[1])), future, (int(x0), int(y0)))
+        handle = ImageHandle(image.ticket, (int(crop.shape[0]), int(crop.shape[1])), future,
+                             (int(origin[0]), int(origin[1])))
         self._current_region = (handle, cancel)
         return handle
 

@@ -78,6 +78,8 @@ def test_palette_with_transparency_keeps_alpha(tmp_path) -> None:
     assert img.alpha is not None and img.alpha[0, 9] == 0 and img.alpha[0, 0] == 255
     assert tuple(img.rgb[0, 0]) == (0, 255, 0)
     assert tuple(img.model_rgb()[0, 9]) == (255, 255, 255)  # transparent -> white for the encoder
+    h, w = img.size
+    np.testing.assert_array_equal(img.model_rgb((5, 0, w, h))[:, 4:], img.model_rgb()[:, 9:])  # a region alone
 
 
 def test_grey_alpha(tmp_path) -> None:

@@ -83,15 +83,15 @@ def test_regions_are_encoded_decoded_in_their_frame_and_cached(engine, tmp_path)
     service = SegmentationService(engine, disk_cache=disk, synchronous=True)
     rgb = images(1, (300, 400))[0]
     image = service.open_image(rgb)
-    region = service.open_region(image, rgb, (100, 50, 260, 170))
+    region = service.open_region(image, rgb[50:170, 100:260], (100, 50))
     assert region.ticket == image.ticket and region.origin == (100, 50) and region.size == (120, 160)
     assert region.box == (100, 50, 260, 170)
     direct = engine.encode(np.ascontiguousarray(rgb[50:170, 100:260]))
     np.testing.assert_array_equal(region.embedding.result().features, direct.features)
     result = service.decode(region, Prompt(points=[(30, 40)], labels=[1])).result()
     assert result.origin == (100, 50) and result.original_size == (120, 160)
-    other = service.open_region(image, rgb, (0, 0, 128, 128))
-    again = service.open_region(image, rgb, (100, 50, 260, 170))
+    other = service.open_region(image, rgb[:128, :128], (0, 0))
+    again = service.open_region(image, rgb[50:170, 100:260], (100, 50))
     assert other.embedding.result() is not region.embedding.result()
     assert again.embedding.result() is region.embedding.result()  # from the cache, not re-encoded
     assert len(list(disk.folder.glob("*.npz"))) == 1  # the image went to disk, its regions did not
