@@ -43,6 +43,14 @@ def mosaic(tmp_path_factory):
     return path, truth
 
 
+def open_encoded_noise(qtbot, window, tmp_path, seed: int) -> None:
+    """Open a 1400 x 900 noise photo and wait for its encode (zooming in on it asks for a region)."""
+    rgb = np.random.default_rng(seed).integers(0, 255, (900, 1400, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "big.png")
+    window.open_path(tmp_path / "big.png")
+    wait_for_encode(qtbot, window)
+
+
 def select_at(qtbot, window, point) -> np.ndarray:
     drag(window.canvas, [point])
     wait_for_proposal(qtbot, window)
@@ -100,12 +108,9 @@ def test_automatic_region_encode_waits_while_the_user_draws(qtbot, window, tmp_p
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    from helpers import wait_for_encode, widget_point
+    from helpers import widget_point
 
-    rgb = np.random.default_rng(3).integers(0, 255, (900, 1400, 3), dtype=np.uint8)
-    Image.fromarray(rgb).save(tmp_path / "big.png")
-    window.open_path(tmp_path / "big.png")
-    wait_for_encode(qtbot, window)
+    open_encoded_noise(qtbot, window, tmp_path, seed=3)
     window.regions._timer.setInterval(50)
     canvas = window.canvas
     left, plain = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
@@ -119,12 +124,7 @@ def test_automatic_region_encode_waits_while_the_user_draws(qtbot, window, tmp_p
 
 
 def test_a_failing_region_encode_is_reported_quietly(qtbot, window, tmp_path, monkeypatch) -> None:
-    from helpers import wait_for_encode
-
-    rgb = np.random.default_rng(4).integers(0, 255, (900, 1400, 3), dtype=np.uint8)
-    Image.fromarray(rgb).save(tmp_path / "big.png")
-    window.open_path(tmp_path / "big.png")
-    wait_for_encode(qtbot, window)
+    open_encoded_noise(qtbot, window, tmp_path, seed=4)
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("out of memory")
@@ -139,12 +139,7 @@ def test_a_failing_region_encode_is_reported_quietly(qtbot, window, tmp_path, mo
 
 def test_closing_with_a_region_encode_pending_is_quiet(qtbot, window, tmp_path) -> None:
     """The settle timer must not fire into a closed engine (it raised in the event loop)."""
-    from helpers import wait_for_encode
-
-    rgb = np.random.default_rng(6).integers(0, 255, (900, 1400, 3), dtype=np.uint8)
-    Image.fromarray(rgb).save(tmp_path / "big.png")
-    window.open_path(tmp_path / "big.png")
-    wait_for_encode(qtbot, window)
+    open_encoded_noise(qtbot, window, tmp_path, seed=6)
     window.regions._timer.setInterval(100)
     window.canvas.zoom_to((500, 300, 900, 600))  # starts the settle timer
     window.close()
