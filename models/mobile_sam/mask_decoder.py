@@ -26,8 +26,7 @@ class TokenAttention(nn.Module):
         self.out_proj = nn.Linear(inner, dim)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, c = x.shape
-        return x.reshape(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
+        return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         q = self._heads(self.q_proj(q))
@@ -36,8 +35,7 @@ class TokenAttention(nn.Module):
         head_dim = q.shape[-1]
         attn = (q @ k.transpose(-2, -1)) / (head_dim ** 0.5)
         out = attn.softmax(dim=-1) @ v
-        b, h, n, d = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(b, n, h * d))
+        return self.out_proj(out.transpose(1, 2).flatten(2))
 
 
 class FeedForward(nn.Module):
@@ -130,16 +128,23 @@ class MaskDecoder(nn.Module):
 
         Returns ``(low_res_logits 1 x 4 x 256 x 256, iou_predictions 1 x 4)``.
         """
-        out_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
-        tokens = torch.cat([out_tokens.unsqueeze(0).expand(sparse.shape[0], -1, -1), sparse], dim=1)
-        src = image_embeddings + dense
-        b, c, h, w = src.shape
-        hs, src = self.transformer(src, image_pe, tokens)
-        iou_out = hs[:, 0, :]
-        mask_out = hs[:, 1:1 + self.num_mask_tokens, :]
+        b, c, h, w = image_embeddings.shape
+        hs, src = self.attend(image_embeddings, image_pe, sparse, dense)
         upscaled = self.output_upscaling(src.transpose(1, 2).reshape(b, c, h, w))
-        hyper = torch.stack(
-            [mlp(mask_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1)
+        hyper = self.hypernetwork_weights(hs)
         b, c, h, w = upscaled.shape
         masks = (hyper @ upscaled.view(b, c, h * w)).view(b, -1, h, w)
-        return masks, self.iou_prediction_head(iou_out)
+        return masks, self.iou_prediction_head(hs[:, 0, :])
+
+    def attend(self, image_embeddings: torch.Tensor, image_pe: torch.Tensor, sparse: torch.Tensor,
+               dense: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two-way transformer: (output tokens ``B x (5+T) x 256``, image tokens ``B x 4096 x 256``
+        in row-major order of the 64 x 64 grid)."""
+        out_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
+        tokens = torch.cat([out_tokens.unsqueeze(0).expand(sparse.shape[0], -1, -1), sparse], dim=1)
+        return self.transformer(image_embeddings + dense, image_pe, tokens)
+
+    def hypernetwork_weights(self, hs: torch.Tensor) -> torch.Tensor:
+        """Per mask token, the weights of its mask over the upscaled features: ``B x 4 x 32``."""
+        mask_out = hs[:, 1:1 + self.num_mask_tokens, :]
+        return torch.stack([mlp(mask_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1)
