@@ -49,6 +49,13 @@ def thread_cpu() -> dict[str, float]:
     return out
 
 
+def overlay_drawn(canvas) -> bool:  # noqa: ANN001
+    """Whether the canvas has painted the overlay of its current proposal (it caches the overlay
+    it drew, keyed by the proposal): a stroke is timed to its first paint, not to a second one."""
+    cached = canvas._overlay_cache.get("proposal")
+    return cached is not None and cached[0][0] == id(canvas._proposal)
+
+
 def make_photo(path: Path) -> Path:
     """A 4000 x 3000 JPEG (12 MP) built from a reference photo, written once."""
     if not path.exists():
@@ -107,7 +114,8 @@ def child(models: Path, runs: int, photo: Path) -> dict:
             start = time.perf_counter()
             window._decode()
             wait(lambda: window.document.proposal is not None and not window.bridge.busy)
-            canvas.repaint()  # the proposal overlay for the visible region, drawn now
+            if not overlay_drawn(canvas):  # else the event loop has already painted it
+                canvas.repaint()  # the proposal overlay for the visible region, drawn now
             if i:  # the first is a warm-up
                 results[view].append((time.perf_counter() - start) * 1000)
     results["decoder"] = decoder_ms[2:]

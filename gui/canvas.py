@@ -14,8 +14,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
-from samcut.gui.overlay import PROPOSAL_TINT, SELECTION_TINT, sample_grid, tint_rgba
-from samcut.gui.qimage import rgb_view, rgba_to_qimage
+from samcut.gui.overlay import PROPOSAL_TINT, SELECTION_TINT, outline_levels, outline_table, sample_grid, tint_rgba
+from samcut.gui.qimage import indexed_to_qimage, rgb_view, rgba_to_qimage
 from samcut.models.document.document import Proposal
 from samcut.models.document.strokes import Stroke
 
@@ -165,11 +165,11 @@ class Canvas(QWidget):
             sampled = self._selection[np.ix_(rows, cols)]
             if not sampled.any():
                 return None
-            rgba = tint_rgba(sampled, SELECTION_TINT, 90, outline=True, dashed=True)
-        else:
-            rgba = tint_rgba(self._proposal.mask(rows, cols), PROPOSAL_TINT, 110, outline=True)
+            image = rgba_to_qimage(tint_rgba(sampled, SELECTION_TINT, 90, outline=True, dashed=True))
+        else:  # redrawn at every stroke: colour-table indices, expanded by Qt
+            image = indexed_to_qimage(outline_levels(self._proposal.mask(rows, cols)),
+                                      outline_table(PROPOSAL_TINT, 110))
         rect = self._visible_span()[4]  # the same [lo, hi) spans that sample_grid covered
-        image = rgba_to_qimage(rgba)
         self._overlay_cache[name] = (key, image, rect)
         return image, rect
 

@@ -53,3 +53,16 @@ def tint_rgba(mask: np.ndarray, colour: tuple[int, int, int], fill_alpha: int, o
         else:
             out[line] = pixel(colour, 255)
     return out.view(np.uint8).reshape(*mask.shape, 4)
+
+
+def outline_levels(mask: np.ndarray) -> np.ndarray:
+    """``uint8 h x w`` colour-table indices of a bool mask: 0 outside, 1 inside, 2 on its inner edge."""
+    mask = np.ascontiguousarray(mask, bool)
+    return mask.view(np.uint8) + edges(mask).view(np.uint8)
+
+
+def outline_table(colour: tuple[int, int, int], fill_alpha: int) -> list[int]:
+    """The three ``0xAARRGGBB`` colours of ``outline_levels``: clear, tinted fill, opaque edge."""
+    rgb = (colour[0] << 16) | (colour[1] << 8) | colour[2]
+    return [0, (fill_alpha << 24) | rgb, 0xFF000000 | rgb]
+

@@ -32,6 +32,17 @@ def rgba_to_qimage(rgba: np.ndarray) -> QImage:
     return QImage(data.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
+def indexed_to_qimage(levels: np.ndarray, table: list[int]) -> QImage:
+    """``uint8 H x W`` colour-table indices and their ``0xAARRGGBB`` colours -> a premultiplied ARGB
+    QImage (Qt expands the table in C++: a screen-sized overlay in about 1 ms, and it then draws
+    at the cost of a plain ARGB image)."""
+    h, w = levels.shape
+    data = np.ascontiguousarray(levels, np.uint8)
+    indexed = QImage(data.data, w, h, w, QImage.Format.Format_Indexed8)
+    indexed.setColorTable(table)
+    return indexed.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+
+
 def qimage_to_rgba(image: QImage) -> np.ndarray:
     """Any QImage -> ``uint8 H x W x 4`` RGBA (straight alpha)."""
     converted = image.convertToFormat(QImage.Format.Format_RGBA8888)

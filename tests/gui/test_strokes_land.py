@@ -73,3 +73,44 @@ def test_stroke_selects_the_object_under_it_zoomed_and_panned(qtbot, synthetic_w
         np.testing.assert_array_equal(cut[..., :3], load_image(path).rgb)
     assert np.mean(scores) > 0.35, scores
     assert np.mean(scores) > np.mean(controls) + 0.2, (scores, controls)
+
+
+def grab_rgb(canvas) -> np.ndarray:
+    """The canvas as drawn: ``int16 H x W x 3`` (device-independent pixels, offscreen scale 1)."""
+    from samcut.gui.qimage import qimage_to_rgba
+
+    return qimage_to_rgba(canvas.grab().toImage())[..., :3].astype(np.int16)
+
+
+def test_proposal_overlay_tints_what_the_mask_covers(qtbot, synthetic_window) -> None:
+    window = synthetic_window
+    path = synthetic_dir() / "composite_0.png"
+    truth = np.asarray(Image.open(synthetic_dir() / "composite_0_mask.png").convert("L")) > 127
+    assert window.open_path(path)
+    wait_for_encode(qtbot, window)
+    canvas = window.canvas
+    canvas.zoom_about(QPointF(canvas.width() / 2, canvas.height() / 2), 1.2)
+    before = grab_rgb(canvas)
+    drag(canvas, object_stroke(truth))
+    wait_for_proposal(qtbot, window)
+    after = grab_rgb(canvas)
+    # Each widget pixel whose centre lies on the image: is the proposal's mask set there?
+    mask = window.document.proposal.full()
+    h, w = mask.shape
+    ys, xs = np.mgrid[0:after.shape[0], 0:after.shape[1]]
+    ix = np.floor((xs + 0.5 - canvas.offset.x()) / canvas.scale).astype(int)
+    iy = np.floor((ys + 0.5 - canvas.offset.y()) / canvas.scale).astype(int)
+    on_image = (ix >= 1) & (iy >= 1) & (ix < w - 1) & (iy < h - 1)
+    covered = np.zeros(after.shape[:2], bool)
+    covered[on_image] = mask[iy[on_image], ix[on_image]]
+    assert covered.sum() > 1000
+    tint = np.array([40, 140, 255])
+    # Inside: the photo blended towards the proposal's blue (alpha 110/255), or the opaque outline.
+    blended = before + (tint - before) * 110 / 255
+    inside = covered & (np.abs(after - blended).max(-1) <= 3)
+    outline = np.abs(after - tint).max(-1) <= 1
+    changed = np.abs(after - before).max(-1) > 3
+    assert (inside | outline)[covered].mean() > 0.97
+    # Outside the mask nothing changes, apart from the outline's pixel where sampling rounds.
+    assert changed[on_image & ~covered].mean() < 0.01
+    assert outline.sum() > 100
