@@ -155,23 +155,21 @@ class Canvas(QWidget):
         x0, y0, x1, y1 = self.visible_image_rect()
         key = (id(source), x0, y0, x1, y1, self.width(), self.height())
         cached = self._overlay_cache.get(name)
-        if cached and cached[0] == key:
-            return cached[1], cached[2]
+        if cached and cached[0] == key:  # an empty overlay is cached too (as None)
+            return None if cached[1] is None else (cached[1], cached[2])
         rows = sample_grid(y0, y1, self.scale, h)
         cols = sample_grid(x0, x1, self.scale, w)
-        if rows.size == 0 or cols.size == 0:
-            return None
-        if name == "selection":
+        image = None
+        if rows.size and cols.size and name == "selection":
             sampled = self._selection[np.ix_(rows, cols)]
-            if not sampled.any():
-                return None
-            image = rgba_to_qimage(tint_rgba(sampled, SELECTION_TINT, 90, outline=True, dashed=True))
-        else:  # redrawn at every stroke: colour-table indices, expanded by Qt
+            if sampled.any():
+                image = rgba_to_qimage(tint_rgba(sampled, SELECTION_TINT, 90, outline=True, dashed=True))
+        elif rows.size and cols.size:  # redrawn at every stroke: colour-table indices, expanded by Qt
             image = indexed_to_qimage(outline_levels(self._proposal.mask(rows, cols)),
                                       outline_table(PROPOSAL_TINT, 110))
         rect = self._visible_span()[4]  # the same [lo, hi) spans that sample_grid covered
         self._overlay_cache[name] = (key, image, rect)
-        return image, rect
+        return None if image is None else (image, rect)
 
     def _visible_span(self) -> tuple[int, int, int, int, QRectF]:
         """The visible image pixels ``[x0, x1) x [y0, y1)`` (whole pixels) and their widget rectangle."""

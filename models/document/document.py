@@ -16,7 +16,7 @@ from samcut.models.document.history import History
 from samcut.models.document.imageio import LoadedImage
 from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import Stroke, StrokePrompt
-from samcut.models.engine.postprocess import full_mask, upsample_masks
+from samcut.models.engine.postprocess import full_mask, sampled_mask
 from samcut.models.engine.refine import refine_alpha, refine_region
 from samcut.models.engine.types import Prompt
 
@@ -68,18 +68,19 @@ class Proposal:
         return float(self.scores[self.chosen])
 
     def mask(self, rows: slice | np.ndarray = slice(None), cols: slice | np.ndarray = slice(None)) -> np.ndarray:
-        """The chosen candidate as bool, for a rectangle (or sampled rows/columns) of the image."""
-        logits = self.low_res_logits[self.chosen:self.chosen + 1]
-        if self.whole_image:
-            return upsample_masks(logits, self.input_size, self.original_size, rows, cols)[0]
+        """The chosen candidate as bool, for a rectangle or ascending sampled rows/columns of the image
+        (only the samples inside its positive region are upsampled)."""
+        logits = self.low_res_logits[self.chosen]
         (x0, y0), (h, w) = self.origin, self.original_size
-        r = np.arange(self.image_size[0])[rows] - y0
-        c = np.arange(self.image_size[1])[cols] - x0
+        height, width = self.image_size or self.original_size
+        r = np.arange(height)[rows] - y0
+        c = np.arange(width)[cols] - x0
         r_in, c_in = (r >= 0) & (r < h), (c >= 0) & (c < w)
+        if r_in.all() and c_in.all():
+            return sampled_mask(logits, self.input_size, self.original_size, r, c)
         out = np.zeros((r.size, c.size), bool)
         if r_in.any() and c_in.any():
-            out[np.ix_(r_in, c_in)] = upsample_masks(logits, self.input_size, self.original_size, r[r_in],
-                                                     c[c_in])[0]
+            out[np.ix_(r_in, c_in)] = sampled_mask(logits, self.input_size, self.original_size, r[r_in], c[c_in])
         return out
 
     def full(self) -> np.ndarray:

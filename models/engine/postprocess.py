@@ -90,3 +90,22 @@ def full_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size: t
         rows, cols = region
         out[rows, cols] = upsample_masks(low_res, input_size, original_size, rows, cols)[0]
     return out
+
+
+def sampled_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
+                 rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """bool ``len(rows) x len(cols)``: one ``256 x 256`` logit map's mask at the original image's
+    ``rows`` x ``cols`` (ascending indices, e.g. one per screen pixel), upsampling only the samples
+    inside its positive region; the same values as ``upsample_masks`` at those samples."""
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    out = np.zeros((rows.size, cols.size), bool)
+    region = positive_region(low_res, input_size, original_size)
+    if region is None:
+        return out
+    r0, r1 = np.searchsorted(rows, [region[0].start, region[0].stop])
+    c0, c1 = np.searchsorted(cols, [region[1].start, region[1].stop])
+    if r1 > r0 and c1 > c0:
+        logits = np.asarray(low_res).reshape(1, LOW_RES, LOW_RES)
+        out[r0:r1, c0:c1] = upsample_masks(logits, input_size, original_size, rows[r0:r1], cols[c0:c1])[0]
+    return out
+

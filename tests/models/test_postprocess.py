@@ -62,3 +62,24 @@ def test_full_mask_by_region_equals_whole_frame(size) -> None:
     expected = upsample_masks(low[None], resized_size(*size), size)[0]
     np.testing.assert_array_equal(full_mask(low, resized_size(*size), size), expected)
     assert not full_mask(np.full((256, 256), -1.0, np.float32), resized_size(*size), size).any()
+
+
+@pytest.mark.parametrize("size", [(300, 451), (3000, 4000), (7, 9)], ids=str)
+def test_sampled_mask_equals_the_whole_frame_at_its_samples(size) -> None:
+    from samcut.models.engine.postprocess import sampled_mask
+
+    def sample_grid(start: float, stop: float, scale: float, limit: int) -> np.ndarray:  # one per screen pixel
+        lo, hi = int(start), min(limit, int(np.ceil(stop)))
+        return np.unique(np.linspace(lo, hi - 1, max(1, int((hi - lo) * scale))).astype(np.int64))
+
+    rng = np.random.default_rng(5)
+    low = np.full((256, 256), -4.0, np.float32)
+    low[60:140, 30:90] = rng.uniform(-1, 5, (80, 60))
+    whole = upsample_masks(low[None], resized_size(*size), size)[0]
+    h, w = size
+    for y0, y1, x0, x1, scale in ((0, h, 0, w, 0.3), (h * 0.2, h * 0.7, w * 0.1, w * 0.5, 1.7), (0, h, w / 2, w, 1.0)):
+        rows, cols = sample_grid(y0, y1, scale, h), sample_grid(x0, x1, scale, w)
+        np.testing.assert_array_equal(sampled_mask(low, resized_size(*size), size, rows, cols),
+                                      whole[np.ix_(rows, cols)])
+    assert not sampled_mask(np.full((256, 256), -1.0, np.float32), resized_size(*size), size,
+                            np.arange(h), np.arange(w)).any()
