@@ -65,4 +65,3 @@ def outline_table(colour: tuple[int, int, int], fill_alpha: int) -> list[int]:
     """The three ``0xAARRGGBB`` colours of ``outline_levels``: clear, tinted fill, opaque edge."""
     rgb = (colour[0] << 16) | (colour[1] << 8) | colour[2]
     return [0, (fill_alpha << 24) | rgb, 0xFF000000 | rgb]
-

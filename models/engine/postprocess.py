@@ -108,4 +108,3 @@ def sampled_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size
         logits = np.asarray(low_res).reshape(1, LOW_RES, LOW_RES)
         out[r0:r1, c0:c1] = upsample_masks(logits, input_size, original_size, rows[r0:r1], cols[c0:c1])[0]
     return out
-
