@@ -102,8 +102,19 @@ class HostServer(QObject):
         self.linger.timeout.connect(QApplication.quit)
 
     def _on_connection(self) -> None:
-        peer = self.server.nextPendingConnection()
-        peer.waitForReadyRead(5000)
+        """Take every pending client; each is served when its request line has arrived (never
+        waiting for it on the GUI thread: a client that connects and stalls freezes nothing)."""
+        while self.server.hasPendingConnections():
+            peer = self.server.nextPendingConnection()
+            if peer is None:
+                return
+            peer.readyRead.connect(lambda p=peer: self._on_request_line(p))
+            self._on_request_line(peer)  # the line may have arrived with the connection
+
+    def _on_request_line(self, peer: QLocalSocket) -> None:
+        if peer.property("samcut_served") or not peer.canReadLine():
+            return
+        peer.setProperty("samcut_served", True)  # one request per connection
         request_path = bytes(peer.readLine()).decode().strip()
         if self.session is not None and not self.session.done:
             self._reply_busy(request_path)

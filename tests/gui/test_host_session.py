@@ -83,3 +83,37 @@ def test_apply_returns_the_selection_and_a_second_call_reuses_the_process(qtbot,
 
 def test_no_running_samcut_means_no_forwarding(runtime_dir) -> None:
     assert not forward_to_running_samcut(str(runtime_dir / "nothing.json"))
+
+
+def test_a_client_that_stalls_before_sending_freezes_nothing(qtbot, window, runtime_dir) -> None:
+    import socket
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    server = HostServer(window, server_address())
+    request = write_request(runtime_dir, "slow", with_selection=False)
+    replies = []
+
+    def slow_client() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(server_address())
+            time.sleep(1.5)  # connected, request not sent yet
+            sock.sendall(str(request).encode() + b"\n")
+            sock.settimeout(30)
+            replies.append(sock.recv(64))
+
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(50)
+    client = threading.Thread(target=slow_client)
+    client.start()
+    qtbot.waitUntil(lambda: server.session is not None and window.isVisible(), timeout=20_000)
+    timer.stop()
+    # The event loop kept running while the client was silent: no gap of a second between ticks.
+    assert len(ticks) > 10 and float(np.diff(ticks).max()) < 1.0
+    assert server.session.request.response.endswith("slow/response.json")
+    server.session.cancel()
+    qtbot.waitUntil(lambda: not client.is_alive(), timeout=20_000)
+    assert replies == [b"done\n"]
