@@ -90,7 +90,7 @@ def session_options(threads: int, lean_memory: bool = False) -> ort.SessionOptio
 
 def encoder_providers(threads: int) -> list:
     """Where the encoder runs: OpenVINO's provider when the installed ONNX Runtime build has it
-    (``onnxruntime-openvino`` from PyPI: 1.3-1.7x faster encodes on these Intel CPUs, embedding
+    (``onnxruntime-openvino`` from PyPI: 1.1-1.7x faster encodes on these Intel CPUs, embedding
     within 2e-5 of the CPU provider's), else ONNX Runtime's CPU provider. The decoder always runs
     on the CPU provider (OpenVINO was no faster there, and it recompiles per prompt length)."""
     if OPENVINO in ort.get_available_providers() and os.environ.get(OPENVINO_ENV, "1") != "0":
