@@ -92,7 +92,7 @@ def encoder_providers(threads: int) -> list:
     """Where the encoder runs: OpenVINO's provider when the installed ONNX Runtime build has it
     (``onnxruntime-openvino`` from PyPI: 1.1-1.7x faster encodes on these Intel CPUs, embedding
     within 2e-5 of the CPU provider's), else ONNX Runtime's CPU provider. The decoder always runs
-    on the CPU provider (OpenVINO was no faster there, and it recompiles per prompt length)."""
+    on the CPU provider (OpenVINO was at most 3-9% faster there, measured)."""
     if OPENVINO in ort.get_available_providers() and os.environ.get(OPENVINO_ENV, "1") != "0":
         options = {"device_type": "CPU", "precision": "FP32", "num_of_threads": str(threads)}
         return [(OPENVINO, options), "CPUExecutionProvider"]
