@@ -84,12 +84,7 @@ def positive_region(low_res: np.ndarray, input_size: tuple[int, int],
 
 def full_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int]) -> np.ndarray:
     """bool ``H x W`` mask of one ``256 x 256`` logit map, upsampling only its positive region."""
-    out = np.zeros(original_size, bool)
-    region = positive_region(low_res, input_size, original_size)
-    if region is not None:
-        rows, cols = region
-        out[rows, cols] = upsample_masks(low_res, input_size, original_size, rows, cols)[0]
-    return out
+    return sampled_mask(low_res, input_size, original_size, np.arange(original_size[0]), np.arange(original_size[1]))
 
 
 def sampled_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],

@@ -134,6 +134,12 @@ def boundary_tiles(low_res: np.ndarray) -> np.ndarray:
     return np.argwhere(edge_cells(low_res).reshape(LOW_RES // t, t, LOW_RES // t, t).any(axis=(1, 3)))
 
 
+def _grid_index(pixels: np.ndarray, scale: float, cell_px: int, count: int) -> np.ndarray:
+    """Index of the grid cell (``cell_px`` pixels of the 1024 frame, ``count`` cells) holding the centre
+    of each photo pixel in ``pixels`` (``scale`` photo pixels per frame pixel)."""
+    return np.minimum(((pixels + 0.5) / scale / cell_px).astype(np.int64), count - 1)
+
+
 @lru_cache(maxsize=16)
 def _support(resized: int, original: int) -> tuple[np.ndarray, np.ndarray]:
     """First and last non-zero column of each row of ``axis_weights(resized, original)``."""
@@ -178,8 +184,8 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
     t = CELLS_PER_TILE
     tile_px = t * (IMAGE_SIZE // LOW_RES)
     tile_value = np.where(logits[::t, ::t] > 0, 255, 0).astype(np.uint8)  # 64 x 64
-    tile_row = np.minimum(((np.arange(h) + 0.5) / scale_y / tile_px).astype(np.int64), LOW_RES // t - 1)
-    tile_col = np.minimum(((np.arange(w) + 0.5) / scale_x / tile_px).astype(np.int64), LOW_RES // t - 1)
+    tile_row = _grid_index(np.arange(h), scale_y, tile_px, LOW_RES // t)
+    tile_col = _grid_index(np.arange(w), scale_x, tile_px, LOW_RES // t)
     alpha = tile_value[:, tile_col][tile_row]
     subsample = max(1, radius // 2)  # fast guided filter on large photos
     # A tile's core: the photo rows / columns whose centres fall in it.
@@ -215,10 +221,9 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
         q = guided_filter(guide, p.astype(np.float32), radius, eps, subsample)
         # Only where the upsampled mask itself is unsure (its smeared edge), in the cells along the
         # edge, may the filter decide; where SAM is confident, or far from its edge, its answer stands.
-        cell_y = np.minimum(((np.clip(y0[:, None] - margin + np.arange(ph), 0, h - 1) + 0.5) / scale_y / 4).astype(
-            np.int64), LOW_RES - 1)
-        cell_x = np.minimum(((np.clip(x0[:, None] - margin + np.arange(pw), 0, w - 1) + 0.5) / scale_x / 4).astype(
-            np.int64), LOW_RES - 1)
+        cell_px = IMAGE_SIZE // LOW_RES
+        cell_y = _grid_index(np.clip(y0[:, None] - margin + np.arange(ph), 0, h - 1), scale_y, cell_px, LOW_RES)
+        cell_x = _grid_index(np.clip(x0[:, None] - margin + np.arange(pw), 0, w - 1), scale_x, cell_px, LOW_RES)
         near_edge = edge[cell_y[:, :, None], cell_x[:, None, :]]
         unsure = (p > UNSURE) & (p < 1 - UNSURE) & near_edge
         q = np.where(unsure, q, p >= 0.5)
