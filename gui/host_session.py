@@ -115,7 +115,8 @@ class HostServer(QObject):
         if peer.property("samcut_served") or not peer.canReadLine():
             return
         peer.setProperty("samcut_served", True)  # one request per connection
-        request_path = bytes(peer.readLine()).decode().strip()
+        # A line that is not UTF-8 names no file: start() fails on it and releases the client.
+        request_path = bytes(peer.readLine()).decode(errors="replace").strip()
         if self.session is not None and not self.session.done:
             self._reply_busy(request_path)
             peer.write(b"done\n")

@@ -117,3 +117,23 @@ def test_a_client_that_stalls_before_sending_freezes_nothing(qtbot, window, runt
     server.session.cancel()
     qtbot.waitUntil(lambda: not client.is_alive(), timeout=20_000)
     assert replies == [b"done\n"]
+
+
+def test_a_garbled_request_line_is_released_not_raised(qtbot, window, runtime_dir) -> None:
+    import socket
+
+    server = HostServer(window, server_address())
+    replies = []
+
+    def client() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(server_address())
+            sock.sendall(b"\xff\xfe not a path\n")
+            sock.settimeout(30)
+            replies.append(sock.recv(64))
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=20_000)
+    assert replies == [b"done\n"]
+    assert server.session is None  # no session was opened for it
