@@ -9,12 +9,12 @@ from pathlib import Path
 from samcut.cli import host, models_cmd, plugins_cmd, segment
 from samcut.models.document.imageio import ImageError
 from samcut.models.engine import ModelError
+from samcut.models.store.convert import ConversionError
 from samcut.models.store.download import DownloadError
-from samcut.models.store.install import ExportFailed
 from samcut.models.version import version_string
 
 # Errors whose message is meant for the user: one line, exit status 2, no traceback.
-USER_ERRORS = (ImageError, ModelError, DownloadError, ExportFailed, ValueError, KeyError, OSError)
+USER_ERRORS = (ImageError, ModelError, DownloadError, ConversionError, ValueError, KeyError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,8 @@
-"""Shared fixtures: models exported once per session from the reference checkpoints."""
+"""Shared fixtures: models installed once per session from the reference checkpoints.
+
+The models the tests use come from the torch-free conversion (what every user install runs);
+``torch_export_dir`` gives what the torch exporter writes, for the tests that compare the two.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +16,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference import reference_dir, synthetic_dir  # noqa: E402
 
+CHECKPOINTS = {"test": lambda: reference_dir() / "mobile_sam_test.pt",
+               "synthetic": lambda: synthetic_dir() / "mobile_sam_synthetic.pt"}
 
-def _export(checkpoint: Path, out: Path) -> Path:
-    from samcut.models.export import export_model
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        export_model(checkpoint, out)
+def _convert(checkpoint: Path, out: Path) -> Path:
+    from samcut.models.store.convert import convert_checkpoint
+
+    convert_checkpoint(checkpoint, out)
     return out
 
 
 @pytest.fixture(scope="session")
 def test_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """ONNX export of ``mobile_sam_test.pt`` (random but non-trivial weights)."""
-    return _export(reference_dir() / "mobile_sam_test.pt", tmp_path_factory.mktemp("model_test"))
+    """``mobile_sam_test.pt`` (random but non-trivial weights) installed as a user's install does."""
+    return _convert(CHECKPOINTS["test"](), tmp_path_factory.mktemp("model_test"))
 
 
 @pytest.fixture(scope="session")
 def synthetic_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """ONNX export of the synthetic model that segments pasted objects."""
-    return _export(synthetic_dir() / "mobile_sam_synthetic.pt", tmp_path_factory.mktemp("model_synthetic"))
+    """The synthetic model that segments pasted objects, installed as a user's install does."""
+    return _convert(CHECKPOINTS["synthetic"](), tmp_path_factory.mktemp("model_synthetic"))
+
+
+@pytest.fixture(scope="session")
+def torch_export_dir(tmp_path_factory: pytest.TempPathFactory):
+    """``torch_export_dir(name)``: the torch exporter's folder for checkpoint ``name`` (made once)."""
+    made: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in made:
+            from samcut.models.export import export_model
+
+            out = tmp_path_factory.mktemp(f"torch_{name}")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                export_model(CHECKPOINTS[name](), out)
+            made[name] = out
+        return made[name]
+
+    return get
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from torch import nn
 from samcut.models.mobile_sam.mask_decoder import MaskDecoder
 from samcut.models.mobile_sam.prompt_encoder import PromptEncoder
 from samcut.models.mobile_sam.tiny_vit import TinyViT
+from samcut.models.store.checkpoint import CheckpointError as NumpyCheckpointError
+from samcut.models.store.checkpoint import read_checkpoint
 
 IMAGE_SIZE = 1024
 EMBED_GRID = 64
@@ -40,16 +42,13 @@ def build_mobile_sam() -> MobileSam:
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Unpickle a checkpoint safely (``weights_only=True``); accepts a bare state dict or ``{"model": ...}``."""
+    """A checkpoint's tensors, read by samcut's own allow-listed reader (the one installs use, so the
+    torch export and the torch-free conversion see the same numbers); a bare state dict or
+    ``{"model": ...}``."""
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__}: {exc})") from exc
-    if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
-        data = data["model"]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise CheckpointError(f"{path}: does not hold a state dict of tensors")
-    return data
+        return {key: torch.from_numpy(array) for key, array in read_checkpoint(path).items()}
+    except NumpyCheckpointError as exc:
+        raise CheckpointError(str(exc)) from exc
 
 
 def load_mobile_sam(path: Path) -> MobileSam:

@@ -1,20 +1,19 @@
-"""Installing a model: get the checkpoint (download or local file), verify it, export to ONNX.
+"""Installing a model: get the checkpoint (download or local file), verify it, convert it to ONNX.
 
-The export runs in a child process (``python -m samcut.models.export``) so that torch is never
-imported by the app itself; it needs the ``export`` extra (torch) in that Python.
+The conversion (``convert``) needs numpy alone, so a plain pip install and the frozen bundle
+install models the same way; torch only makes the templates it fills, at build time.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from samcut.models.document.atomic import atomic_write
 from samcut.models.engine.sam_engine import verify_model_dir
+from samcut.models.store.convert import convert_checkpoint
 from samcut.models.store.download import (
     DownloadError,
     OfflineError,
@@ -25,10 +24,6 @@ from samcut.models.store.download import (
 from samcut.models.store.registry import ModelSpec, downloads_dir, model_dir
 
 Say = Callable[[str], None]
-
-
-class ExportFailed(RuntimeError):
-    """The ONNX export child process failed; the message carries its last words."""
 
 
 def _quiet(_msg: str) -> None:
@@ -72,27 +67,18 @@ def import_checkpoint(spec: ModelSpec, source: Path, say: Say = _quiet) -> Path:
     return dest
 
 
-def export_checkpoint(checkpoint: Path, out_dir: Path, say: Say = _quiet, python: str | None = None) -> dict:
-    """Run the ONNX export in a child Python; return the verified manifest of ``out_dir``."""
-    if getattr(sys, "frozen", False) and python is None:
-        raise ExportFailed("this samcut bundle cannot convert checkpoints (it has no PyTorch inside); use a bundle "
-                           "built with 'packaging/build.sh --models DIR', or run 'samcut models fetch' with a "
-                           "pip-installed samcut and point SAMCUT_MODEL_DIR at its models folder")
-    cmd = [python or sys.executable, "-m", "samcut.models.export", str(checkpoint), "--out", str(out_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stderr is not None
-    for line in proc.stdout:  # progress lines
-        if line.strip():
-            say(line.rstrip())
-    errors = [line.strip() for line in proc.stderr if line.strip()]
-    if proc.wait() != 0:
-        raise ExportFailed(errors[-1] if errors else f"export exited with status {proc.returncode}")
+def export_checkpoint(checkpoint: Path, out_dir: Path, say: Say = _quiet) -> dict:
+    """Convert ``checkpoint`` into ``out_dir``; return the verified manifest.
+
+    Raises ``ConversionError`` with a one-line reason (nothing is left half-written).
+    """
+    convert_checkpoint(checkpoint, out_dir, say=say)
     return verify_model_dir(out_dir)
 
 
 def install(spec: ModelSpec, source: Path | None = None, progress: Progress | None = None, say: Say = _quiet,
             cancel: threading.Event | None = None) -> Path:
-    """Fetch (or take ``source``), verify, and export ``spec`` into its model folder. Returns the folder."""
+    """Fetch (or take ``source``), verify, and convert ``spec`` into its model folder. Returns the folder."""
     checkpoint = import_checkpoint(spec, source, say) if source else fetch_checkpoint(spec, progress, say, cancel)
     out = model_dir(spec.name)
     export_checkpoint(checkpoint, out, say)

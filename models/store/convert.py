@@ -1,0 +1,94 @@
+"""Turn a MobileSAM checkpoint into ``encoder.onnx`` + ``decoder.onnx`` with numpy alone.
+
+The checkpoint is read by ``checkpoint.read_checkpoint`` (no torch, allow-listed pickle) and its
+tensors are put into the shipped weightless graphs (``onnx_template``). The files equal what
+samcut's torch exporter writes for the same checkpoint, byte for byte (tested), in 1-2 s and about
+150 MB instead of tens of seconds and a gigabyte of torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from samcut.models.store.checkpoint import CheckpointError, read_checkpoint
+from samcut.models.store.hashing import file_sha256, git_blob_sha1
+from samcut.models.store.onnx_template import TemplateError, check_fits, fill_template, read_template
+
+GRAPHS = ("encoder", "decoder")
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+WORK_PREFIX = ".convert-"
+
+
+class ConversionError(RuntimeError):
+    """The checkpoint could not be turned into ONNX files; nothing was left in the output folder."""
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str = "mobile_sam_vit_t",
+                       say: Callable[[str], None] = _quiet) -> dict:
+    """Write ``encoder.onnx``, ``decoder.onnx`` and ``manifest.json`` for ``checkpoint`` into ``out_dir``.
+
+    The files are written in a private folder inside ``out_dir`` and moved in when both are
+    complete; the manifest goes last, so a folder with a manifest is whole. On any failure
+    ``out_dir`` keeps what it had (a folder this call created is removed again). Returns the
+    manifest. Raises ``ConversionError`` with a one-line reason.
+    """
+    checkpoint, out_dir = Path(checkpoint), Path(out_dir)
+    say(f"reading {checkpoint}")
+    try:
+        state = read_checkpoint(checkpoint)
+        templates = {graph: read_template(graph) for graph in GRAPHS}
+        for template in templates.values():
+            check_fits(template, state, str(checkpoint))
+    except (CheckpointError, TemplateError) as exc:
+        raise ConversionError(str(exc)) from None
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=out_dir))
+    except OSError as exc:
+        raise ConversionError(f"cannot write into {out_dir} ({exc.strerror or exc})") from None
+    try:
+        files = {}
+        for graph, template in templates.items():
+            name = f"{graph}.onnx"
+            say(f"writing {name}")
+            with open(work / name, "wb") as out:
+                fill_template(template, state, out)
+            files[name] = {"bytes": (work / name).stat().st_size, "sha256": file_sha256(work / name)}
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "model": model_name,
+            "input_size": 1024,
+            "embedding_shape": [1, 256, 64, 64],
+            "converter": {"method": "onnx templates (no torch)",
+                          "templates_made_with": templates["encoder"].made_with},
+            "checkpoint": {
+                "name": checkpoint.name,
+                "bytes": checkpoint.stat().st_size,
+                "sha256": file_sha256(checkpoint),
+                "git_blob_sha1": git_blob_sha1(checkpoint),
+            },
+            "files": files,
+        }
+        (work / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
+        for name in (*files, MANIFEST_NAME):
+            os.replace(work / name, out_dir / name)
+        say(f"wrote {out_dir}")
+        return manifest
+    except OSError as exc:
+        raise ConversionError(f"cannot write the model into {out_dir} ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if created and not (out_dir / MANIFEST_NAME).exists():
+            shutil.rmtree(out_dir, ignore_errors=True)
