@@ -8,7 +8,7 @@ from pathlib import Path
 
 from samcut.cli.progress import ProgressBar
 from samcut.models.engine import verify_model_dir
-from samcut.models.store.install import export_checkpoint, install
+from samcut.models.store.install import export_checkpoint, install, is_official
 from samcut.models.store.registry import DEFAULT_MODEL, REGISTRY, installed_models, model_dir, models_root, spec
 
 
@@ -21,9 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="list installed models")
     verify = sub.add_parser("verify", help="check an installed model's files against its manifest")
     verify.add_argument("name", nargs="?", default=DEFAULT_MODEL)
-    export = sub.add_parser("export", help="export a MobileSAM checkpoint to ONNX (needs torch)")
+    export = sub.add_parser(
+        "export", help="convert any MobileSAM vit_t checkpoint to ONNX (no PyTorch needed)",
+        description="Convert a MobileSAM vit_t checkpoint (a torch.save state dict, official or fine-tuned) "
+                    "into encoder.onnx + decoder.onnx + manifest.json. Needs numpy only: the checkpoint is read "
+                    "without PyTorch (a pickle asking for anything but tensors is refused) and its weights are "
+                    "put into the graphs shipped with samcut. Unlike 'fetch --from', the file is not checked "
+                    "against the official checkpoint's hash.")
     export.add_argument("checkpoint", type=Path)
-    export.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: the installed model's)")
+    export.add_argument("--out", type=Path, metavar="DIR",
+                        help="model folder to write (default: the installed model's; use it with --models DIR)")
 
 
 def _say(message: str) -> None:
@@ -44,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
         if not found:
             print(f"no models installed in {models_root()} (install one with 'samcut models fetch')")
         for item in found:
-            print(f"{item.name}\t{item.manifest.get('model', '?')}\t{item.path}")
+            known = REGISTRY.get(item.name)
+            origin = "official weights" if known and is_official(known, item.manifest) else "custom weights"
+            print(f"{item.name}\t{item.manifest.get('model', '?')}\t{origin}\t{item.path}")
         return 0
     if command == "verify":
         folder = model_dir(args.name)

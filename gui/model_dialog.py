@@ -11,12 +11,14 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from samcut.models.store.download import ChecksumError, OfflineError
 from samcut.models.store.install import install
 from samcut.models.store.registry import MOBILE_SAM, ModelSpec
 
@@ -25,16 +27,26 @@ class _InstallWorker(QObject):
     progress = Signal(int, int)   # bytes done, total (0 if unknown)
     message = Signal(str)
     finished = Signal(str, str)   # model folder or "", error message or ""
+    not_official = Signal(str)    # a chosen file is not the official checkpoint: its path
 
-    def __init__(self, spec: ModelSpec, source: Path | None, cancel: threading.Event) -> None:
+    def __init__(self, spec: ModelSpec, source: Path | None, cancel: threading.Event, custom: bool) -> None:
         super().__init__()
-        self.spec, self.source, self.cancel = spec, source, cancel
+        self.spec, self.source, self.cancel, self.custom = spec, source, cancel, custom
 
     def run(self) -> None:
         try:
-            folder = install(self.spec, source=self.source, cancel=self.cancel,
+            folder = install(self.spec, source=self.source, cancel=self.cancel, custom=self.custom,
                              progress=lambda d, t: self.progress.emit(int(d), int(t or 0)),
                              say=self.message.emit)
+        except ChecksumError as exc:
+            self.finished.emit("", str(exc))
+            if self.source is not None:  # after finished: the dialog is idle again when it asks
+                self.not_official.emit(str(self.source))
+            return
+        except OfflineError:
+            self.finished.emit("", f"No connection to the download server. On a machine with internet, download "
+                                   f"{self.spec.urls[0]} and choose Install from file here.")
+            return
         except Exception as exc:  # noqa: BLE001 - every failure is shown in plain words
             self.finished.emit("", str(exc) or exc.__class__.__name__)
             return
@@ -55,7 +67,7 @@ class ModelDialog(QDialog):
         self._worker: _InstallWorker | None = None
         text = QLabel(
             f"samcut needs the <b>{spec.title}</b> model (about 40 MB download).<br>"
-            "It is checked against its pinned hash, then converted for ONNX Runtime.<br>"
+            "It is checked against its pinned hash, then converted for ONNX Runtime (a few seconds).<br>"
             "On a machine without internet, choose <i>Install from file</i> with a copy of "
             f"<code>{spec.filename}</code>.<br><small>{spec.credit}.</small>")
         text.setWordWrap(True)
@@ -64,8 +76,8 @@ class ModelDialog(QDialog):
         self.status.setWordWrap(True)
         self.bar = QProgressBar()
         self.bar.setVisible(False)
-        self.download_button = QPushButton("Download")
-        self.file_button = QPushButton("Install from file…")
+        self.download_button = QPushButton("&Download")
+        self.file_button = QPushButton("Install from &file…")
         self.cancel_button = QPushButton("Cancel")
         self.download_button.clicked.connect(lambda: self._start(None))
         self.file_button.clicked.connect(self._choose_file)
@@ -84,7 +96,18 @@ class ModelDialog(QDialog):
         if path:
             self._start(Path(path))
 
-    def _start(self, source: Path | None) -> None:
+    def _offer_custom(self, source: str) -> None:
+        """The chosen file is not the official checkpoint: install it as custom weights if the user says so."""
+        answer = QMessageBox.question(
+            self, "Not the official checkpoint",
+            f"{Path(source).name} is not the official {self.spec.filename} (its hash differs).\n\n"
+            "Install it anyway as custom MobileSAM vit_t weights (fine-tuned, say)? samcut reads only its "
+            "tensors; nothing in the file is run.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        if answer == QMessageBox.StandardButton.Yes:
+            self._start(Path(source), custom=True)
+
+    def _start(self, source: Path | None, custom: bool = False) -> None:
         self._cancel.clear()
         self.download_button.setEnabled(False)
         self.file_button.setEnabled(False)
@@ -92,12 +115,13 @@ class ModelDialog(QDialog):
         self.bar.setRange(0, 0)
         self.status.setText("Verifying…" if source else "Connecting…")
         self._thread = QThread(self)
-        self._worker = _InstallWorker(self.spec, source, self._cancel)
+        self._worker = _InstallWorker(self.spec, source, self._cancel, custom)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
         self._worker.message.connect(self.status.setText)
         self._worker.finished.connect(self._on_finished)
+        self._worker.not_official.connect(self._offer_custom, Qt.ConnectionType.QueuedConnection)
         self._thread.start()
 
     def _on_progress(self, done: int, total: int) -> None:

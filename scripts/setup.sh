@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Create .venv (if needed) and install samcut with what it needs. Safe to run again: it only
-# reinstalls when pyproject.toml or constraints.txt changed. Usage: scripts/setup.sh [EXTRAS]
+# installs when pyproject.toml or constraints.txt changed, or when an extra is asked for that is
+# not installed yet (extras already there are kept). Usage: scripts/setup.sh [EXTRAS]
+#   gui               what running the app needs (./run.sh): numpy, onnxruntime, Pillow, PySide6
+#   export,dev,gui    what the tests need (./test.sh): also torch (CPU build) and the dev tools
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-export,dev,gui}"
@@ -11,11 +14,18 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 stamp="$venv/.samcut-installed"
-want="$extras $(cat "$root/pyproject.toml" "$root/constraints.txt" | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "setup: installing samcut[$extras] into $venv (first time: a few minutes)" >&2
+sources="$(cat "$root/pyproject.toml" "$root/constraints.txt" | sha256sum | cut -c1-16)"
+have=""
+if [ -f "$stamp" ] && [ "$(cut -d' ' -f2 "$stamp")" = "$sources" ]; then
+    have="$(cut -d' ' -f1 "$stamp")"
+fi
+want="$(printf '%s\n' ${have//,/ } ${extras//,/ } | sort -u | paste -sd, -)"
+if [ "$want" != "$have" ]; then
+    echo "setup: installing samcut[$want] into $venv (first time: a minute or more)" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     # constraints.txt pins torch to the CPU build; a plain 'torch' would pull a multi-GB CUDA build.
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$root/constraints.txt" -e "$root[$extras]"
-    echo "$want" > "$stamp"
+    # Only the lines that show progress are printed.
+    "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -c "$root/constraints.txt" \
+        -e "$root[$want]" 2>&1 | { grep -E '^(Collecting|Installing|Successfully|ERROR|error)' || true; } >&2
+    echo "$want $sources" > "$stamp"
 fi

@@ -15,6 +15,7 @@ from samcut.models.document.atomic import atomic_write
 from samcut.models.engine.sam_engine import verify_model_dir
 from samcut.models.store.convert import convert_checkpoint
 from samcut.models.store.download import (
+    ChecksumError,
     DownloadError,
     OfflineError,
     Progress,
@@ -57,7 +58,11 @@ def import_checkpoint(spec: ModelSpec, source: Path, say: Say = _quiet) -> Path:
     source = Path(source)
     if not source.is_file():
         raise DownloadError(f"{source}: no such file")
-    check_git_blob(source, spec.git_blob_sha1, str(source))
+    try:
+        check_git_blob(source, spec.git_blob_sha1, str(source))
+    except ChecksumError as exc:
+        raise ChecksumError(f"{exc}. This is not the official {spec.filename}; to use other MobileSAM vit_t "
+                            f"weights, convert them with: samcut models export {source} --out DIR") from None
     dest = downloads_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
     if source.resolve() != dest.resolve():
@@ -77,9 +82,24 @@ def export_checkpoint(checkpoint: Path, out_dir: Path, say: Say = _quiet) -> dic
 
 
 def install(spec: ModelSpec, source: Path | None = None, progress: Progress | None = None, say: Say = _quiet,
-            cancel: threading.Event | None = None) -> Path:
-    """Fetch (or take ``source``), verify, and convert ``spec`` into its model folder. Returns the folder."""
-    checkpoint = import_checkpoint(spec, source, say) if source else fetch_checkpoint(spec, progress, say, cancel)
+            cancel: threading.Event | None = None, custom: bool = False) -> Path:
+    """Fetch (or take ``source``), verify, and convert ``spec`` into its model folder. Returns the folder.
+
+    ``custom``: ``source`` holds other MobileSAM vit_t weights (fine-tuned, say) that the user chose
+    knowingly; it is converted without the pinned-hash check (the reader runs nothing of the file
+    either way) and not copied into the downloads folder. ``is_official`` tells the two apart later.
+    """
+    if custom and source:
+        say(f"{source}: custom weights, not checked against the official hash")
+        checkpoint = Path(source)
+    else:
+        checkpoint = import_checkpoint(spec, source, say) if source else fetch_checkpoint(spec, progress, say, cancel)
     out = model_dir(spec.name)
     export_checkpoint(checkpoint, out, say)
     return out
+
+
+def is_official(spec: ModelSpec, manifest: dict) -> bool:
+    """Whether an installed model's manifest says it was made from ``spec``'s pinned checkpoint."""
+    checkpoint = manifest.get("checkpoint")
+    return isinstance(checkpoint, dict) and checkpoint.get("git_blob_sha1") == spec.git_blob_sha1
