@@ -6,6 +6,7 @@ The models the tests use come from the torch-free conversion (what every user in
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -27,9 +28,22 @@ def _convert(checkpoint: Path, out: Path) -> Path:
     return out
 
 
+TEST_MODEL_ENV = "SAMCUT_TEST_MODEL_DIR"  # CI: the folder a torch-free install converted (.ci/run)
+
+
 @pytest.fixture(scope="session")
 def test_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``mobile_sam_test.pt`` (random but non-trivial weights) installed as a user's install does."""
+    """``mobile_sam_test.pt`` (random but non-trivial weights) installed as a user's install does.
+
+    With ``SAMCUT_TEST_MODEL_DIR`` set, the folder there (CI converts it in a fresh venv without
+    torch), so that every golden and byte-for-byte test checks what such an install wrote.
+    """
+    given = os.environ.get(TEST_MODEL_ENV)
+    if given:
+        from samcut.models.engine import verify_model_dir
+
+        verify_model_dir(Path(given))
+        return Path(given)
     return _convert(CHECKPOINTS["test"](), tmp_path_factory.mktemp("model_test"))
 
 
