@@ -135,6 +135,8 @@ def child(models: Path, runs: int, photo: Path) -> dict:
     results["idle_cpu_percent"] = 100 * (usage.ru_utime + usage.ru_stime - cpu_before) / (
         time.perf_counter() - idle_start)
     results["peak_rss_mb"] = peak_rss_mb()
+    window.document.mark_saved()  # a bench has nothing to keep: close without asking
+    window.document.drop_proposal()
     window.close()
     return results
 

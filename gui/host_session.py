@@ -44,6 +44,7 @@ class HostSession(QObject):
             if selection.shape == window.document.selection.shape:
                 window.document.selection = selection.copy()
                 window.canvas.set_selection(window.document.selection)
+        window.document.mark_saved()  # what the host gave is not unsaved work
         self.apply_action = QAction(f"Apply to {host}", window)
         self.apply_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.apply_action.setStatusTip(f"Send the selection back to {host} (Ctrl+Enter)")
@@ -63,6 +64,8 @@ class HostSession(QObject):
             return
         self.done = True
         write_atomic(self.request.response, response.to_json())
+        if self.window.document is not None:
+            self.window.document.mark_saved()  # applied or cancelled, the host decided
         self.window.close_hook = None
         self.window.removeAction(self.apply_action)
         self.window.host_toolbar.setVisible(False)

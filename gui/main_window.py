@@ -173,24 +173,59 @@ class MainWindow(QMainWindow):
             self.open_path(Path(path))
 
     def open_path(self, path: Path) -> bool:
-        """Open an image file; on failure show why and keep the current document."""
+        """Open an image file once unsaved work is saved or given up; on failure show why and keep the
+        current document. Returns whether the image is open now."""
         try:
             image = load_image(path)
         except ImageError as exc:
             self._error("Cannot open this image", str(exc))
             return False
-        self.preferences.add_recent(path)
-        self._save_preferences()
-        self._refresh_recent()
-        self.set_image(image, path)
-        return True
+
+        def show() -> None:
+            self.preferences.add_recent(path)
+            self._save_preferences()
+            self._refresh_recent()
+            self.set_image(image, path)
+
+        return self.when_work_is_safe(show)
 
     def paste_image(self) -> None:
         image = QGuiApplication.clipboard().image()
         if image.isNull():
             self._error("Nothing to paste", "The clipboard holds no image.")
             return
-        self.set_image(LoadedImage.from_rgba(qimage_to_rgba(image)), None)
+        self.when_work_is_safe(lambda: self.set_image(LoadedImage.from_rgba(qimage_to_rgba(image)), None))
+
+    def ask_unsaved(self) -> QMessageBox.StandardButton:
+        """Save / Discard / Cancel for the open image's unsaved selection (Save is the default)."""
+        doc = self.document
+        name = doc.path.name if doc is not None and doc.path else "the pasted image"
+        pending = " and a proposal not applied yet" if doc is not None and not doc.prompt.empty else ""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Save changes?",
+                          f"The selection on {name}{pending} has not been saved.",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText("Save the cutout before going on? Discarding loses the selection.")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        return QMessageBox.StandardButton(box.exec())
+
+    def when_work_is_safe(self, then: Callable[[], None], after_save: Callable[[], None] | None = None) -> bool:
+        """Run ``then`` (which replaces or closes the image) now if nothing would be lost or the user
+        discards; after a save (``after_save``, default ``then``, once the cutout is written) if the
+        user saves; nothing on Cancel. Returns whether ``then`` ran now."""
+        doc = self.document
+        if doc is None or not doc.unsaved or self.close_hook is not None:
+            then()
+            return True
+        choice = self.ask_unsaved()
+        if choice == QMessageBox.StandardButton.Discard:
+            then()
+            return True
+        if choice == QMessageBox.StandardButton.Save:
+            if doc.proposal is not None:
+                self.commit(self.mode)  # what the user sees is what gets saved
+            self._save_dialog(cutout=True, then=after_save or then)
+        return False
 
     def set_image(self, image: LoadedImage, path: Path | None) -> None:
         """Show ``image`` at once and start encoding it in the background."""
@@ -218,7 +253,8 @@ class MainWindow(QMainWindow):
         if local:
             self.open_path(Path(local[0]))
         elif data.hasImage():
-            self.set_image(LoadedImage.from_rgba(qimage_to_rgba(data.imageData())), None)
+            image = LoadedImage.from_rgba(qimage_to_rgba(data.imageData()))
+            self.when_work_is_safe(lambda: self.set_image(image, None))
         event.acceptProposedAction()
 
     def _refresh_recent(self) -> None:
@@ -372,21 +408,23 @@ class MainWindow(QMainWindow):
     def save_mask_dialog(self) -> None:
         self._save_dialog(cutout=False)
 
-    def _save_dialog(self, cutout: bool) -> None:
+    def _save_dialog(self, cutout: bool, then: Callable[[], None] | None = None) -> None:
         if self.document is None:
             return
         kind = "cutout" if cutout else "mask"
         path, _ = QFileDialog.getSaveFileName(self, f"Save {kind}", self._default_name(kind), "PNG (*.png)")
         if path:
-            self.save_in_background(Path(path), cutout=cutout)
+            self.save_in_background(Path(path), cutout=cutout, then=then)
 
-    def save_in_background(self, path: Path, cutout: bool) -> threading.Thread:
-        """Write the cutout or mask atomically in a worker thread; the status bar shows progress."""
+    def save_in_background(self, path: Path, cutout: bool, then: Callable[[], None] | None = None) -> threading.Thread:
+        """Write the cutout or mask atomically in a worker thread; the status bar shows progress.
+        Once written, the selection counts as saved and ``then`` runs (not when the write failed)."""
         from samcut.models.document.cutout import save_cutout, save_mask
 
         doc = self.document
         assert doc is not None
-        selection = doc.selection.copy()
+        selection_saved = doc.selection  # replaced, never changed in place, by later edits
+        selection = selection_saved.copy()
         rgb, alpha = doc.image.rgb, doc.image.alpha
         clean = self.preferences.decontaminate
         bar = QProgressBar()
@@ -414,6 +452,10 @@ class MainWindow(QMainWindow):
                 self._error(f"Could not save {path.name}", f"{error}. Nothing was overwritten.")
             else:
                 self.statusBar().showMessage(f"Saved {path}", 5000)
+                if self.document is doc:
+                    doc.mark_saved(selection_saved)
+                if then is not None:
+                    then()
 
         thread = threading.Thread(target=work, name="samcut-save", daemon=False)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
@@ -485,6 +527,9 @@ class MainWindow(QMainWindow):
         if self.close_hook is not None:  # serving a host: closing the window means Cancel
             self.close_hook()
             event.ignore()
+            return
+        if not self.when_work_is_safe(lambda: None, after_save=self.close):
+            event.ignore()  # cancelled, or saving first (a successful save closes the window)
             return
         self.regions.stop()
         if self.bridge is not None:

@@ -111,10 +111,21 @@ class Document:
         self._stroke_bases: list[np.ndarray | None] = []
         self._live_base: np.ndarray | None = None
         self._undone: list[tuple[Stroke, np.ndarray | None]] = []
+        self._saved_selection = self.selection  # selections are replaced, never changed in place
 
     @property
     def size(self) -> tuple[int, int]:
         return self.image.size
+
+    @property
+    def unsaved(self) -> bool:
+        """Work the user would lose by closing: a selection unlike the one last saved (or loaded),
+        or strokes or a box whose proposal has not been applied."""
+        return not self.prompt.empty or not np.array_equal(self.selection, self._saved_selection)
+
+    def mark_saved(self, selection: np.ndarray | None = None) -> None:
+        """``selection`` (default: the current one) is now safe on disk, or is what the image came with."""
+        self._saved_selection = self.selection if selection is None else selection
 
     # prompt --------------------------------------------------------------------------------
     def _chosen_logits(self) -> np.ndarray | None:

@@ -32,23 +32,31 @@ def make_window(qtbot, model_dir, synchronous: bool = False):
     from samcut.models.engine.service import SegmentationService
 
     bridge = EngineBridge(SegmentationService(SamEngine(model_dir), synchronous=synchronous))
-    window = MainWindow(bridge, Preferences())
-    qtbot.addWidget(window)
+    window = MainWindow(bridge, Preferences())  # not qtbot.addWidget: its closing would ask Save changes?
     window.resize(1000, 700)
     window.show()
     qtbot.waitExposed(window)
     return window
 
 
+def close_discarding(win) -> None:
+    """Close a test's window without the Save changes? question (it would wait for an answer);
+    the window fixtures call it, tests that make a window themselves close it."""
+    if win.document is not None:
+        win.document.mark_saved()
+        win.document.drop_proposal()
+    win.close()
+
+
 @pytest.fixture()
 def window(qtbot, test_model_dir):
     win = make_window(qtbot, test_model_dir)
     yield win
-    win.close()
+    close_discarding(win)
 
 
 @pytest.fixture()
 def synthetic_window(qtbot, synthetic_model_dir):
     win = make_window(qtbot, synthetic_model_dir)
     yield win
-    win.close()
+    close_discarding(win)

@@ -29,3 +29,23 @@ def wait_for_encode(qtbot, window, timeout: int = 60_000) -> None:
 
 def wait_for_proposal(qtbot, window, timeout: int = 60_000) -> None:
     qtbot.waitUntil(lambda: window.document.proposal is not None and not window.bridge.busy, timeout=timeout)
+
+
+def answer_next_message_box(button) -> list[str]:
+    """Click ``button`` in the next message box that opens (modal ``exec`` included); returns a list
+    that receives each answered box's text."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    seen: list[str] = []
+
+    def answer() -> None:
+        box = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()), None)
+        if box is None:
+            QTimer.singleShot(50, answer)
+            return
+        seen.append(box.text())
+        box.button(button).click()
+
+    QTimer.singleShot(50, answer)
+    return seen

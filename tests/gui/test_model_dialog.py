@@ -9,6 +9,7 @@ from pathlib import Path
 from samcut.gui.model_dialog import ModelDialog
 from samcut.models.store import registry
 
+from helpers import answer_next_message_box
 from loopback_server import Server, blob_sha1
 from reference import reference_dir
 
@@ -40,30 +41,11 @@ def test_wrong_file_is_explained_and_nothing_installed(qtbot, tmp_path, monkeypa
     dialog.show()
     from PySide6.QtWidgets import QMessageBox
 
-    offered = _answer_when_asked(qtbot, QMessageBox.StandardButton.No)  # not as custom weights either
+    offered = answer_next_message_box(QMessageBox.StandardButton.No)  # not as custom weights either
     dialog._start(bad)
     qtbot.waitUntil(lambda: "wrong file" in dialog.status.text() and bool(offered), timeout=30_000)
     assert "expected 7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7" in dialog.status.text()
     assert dialog.download_button.isEnabled() and not (tmp_path / "models" / "mobile_sam").exists()
-
-
-def _answer_when_asked(qtbot, button) -> list[str]:
-    """Answer the next message box with ``button``; returns the texts of the boxes seen."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
-    seen: list[str] = []
-
-    def answer() -> None:
-        box = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()), None)
-        if box is None:
-            QTimer.singleShot(50, answer)
-            return
-        seen.append(box.text())
-        box.button(button).click()
-
-    QTimer.singleShot(50, answer)
-    return seen
 
 
 def test_custom_weights_are_installed_when_the_user_agrees(qtbot, tmp_path, monkeypatch) -> None:
@@ -75,7 +57,7 @@ def test_custom_weights_are_installed_when_the_user_agrees(qtbot, tmp_path, monk
     dialog = ModelDialog()
     qtbot.addWidget(dialog)
     dialog.show()
-    seen = _answer_when_asked(qtbot, QMessageBox.StandardButton.Yes)
+    seen = answer_next_message_box(QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(dialog.accepted, timeout=60_000):
         dialog._start(reference_dir() / "mobile_sam_test.pt")
     assert "is not the official mobile_sam.pt" in seen[0]
@@ -91,7 +73,7 @@ def test_custom_weights_declined_install_nothing(qtbot, tmp_path, monkeypatch) -
     dialog = ModelDialog()
     qtbot.addWidget(dialog)
     dialog.show()
-    seen = _answer_when_asked(qtbot, QMessageBox.StandardButton.No)
+    seen = answer_next_message_box(QMessageBox.StandardButton.No)
     dialog._start(reference_dir() / "mobile_sam_test.pt")
     qtbot.waitUntil(lambda: bool(seen), timeout=30_000)
     qtbot.wait(200)
