@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
@@ -27,7 +27,7 @@ from samcut.gui.qimage import qimage_to_rgba, rgba_to_qimage
 from samcut.gui.region_controller import RegionController
 from samcut.models.document.cutout import cutout_rgba
 from samcut.models.document.document import Document
-from samcut.models.document.imageio import ImageError, LoadedImage, load_image
+from samcut.models.document.imageio import ImageError, LoadedImage, check_pixels, load_image
 from samcut.models.document.preferences import Preferences
 from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import Stroke
@@ -194,6 +194,15 @@ class MainWindow(QMainWindow):
         if image.isNull():
             self._error("Nothing to paste", "The clipboard holds no image.")
             return
+        self._open_qimage(image, "The pasted image")
+
+    def _open_qimage(self, image: QImage, label: str) -> None:
+        """A pasted or dropped image, within the same pixel limit as files."""
+        try:
+            check_pixels(image.width(), image.height(), label)
+        except ImageError as exc:
+            self._error("Cannot open this image", str(exc))
+            return
         self.when_work_is_safe(lambda: self.set_image(LoadedImage.from_rgba(qimage_to_rgba(image)), None))
 
     def ask_unsaved(self) -> QMessageBox.StandardButton:
@@ -253,8 +262,7 @@ class MainWindow(QMainWindow):
         if local:
             self.open_path(Path(local[0]))
         elif data.hasImage():
-            image = LoadedImage.from_rgba(qimage_to_rgba(data.imageData()))
-            self.when_work_is_safe(lambda: self.set_image(image, None))
+            self._open_qimage(data.imageData(), "The dropped image")
         event.acceptProposedAction()
 
     def _refresh_recent(self) -> None:

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import threading
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +21,33 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 DEFAULT_MAX_PIXELS = 200_000_000
 MAX_PIXELS_ENV = "SAMCUT_MAX_PIXELS"
 
-# samcut checks the pixel count itself (``max_pixels``) before decoding, with a message that
-# names the size; Pillow's own bomb guard would otherwise refuse sizes our limit allows.
-Image.MAX_IMAGE_PIXELS = None
+# Every error Pillow's decoders are known to raise for hostile or unusual files (fuzzing found
+# several beyond OSError); each becomes the one-line "damaged" message.
+DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
+                  ZeroDivisionError, AttributeError, RuntimeError)
+_guard_lock = threading.Lock()
+
+
+@contextmanager
+def _pillow_guard() -> Iterator[Callable[[int | None], None]]:
+    """Pillow's own decompression-bomb check, set by the caller for each stage of one load.
+
+    samcut checks the outer size itself (its message names the size), so Pillow's check is off
+    while the header is read; but a container can hold a frame far larger than it claims to be
+    (an ICNS icon of 256 x 256 holding a PNG of 2.5e11 pixels), and only Pillow sees that inner
+    size as it decodes: there its check is set to our limit (it refuses above twice the setting).
+    A module-wide setting, so loads take turns (they are rare and short next to the decode);
+    Pillow's default is back afterwards.
+    """
+    def limit(pixels: int | None) -> None:
+        Image.MAX_IMAGE_PIXELS = None if pixels is None else max(1, pixels // 2)
+
+    with _guard_lock:
+        before = Image.MAX_IMAGE_PIXELS
+        try:
+            yield limit
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
 
 
 class ImageError(ValueError):
@@ -110,6 +138,18 @@ def _to_loaded(im: Image.Image, mode: str) -> LoadedImage:
     return LoadedImage(np.ascontiguousarray(np.asarray(im)), None, mode)
 
 
+def check_pixels(width: int, height: int, label: str, limit: int | None = None) -> None:
+    """``ImageError`` naming the size when ``width x height`` is over ``limit`` (default: the configured one)."""
+    limit = max_pixels_from_env() if limit is None else limit
+    if width * height > limit:
+        raise ImageError(f"{label}: {width}x{height} is {width * height / 1e6:.1f} megapixels, over the limit of "
+                         f"{limit / 1e6:g} (raise it with {MAX_PIXELS_ENV} or --max-pixels)")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+
+
 def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
     """Read ``path``; raise ``ImageError`` for missing, empty, corrupt, truncated or oversized files."""
     path = Path(path)
@@ -121,15 +161,15 @@ def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: the file is empty (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings(), _pillow_guard() as pillow_limit:
+            warnings.simplefilter("ignore")  # library warnings never reach the user: one line says it all
+            pillow_limit(None)
             with Image.open(path) as im:
                 width, height = im.size
                 if width <= 0 or height <= 0:
                     raise ImageError(f"{path}: the image has no pixels ({width}x{height})")
-                if width * height > limit:
-                    raise ImageError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
-                                     f"limit of {limit / 1e6:.0f} (raise it with {MAX_PIXELS_ENV} or --max-pixels)")
+                check_pixels(width, height, str(path), limit)
+                pillow_limit(limit)
                 mode = im.mode
                 im.load()
                 oriented = ImageOps.exif_transpose(im)
@@ -138,9 +178,14 @@ def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file samcut can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise ImageError(f"{path}: the image is damaged or truncated ({reason})") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: a frame inside the file claims more than {limit / 1e6:.0f} megapixels, the "
+                         f"limit (a decompression bomb?); raise it with {MAX_PIXELS_ENV} or --max-pixels") from None
+    except NotImplementedError as exc:  # before RuntimeError: Pillow knows the format, not this variant
+        raise ImageError(f"{path}: this kind of {Path(path).suffix.lstrip('.').upper() or 'image'} file is not "
+                         f"supported ({_first_line(exc)})") from None
+    except DECODER_ERRORS as exc:
+        raise ImageError(f"{path}: the image is damaged or truncated ({_first_line(exc)})") from None
     except MemoryError:
         raise ImageError(f"{path}: not enough memory to decode this image") from None
     return loaded

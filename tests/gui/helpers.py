@@ -39,8 +39,13 @@ def answer_next_message_box(button) -> list[str]:
 
     seen: list[str] = []
 
+    def boxes() -> list[QMessageBox]:
+        return [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+
+    earlier = set(map(id, boxes()))  # boxes an earlier step left open are not "the next one"
+
     def answer() -> None:
-        box = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()), None)
+        box = next((w for w in boxes() if id(w) not in earlier), None)
         if box is None:
             QTimer.singleShot(50, answer)
             return

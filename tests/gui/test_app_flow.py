@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 from samcut.gui.qimage import qimage_to_rgba, rgb_to_qimage
 from samcut.models.document.selection import Mode
 
-from helpers import drag, wait_for_encode, wait_for_proposal
+from helpers import answer_next_message_box, drag, wait_for_encode, wait_for_proposal
 
 
 def write_image(path, h=300, w=450, seed=0):
@@ -146,7 +146,9 @@ def test_rapid_switching_never_shows_a_stale_result(qtbot, window, tmp_path) -> 
     seen_sizes = []
     window.bridge.proposalReady.connect(lambda r: seen_sizes.append(r.original_size))
     for path in paths:
-        window.open_path(path)
+        if window.document is not None and window.document.unsaved:  # the last stroke: discard it
+            answer_next_message_box(QMessageBox.StandardButton.Discard)
+        assert window.open_path(path)
         drag(window.canvas, [(50, 50)])
     wait_for_encode(qtbot, window)
     wait_for_proposal(qtbot, window)

@@ -139,7 +139,7 @@ def test_missing_file_and_folder(tmp_path) -> None:
 
 def test_decompression_bomb_is_refused_by_size(tmp_path) -> None:
     write_bomb_png(tmp_path / "bomb.png", 30000, 30000)
-    with pytest.raises(ImageError, match="30000x30000 is 900 megapixels, over the limit of 200"):
+    with pytest.raises(ImageError, match="30000x30000 is 900.0 megapixels, over the limit of 200"):
         load_image(tmp_path / "bomb.png")
 
 
@@ -150,3 +150,63 @@ def test_pixel_limit_is_configurable(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SAMCUT_MAX_PIXELS", "100")
     with pytest.raises(ImageError, match="over the limit"):
         load_image(tmp_path / "a.png")
+
+
+def icns_holding(inner: bytes) -> bytes:
+    """An ICNS icon whose 256 x 256 slot (``ic08``) holds ``inner`` (a PNG)."""
+    block = b"ic08" + struct.pack(">I", 8 + len(inner)) + inner
+    return b"icns" + struct.pack(">I", 8 + len(block)) + block
+
+
+def test_a_bomb_inside_a_container_is_refused_before_it_takes_memory(tmp_path) -> None:
+    """A 256 x 256 icon holding a PNG that claims 2.5e11 pixels (as Pillow's oom-8ed33... test file).
+
+    Loaded in a child limited to 2 GB of address space: without Pillow's guard the decode runs
+    into that limit (on a normal machine it grew past 8 GB), with it the file is refused at once.
+    """
+    import resource
+    import subprocess
+    import sys
+
+    header = struct.pack(">IIBBBBB", 500_000, 500_000, 8, 6, 0, 0, 0)
+    inner = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+             + png_chunk(b"IEND", b""))
+    path = tmp_path / "bomb.icns"
+    path.write_bytes(icns_holding(inner))
+    code = ("import sys; from samcut.models.document.imageio import ImageError, load_image\n"
+            "try: load_image(sys.argv[1])\nexcept ImageError as e: print(e)")
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
+                            preexec_fn=limit_memory)
+    assert result.returncode == 0, result.stderr
+    assert "claims more than 200 megapixels" in result.stdout and "decompression bomb" in result.stdout
+    assert Image.MAX_IMAGE_PIXELS is not None  # the guard is Pillow's default outside a load, never off
+
+
+def test_an_unsupported_variant_of_a_known_format_gets_one_line(tmp_path) -> None:
+    """A DDS with a pixel format Pillow does not implement raised NotImplementedError (a traceback)."""
+    header = bytearray(124)
+    struct.pack_into("<III", header, 0, 124, 0x1007, 16)  # size, flags, height
+    struct.pack_into("<I", header, 12, 16)  # width
+    struct.pack_into("<II", header, 72, 32, 0x4)  # pixel format: size, DDPF_FOURCC
+    header[80:84] = b"XYZW"
+    path = tmp_path / "odd.dds"
+    path.write_bytes(b"DDS " + bytes(header) + bytes(1024))
+    with pytest.raises(ImageError, match=r"odd\.dds: this kind of DDS file is not supported \(Unimplemented"):
+        load_image(path)
+
+
+def test_library_warnings_do_not_escape(tmp_path) -> None:
+    """Pillow warns about images between half the limit and the limit (its bomb warning); the
+    user sees no warning, only the image or one message."""
+    import warnings
+
+    image = gradient()
+    Image.fromarray(image).save(tmp_path / "a.png")
+    pixels = image.shape[0] * image.shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning that escaped would fail the load
+        assert load_image(tmp_path / "a.png", max_pixels=int(pixels * 1.5)).size == image.shape[:2]
