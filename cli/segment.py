@@ -10,6 +10,7 @@ import numpy as np
 from samcut.models.document.cutout import save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.engine import Prompt, SamEngine
+from samcut.models.engine.postprocess import full_mask
 from samcut.models.engine.refine import refine_alpha
 from samcut.models.store.registry import model_dir
 
@@ -77,11 +78,15 @@ def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
     engine = SamEngine(models or model_dir(), threads=threads)
     embedding = engine.encode(image.model_rgb())
     prompt = Prompt(points=[(x, y) for x, y, _ in points], labels=[int(lab) for _, _, lab in points], box=box)
-    prediction = engine.decode(embedding, prompt, multimask=choose_multimask(candidate, len(points), box is not None))
+    logits, iou = engine.decode_low_res(embedding, prompt)
+    # Tokens 1-3 are the multimask candidates, token 0 the single mask; only the chosen one is
+    # upsampled, and only over its positive region (a full-size float map per candidate cost
+    # 12 bytes per pixel: 1.2 GB at 100 MP).
+    tokens = [1, 2, 3] if choose_multimask(candidate, len(points), box is not None) else [0]
+    chosen = logits[tokens[int(np.argmax(iou[tokens]))]]
     if refine:
-        return refine_alpha(image.rgb, prediction.low_res_logits[prediction.best], embedding.input_size,
-                            embedding.original_size)
-    return prediction.masks[prediction.best]
+        return refine_alpha(image.rgb, chosen, embedding.input_size, embedding.original_size)
+    return full_mask(chosen, embedding.input_size, embedding.original_size)
 
 
 def run(args: argparse.Namespace) -> int:
