@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 
@@ -12,6 +11,7 @@ import torch
 
 from samcut.models.store.checkpoint import ALLOWED_GLOBALS, CheckpointError, read_checkpoint
 
+from hostile import hostile_checkpoint
 from reference import reference_dir, synthetic_dir
 
 
@@ -91,19 +91,9 @@ def test_missing_byteorder_record_means_little_endian(tmp_path) -> None:
     _assert_same(read_checkpoint(stripped), state)
 
 
-class Evil:
-    def __init__(self, target) -> None:
-        self.target = str(target)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.target}",))
-
-
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
 def test_a_pickle_that_calls_os_system_is_refused_and_never_runs(tmp_path, legacy) -> None:
-    marker = tmp_path / "pwned"
-    path = tmp_path / "evil.pt"
-    torch.save({"weight": torch.zeros(2), "payload": Evil(marker)}, path, _use_new_zipfile_serialization=not legacy)
+    path, marker = hostile_checkpoint(tmp_path, legacy)
     with pytest.raises(CheckpointError, match=r"evil\.pt: .*asks for posix\.system.*refused"):
         read_checkpoint(path)
     assert not marker.exists()

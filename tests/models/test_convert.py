@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import lzma
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from samcut.models.store.convert import ConversionError, convert_checkpoint
 from samcut.models.store.hashing import file_sha256
 from samcut.models.store.onnx_template import decode_template, read_template, template_path
 
+from hostile import hostile_checkpoint
 from reference import REPO_ROOT, reference_dir
 
 CHECKPOINT_OF = {"test": lambda: reference_dir() / "mobile_sam_test.pt",
@@ -117,14 +117,7 @@ def test_a_checkpoint_of_another_shape_is_refused_and_nothing_is_left(tmp_path, 
 
 
 def test_the_cli_refuses_a_hostile_checkpoint_in_one_line(tmp_path, capsys) -> None:
-    marker = tmp_path / "pwned"
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    path = tmp_path / "evil.pt"
-    torch.save({"w": torch.zeros(1), "x": Evil()}, path)
+    path, marker = hostile_checkpoint(tmp_path)
     out = tmp_path / "models"
     assert main(["models", "export", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()

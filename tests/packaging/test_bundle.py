@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hostile import hostile_checkpoint
 from reference import reference_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,16 +197,7 @@ def test_first_run_installs_from_file_in_the_app(bundle, display, tmp_path) -> N
 
 
 def test_a_hostile_checkpoint_is_refused_by_the_bundle(bundle, tmp_path) -> None:
-    import torch
-
-    marker = tmp_path / "pwned"
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    path = tmp_path / "evil.pt"
-    torch.save({"w": torch.zeros(1), "x": Evil()}, path)
+    path, marker = hostile_checkpoint(tmp_path)
     out = tmp_path / "out"
     result = subprocess.run([str(bundle / "samcut"), "models", "export", str(path), "--out", str(out)],
                             env=bare_env(), capture_output=True, text=True, timeout=60)
