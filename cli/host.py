@@ -16,13 +16,7 @@ from pathlib import Path
 from samcut.cli.segment import segment_image
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
-from samcut.plugin.protocol import PROTOCOL_VERSION, ProtocolError, Request, Response, write_atomic
-
-
-def server_address() -> str:
-    """The per-user socket a running samcut listens on for host requests."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    return os.path.join(base, f"samcut-{os.getuid() if hasattr(os, 'getuid') else 0}.sock")
+from samcut.plugin.protocol import PROTOCOL_VERSION, ProtocolError, Request, Response, server_address, write_atomic
 
 
 def respond(request: Request, response: Response) -> None:

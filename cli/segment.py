@@ -9,9 +9,9 @@ import numpy as np
 
 from samcut.models.document.cutout import save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
-from samcut.models.engine import Prompt, SamEngine
-from samcut.models.engine.postprocess import full_mask
-from samcut.models.engine.refine import refine_alpha
+from samcut.models.editor.headless import CANDIDATES, segment
+from samcut.models.engine import SamEngine
+from samcut.models.engine.service import SegmentationService
 from samcut.models.store.registry import model_dir
 
 
@@ -46,12 +46,13 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, help="image file (EXIF orientation is applied first)")
     parser.add_argument("--point", type=parse_point, action="append", default=[], metavar="X,Y[,LABEL]",
-                        help="a click in image pixels; LABEL 1 includes (default), 0 excludes; repeatable")
+                        help="a click in image pixels; LABEL 1 includes (default), 0 excludes; repeatable. "
+                             "Given like clicks in the app: the box first, then the points in order")
     parser.add_argument("--box", type=parse_box, metavar="X0,Y0,X1,Y1", help="a box around the object")
     parser.add_argument("--models", type=Path, metavar="DIR", help="model folder (default: the installed model)")
     parser.add_argument("--mask", type=Path, metavar="OUT.png", help="write the mask as 8-bit grey PNG")
     parser.add_argument("--cutout", type=Path, metavar="OUT.png", help="write the cutout as RGBA PNG")
-    parser.add_argument("--candidate", choices=("auto", "best", "single"), default="auto",
+    parser.add_argument("--candidate", choices=CANDIDATES, default="auto",
                         help="which mask: best of 3 candidates, the single-mask output, or auto "
                              "(best of 3 for one click or a box alone, single otherwise)")
     parser.add_argument("--refine", action="store_true",
@@ -63,30 +64,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for ONNX Runtime")
 
 
-def choose_multimask(candidate: str, points: int, has_box: bool) -> bool:
-    """Multimask output where a prompt is ambiguous (one click, or a box alone), as SAM advises."""
-    if candidate == "auto":
-        return points + int(has_box) <= 1
-    return candidate == "best"
-
-
 def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
                   box: tuple[float, float, float, float] | None, models: Path | None = None,
                   threads: int | None = None, candidate: str = "auto", refine: bool = False) -> np.ndarray:
-    """The mask for ``points`` (x, y, label) and ``box`` in image pixels: bool ``H x W``, or
-    ``uint8`` alpha when ``refine``. The one path behind ``samcut segment`` and ``samcut host``."""
-    engine = SamEngine(models or model_dir(), threads=threads)
-    embedding = engine.encode(image.model_rgb())
-    prompt = Prompt(points=[(x, y) for x, y, _ in points], labels=[int(lab) for _, _, lab in points], box=box)
-    logits, iou = engine.decode_low_res(embedding, prompt)
-    # Tokens 1-3 are the multimask candidates, token 0 the single mask; only the chosen one is
-    # upsampled, and only over its positive region (a full-size float map per candidate cost
-    # 12 bytes per pixel: 1.2 GB at 100 MP).
-    tokens = [1, 2, 3] if choose_multimask(candidate, len(points), box is not None) else [0]
-    chosen = logits[tokens[int(np.argmax(iou[tokens]))]]
-    if refine:
-        return refine_alpha(image.rgb, chosen, embedding.input_size, embedding.original_size)
-    return full_mask(chosen, embedding.input_size, embedding.original_size)
+    """The mask for ``points`` (x, y, label) and ``box`` in image pixels, as ``uint8`` 0/255 (soft
+    edges when ``refine``): the app's editor, given the box and then the points as clicks. The
+    one path behind ``samcut segment`` and ``samcut host``."""
+    service = SegmentationService(SamEngine(models or model_dir(), threads=threads), synchronous=True)
+    try:
+        return segment(service, image, points, box, candidate, refine)
+    finally:
+        service.close()
 
 
 def run(args: argparse.Namespace) -> int:

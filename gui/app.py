@@ -101,9 +101,9 @@ def run(image: Path | None = None, models: Path | None = None) -> int:
         if bridge is not None:
             window.attach_bridge(bridge)
         else:
-            window.encoder_label.setText("No model installed")
+            window.status.encoder("No model installed")
 
     if image is not None:
-        window.open_path(image)
+        window.files.open_path(image)
     QTimer.singleShot(0, after_first_paint)
     return app.exec()

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QWidget
 
 from samcut.gui.overlay import PROPOSAL_TINT, SELECTION_TINT, outline_levels, outline_table, sample_grid, tint_rgba
 from samcut.gui.qimage import indexed_to_qimage, rgb_view, rgba_to_qimage
-from samcut.models.document.document import Proposal
 from samcut.models.document.strokes import Stroke
+from samcut.models.editor.proposal import Proposal
 
 ZOOM_STEP = 1.25
 PIXEL_BRUSHES = {"paint": QColor(80, 200, 255, 110), "erase": QColor(255, 90, 90, 110),

@@ -2,7 +2,8 @@
 
 Decode requests are throttled: the first goes out at once (leading edge); while one is in
 flight, newer requests replace each other and the newest goes out when it returns (trailing
-edge). Results for an image that is no longer open never reach the window.
+edge). Every result goes out with its request's prompt revision: whether it is still wanted is
+the editor's decision (``Editor.accept``), made there and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from concurrent.futures import CancelledError, Future
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from samcut.models.engine import EncodeCancelled, Prompt
+from samcut.models.editor import DecodeRequest
+from samcut.models.engine import EncodeCancelled
 from samcut.models.engine.service import DecodeResult, ImageHandle, SegmentationService
 
 
@@ -23,14 +25,14 @@ class EngineBridge(QObject):
     encodeStarted = Signal(int)            # ticket
     encodeFinished = Signal(int, float)    # ticket, milliseconds
     encodeFailed = Signal(int, str)        # ticket, message
-    proposalReady = Signal(object)         # DecodeResult of the current image
+    proposalReady = Signal(object, int)    # DecodeResult, the revision of the prompt it answers
     decodeFailed = Signal(str)
     regionStarted = Signal(object)         # (x0, y0, x1, y1) being encoded
     regionReady = Signal(object, float)    # (x0, y0, x1, y1), milliseconds
     regionFailed = Signal(str)             # message; the whole-image encode still serves
     _encodeDone = Signal(object, float)    # (handle, started) from a worker thread
     _regionDone = Signal(object, float)    # (region handle, started) from a worker thread
-    _decodeDone = Signal(object, int)      # (future, epoch) from a worker thread
+    _decodeDone = Signal(object, int)      # (future, revision) from a worker thread
 
     def __init__(self, service: SegmentationService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -38,9 +40,7 @@ class EngineBridge(QObject):
         self.handle: ImageHandle | None = None
         self.region: ImageHandle | None = None  # the zoomed region being (or last) encoded
         self._in_flight: Future | None = None
-        self._pending: tuple[Prompt, ImageHandle] | None = None
-        self._last_generation = 0
-        self._epoch = 0  # bumped to disown requests already sent
+        self._pending: tuple[DecodeRequest, ImageHandle] | None = None
         self._closed = False
         self._encodeDone.connect(self._on_encode_done)
         self._decodeDone.connect(self._on_decode_done)
@@ -63,7 +63,6 @@ class EngineBridge(QObject):
         """Start encoding; returns the image's ticket. Pending decodes of the old image are dropped."""
         self._pending = None
         self._in_flight = None
-        self._epoch += 1
         self.region = None
         self.handle = self.service.open_image(rgb)
         started = time.perf_counter()
@@ -123,26 +122,25 @@ class EngineBridge(QObject):
         return None if region.embedding.exception() is not None else region
 
     # decoding --------------------------------------------------------------------------------
-    def request_decode(self, prompt: Prompt, frame: ImageHandle | None = None) -> None:
-        """Ask for a proposal of ``prompt`` (in ``frame``'s pixels; default the whole image);
-        throttled (leading + trailing edge, latest wins)."""
+    def request_decode(self, request: DecodeRequest, frame: ImageHandle | None = None) -> None:
+        """Ask for a proposal of ``request`` (its prompt in ``frame``'s pixels; default the whole
+        image); throttled (leading + trailing edge, latest wins)."""
         if self.handle is None or self._closed:
             return
         frame = frame or self.handle
         if self._in_flight is not None:
-            self._pending = (prompt, frame)
+            self._pending = (request, frame)
             return
-        self._submit(prompt, frame)
+        self._submit(request, frame)
 
-    def _submit(self, prompt: Prompt, frame: ImageHandle) -> None:
-        epoch = self._epoch
-        future = self.service.decode(frame, prompt)
+    def _submit(self, request: DecodeRequest, frame: ImageHandle) -> None:
+        future = self.service.decode(frame, request.prompt)
         self._in_flight = future
-        future.add_done_callback(lambda f: self._decodeDone.emit(f, epoch))
+        future.add_done_callback(lambda f: self._decodeDone.emit(f, request.revision))
 
-    def _on_decode_done(self, future: Future, epoch: int) -> None:
+    def _on_decode_done(self, future: Future, revision: int) -> None:
         if future is not self._in_flight:
-            return  # a request from before the image changed; a newer one is (or was) in flight
+            return  # sent before the image changed
         self._in_flight = None
         result: DecodeResult | None = None
         try:
@@ -152,19 +150,14 @@ class EngineBridge(QObject):
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.decodeFailed.emit(str(exc) or exc.__class__.__name__)
         if self._pending is not None:
-            (prompt, frame), self._pending = self._pending, None
-            self._submit(prompt, frame)
-        if result is None or epoch != self._epoch or self.handle is None or result.ticket != self.handle.ticket:
-            return
-        if result.generation <= self._last_generation:
-            return
-        self._last_generation = result.generation
-        self.proposalReady.emit(result)
+            (request, frame), self._pending = self._pending, None
+            self._submit(request, frame)
+        if result is not None:
+            self.proposalReady.emit(result, revision)
 
     def cancel_pending(self) -> None:
-        """Forget queued and in-flight requests (e.g. when the user drops or commits the proposal)."""
+        """Forget the queued request (e.g. when the user drops or applies the proposal)."""
         self._pending = None
-        self._epoch += 1
 
     def close(self) -> None:
         """Stop the service; later requests are ignored (a timer may still fire after the window closed)."""

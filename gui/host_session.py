@@ -1,7 +1,7 @@
 """samcut serving GIMP/Krita: a window opened on the host's layer, "Apply" sends the mask back.
 
 The first interactive request starts a samcut process that listens on a per-user local socket
-(``samcut.cli.host.server_address``) and stays alive, idle, for ``LINGER_MS`` after its window
+(``samcut.plugin.protocol.server_address``) and stays alive, idle, for ``LINGER_MS`` after its window
 is hidden, so that the next host call reuses the loaded model and the embedding cache.
 """
 
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 from samcut.gui.main_window import MainWindow
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
-from samcut.plugin.protocol import ProtocolError, Request, Response, write_atomic
+from samcut.plugin.protocol import ProtocolError, Request, Response, server_address, write_atomic
 
 LINGER_MS = 10 * 60 * 1000
 
@@ -41,10 +41,9 @@ class HostSession(QObject):
         window.setWindowTitle(f"samcut — selecting for {host}")
         if request.selection and os.path.exists(request.selection):
             selection = np.asarray(load_image(request.selection).rgb[..., 0])
-            if selection.shape == window.document.selection.shape:
-                window.document.selection = selection.copy()
-                window.canvas.set_selection(window.document.selection)
-        window.document.mark_saved()  # what the host gave is not unsaved work
+            if selection.shape == window.editor.selection.shape:
+                window.editor.load_selection(selection)  # what the host gave is not unsaved work
+                window.canvas.set_selection(window.editor.selection)
         self.apply_action = QAction(f"Apply to {host}", window)
         self.apply_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.apply_action.setStatusTip(f"Send the selection back to {host} (Ctrl+Enter)")
@@ -52,10 +51,10 @@ class HostSession(QObject):
         self.cancel_action = QAction("Cancel", window)
         self.cancel_action.setStatusTip(f"Close without changing anything in {host}")
         self.cancel_action.triggered.connect(self.cancel)
-        window.host_toolbar.clear()
-        window.host_toolbar.addAction(self.apply_action)
-        window.host_toolbar.addAction(self.cancel_action)
-        window.host_toolbar.setVisible(True)
+        window.bars.host_toolbar.clear()
+        window.bars.host_toolbar.addAction(self.apply_action)
+        window.bars.host_toolbar.addAction(self.cancel_action)
+        window.bars.host_toolbar.setVisible(True)
         window.addAction(self.apply_action)
         window.close_hook = self.cancel
 
@@ -64,19 +63,19 @@ class HostSession(QObject):
             return
         self.done = True
         write_atomic(self.request.response, response.to_json())
-        if self.window.document is not None:
-            self.window.document.mark_saved()  # applied or cancelled, the host decided
+        if self.window.editor is not None:
+            self.window.editor.mark_saved()  # applied or cancelled, the host decided
         self.window.close_hook = None
         self.window.removeAction(self.apply_action)
-        self.window.host_toolbar.setVisible(False)
+        self.window.bars.host_toolbar.setVisible(False)
         self.window.hide()
         self.finished.emit()
 
     def apply(self) -> None:
         """Send samcut's selection back (a pending proposal is applied first, in the current mode)."""
-        doc = self.window.document
+        doc = self.window.editor
         if doc is not None and doc.proposal is not None:
-            self.window.commit(self.window.mode)
+            self.window.apply_proposal()
         mask_path = str(Path(self.request.response).with_name("mask.png"))
         save_mask(mask_path, doc.selection)
         # The host's selection was loaded into samcut and the user's modes were applied here,
@@ -168,7 +167,6 @@ class HostServer(QObject):
 
 def serve_first_request(request: Request, request_path: str, models: Path | None) -> int:
     """Start samcut for a host: open the request's window, keep serving later requests for a while."""
-    from samcut.cli.host import server_address
     from samcut.gui.app import ensure_bridge
     from samcut.models.document.preferences import Preferences
 

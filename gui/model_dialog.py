@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from samcut.gui.tasks import Task, TaskRunner
 from samcut.models.store.download import ChecksumError, OfflineError
 from samcut.models.store.install import install
 from samcut.models.store.registry import MOBILE_SAM, ModelSpec
@@ -63,7 +64,8 @@ class ModelDialog(QDialog):
         self.setWindowTitle("Install the MobileSAM model")
         self.setMinimumWidth(520)
         self._cancel = threading.Event()
-        self._thread: QThread | None = None
+        self.runner = TaskRunner(self)
+        self._task: Task | None = None  # the install running on the install lane
         self._worker: _InstallWorker | None = None
         text = QLabel(
             f"samcut needs the <b>{spec.title}</b> model (about 40 MB download).<br>"
@@ -114,15 +116,12 @@ class ModelDialog(QDialog):
         self.bar.setVisible(True)
         self.bar.setRange(0, 0)
         self.status.setText("Verifying…" if source else "Connecting…")
-        self._thread = QThread(self)
-        self._worker = _InstallWorker(self.spec, source, self._cancel, custom)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._worker.progress.connect(self._on_progress)
-        self._worker.message.connect(self.status.setText)
-        self._worker.finished.connect(self._on_finished)
-        self._worker.not_official.connect(self._offer_custom, Qt.ConnectionType.QueuedConnection)
-        self._thread.start()
+        worker = self._worker = _InstallWorker(self.spec, source, self._cancel, custom)
+        worker.progress.connect(self._on_progress)
+        worker.message.connect(self.status.setText)
+        worker.finished.connect(self._on_finished)
+        worker.not_official.connect(self._offer_custom, Qt.ConnectionType.QueuedConnection)
+        self._task = self.runner.run("install", lambda _cancel: worker.run(), label="install")
 
     def _on_progress(self, done: int, total: int) -> None:
         if total:
@@ -133,10 +132,7 @@ class ModelDialog(QDialog):
             self.status.setText(f"Downloading… {done / 1e6:.1f} MB")
 
     def _on_finished(self, folder: str, error: str) -> None:
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait()
-            self._thread = None
+        self._task = None
         self.download_button.setEnabled(True)
         self.file_button.setEnabled(True)
         self.bar.setVisible(False)
@@ -147,15 +143,19 @@ class ModelDialog(QDialog):
         self.accept()
 
     def _cancel_or_close(self) -> None:
-        if self._thread is not None:
+        if self._task is not None:
             self._cancel.set()
             self.status.setText("Cancelling… (the partial download is kept and resumes next time)")
         else:
             self.reject()
 
+    def done(self, result: int) -> None:
+        """Accepted or rejected: the install lane's thread ends with the dialog."""
+        self._cancel.set()
+        self.runner.shutdown()
+        super().done(result)
+
     def closeEvent(self, event) -> None:  # noqa: N802, ANN001
         self._cancel.set()
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait(5000)
+        self.runner.shutdown()  # the install stops at its next check of the cancel event
         super().closeEvent(event)

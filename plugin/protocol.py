@@ -180,3 +180,9 @@ def parse_points(text: str) -> list[list[float]]:
             raise ValueError(f"point {part!r} is not x,y or x,y,label")
         points.append([float(values[0]), float(values[1]), int(values[2]) if len(values) == 3 else 1])
     return points
+
+
+def server_address() -> str:
+    """The per-user local socket a running samcut window listens on for host requests."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    return os.path.join(base, f"samcut-{os.getuid() if hasattr(os, 'getuid') else 0}.sock")

@@ -6,7 +6,7 @@ import http.server
 import threading
 from pathlib import Path
 
-from samcut.models.store.hashing import git_blob_sha1
+from samcut.models.io.hashing import git_blob_sha1
 
 
 class Server:

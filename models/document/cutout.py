@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from samcut.models.document.atomic import atomic_write
 from samcut.models.document.decontaminate import decontaminate as remove_background_colour
+from samcut.models.io.atomic import atomic_write
 
 
 def mask_to_alpha(mask: np.ndarray) -> np.ndarray:

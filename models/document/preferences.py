@@ -12,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-from samcut.models.document.atomic import atomic_write
+from samcut.models.io.atomic import atomic_write
 
 CONFIG_DIR_ENV = "SAMCUT_CONFIG_DIR"
 VERSION = 1
@@ -61,11 +61,19 @@ class Preferences:
                 values[key] = value
         return cls(**values)
 
-    def save(self) -> None:
-        path = self.path()
+    def to_text(self) -> str:
+        """The file's content for these preferences."""
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def write_text(cls, text: str) -> None:
+        """Store ``to_text()``'s output atomically (safe from any thread)."""
+        path = cls.path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(asdict(self), indent=2) + "\n"
         atomic_write(path, lambda fh: fh.write(text.encode()))
+
+    def save(self) -> None:
+        self.write_text(self.to_text())
 
     def add_recent(self, path: Path) -> None:
         entry = str(Path(path).resolve())

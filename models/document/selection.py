@@ -19,9 +19,9 @@ class Mode(str, Enum):
 
 def combine(selection: np.ndarray, proposal: np.ndarray, mode: Mode) -> np.ndarray:
     """New ``uint8`` selection from ``selection`` and a bool or ``uint8`` ``proposal`` of the same shape."""
-    p = proposal.astype(np.uint8) * 255 if proposal.dtype == bool else proposal
     if mode is Mode.REPLACE:
-        return p.copy()
+        return proposal.view(np.uint8) * np.uint8(255) if proposal.dtype == bool else proposal.copy()
+    p = proposal.view(np.uint8) * np.uint8(255) if proposal.dtype == bool else proposal
     if mode is Mode.ADD:
         return np.maximum(selection, p)
     if mode is Mode.SUBTRACT:
@@ -120,17 +120,26 @@ def stroke_coverage(shape: tuple[int, int], path: np.ndarray, radius: float
     return (y0, y1, x0, x1), coverage
 
 
+def painted_region(mask: np.ndarray, path: np.ndarray, radius: float, add: bool
+                   ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """A brush stroke painted into (``add``) or erased from ``mask`` (``uint8``), computed over the
+    stroke's own rectangle only: ``((y0, y1, x0, x1), new pixels of that rectangle)``, or None when
+    the stroke misses the image. ``mask`` is not changed."""
+    swept = stroke_coverage(mask.shape, path, radius)
+    if swept is None:
+        return None
+    (y0, y1, x0, x1), coverage = swept
+    level = np.round(coverage * 255).astype(np.uint8)
+    region = mask[y0:y1, x0:x1]
+    new = np.maximum(region, level) if add else np.minimum(region, 255 - level)
+    return (y0, y1, x0, x1), new
+
+
 def paint(mask: np.ndarray, path: np.ndarray, radius: float, add: bool) -> np.ndarray:
     """A copy of ``mask`` (``uint8``) with a brush stroke painted in (``add``) or erased."""
     out = mask.copy()
-    swept = stroke_coverage(mask.shape, path, radius)
-    if swept is None:
-        return out
-    (y0, y1, x0, x1), coverage = swept
-    level = np.round(coverage * 255).astype(np.uint8)
-    region = out[y0:y1, x0:x1]
-    if add:
-        np.maximum(region, level, out=region)
-    else:
-        np.minimum(region, 255 - level, out=region)
+    painted = painted_region(mask, path, radius, add)
+    if painted is not None:
+        (y0, y1, x0, x1), region = painted
+        out[y0:y1, x0:x1] = region
     return out

@@ -16,7 +16,7 @@ import onnxruntime as ort
 from samcut.models.engine.postprocess import upsample_masks
 from samcut.models.engine.preprocess import decoder_prompt, encoder_input, mask_input_array
 from samcut.models.engine.types import ImageEmbedding, Prediction, Prompt
-from samcut.models.store.hashing import file_sha256
+from samcut.models.io.hashing import file_sha256
 
 OPENVINO = "OpenVINOExecutionProvider"
 OPENVINO_ENV = "SAMCUT_OPENVINO"  # "0": keep the encoder on the CPU provider even where OpenVINO's is installed

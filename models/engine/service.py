@@ -18,16 +18,17 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from samcut.models.document.atomic import atomic_write
+from samcut.models.engine.candidates import default_token
 from samcut.models.engine.sam_engine import Cancellation, SamEngine
 from samcut.models.engine.types import ImageEmbedding, Prompt
+from samcut.models.io.atomic import atomic_write
+from samcut.models.io.lanes import Lane
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ class DecodeResult:
     """Low-res decoder output for one request: all four mask tokens.
 
     ``low_res_logits`` ``4 x 256 x 256`` and ``scores`` ``(4,)`` in token order (0 = single-mask
-    output, 1-3 = multimask outputs); ``default`` is the candidate SAM would pick: the best of
-    tokens 1-3 for an ambiguous prompt (one point, or a box alone), else token 0.
+    output, 1-3 = multimask outputs); ``default`` is the token the candidate rule
+    (``candidates.default_token``) picks for the prompt.
     """
 
     ticket: int
@@ -69,21 +70,6 @@ class DecodeResult:
     original_size: tuple[int, int]
     elapsed_ms: float
     origin: tuple[int, int] = (0, 0)  # the frame's top-left (x, y) in the image
-
-
-class _InlineExecutor:
-    """Runs each job at once in the caller's thread and returns a finished future."""
-
-    def submit(self, fn: Callable, *args: object) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to the future like a real executor
-            future.set_exception(exc)
-        return future
-
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        pass
 
 
 def image_key(rgb: np.ndarray) -> str:
@@ -136,11 +122,8 @@ class SegmentationService:
         self.engine = engine
         self.memory_cache = memory_cache
         self.disk_cache = disk_cache
-        if synchronous:
-            self._encode_lane = self._decode_lane = _InlineExecutor()
-        else:
-            self._encode_lane = ThreadPoolExecutor(1, thread_name_prefix="samcut-encode")
-            self._decode_lane = ThreadPoolExecutor(1, thread_name_prefix="samcut-decode")
+        self._encode_lane = Lane("encode", inline=synchronous)
+        self._decode_lane = Lane("decode", inline=synchronous)
         self._cache: OrderedDict[str, ImageEmbedding] = OrderedDict()
         self._lock = threading.Lock()
         self._tickets = itertools.count(1)
@@ -229,8 +212,7 @@ class SegmentationService:
             return None
         start = time.perf_counter()
         logits, iou = self.engine.decode_low_res(embedding, prompt)
-        ambiguous = len(prompt.points) + (2 if prompt.box is not None else 0) <= 2
-        default = 1 + int(np.argmax(iou[1:])) if ambiguous else 0
+        default = default_token(iou, len(prompt.points), prompt.box is not None)
         return DecodeResult(handle.ticket, generation, logits, iou, default, embedding.input_size,
                             embedding.original_size, (time.perf_counter() - start) * 1000, handle.origin)
 
@@ -239,5 +221,5 @@ class SegmentationService:
         self._closed = True
         self._cancel_current()
         self._latest_generation = -1
-        self._encode_lane.shutdown(wait=True, cancel_futures=True)
-        self._decode_lane.shutdown(wait=True, cancel_futures=True)
+        self._encode_lane.shutdown()
+        self._decode_lane.shutdown()

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from samcut.models.io.hashing import file_sha256, git_blob_sha1
 from samcut.models.mobile_sam import MobileSam, load_mobile_sam
-from samcut.models.store.hashing import file_sha256, git_blob_sha1
 
 OPSET = 17
 MANIFEST_NAME = "manifest.json"

@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from samcut.models.io.hashing import file_sha256, git_blob_sha1
 from samcut.models.store.checkpoint import CheckpointError, read_checkpoint
-from samcut.models.store.hashing import file_sha256, git_blob_sha1
 from samcut.models.store.onnx_template import TemplateError, check_fits, fill_template, read_template
 
 GRAPHS = ("encoder", "decoder")

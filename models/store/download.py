@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from samcut.models.store.hashing import git_blob_sha1
+from samcut.models.io.hashing import git_blob_sha1
 
 CHUNK = 1 << 16
 Progress = Callable[[int, "int | None"], None]

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from samcut.models.document.atomic import atomic_write
 from samcut.models.engine.sam_engine import verify_model_dir
+from samcut.models.io.atomic import atomic_write
 from samcut.models.store.convert import convert_checkpoint
 from samcut.models.store.download import (
     ChecksumError,

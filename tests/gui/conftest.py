@@ -42,9 +42,9 @@ def make_window(qtbot, model_dir, synchronous: bool = False):
 def close_discarding(win) -> None:
     """Close a test's window without the Save changes? question (it would wait for an answer);
     the window fixtures call it, tests that make a window themselves close it."""
-    if win.document is not None:
-        win.document.mark_saved()
-        win.document.drop_proposal()
+    if win.editor is not None:
+        win.editor.mark_saved()
+        win.editor.drop_proposal()
     win.close()
 
 

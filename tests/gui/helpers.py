@@ -24,11 +24,11 @@ def drag(canvas, path_image_xy, button=Qt.MouseButton.LeftButton,
 def wait_for_encode(qtbot, window, timeout: int = 60_000) -> None:
     qtbot.waitUntil(lambda: window.bridge.handle is not None and window.bridge.handle.embedding.done(),
                     timeout=timeout)
-    qtbot.waitUntil(lambda: window.encoder_label.text().startswith("Ready"), timeout=timeout)
+    qtbot.waitUntil(lambda: window.status.encoder_label.text().startswith("Ready"), timeout=timeout)
 
 
 def wait_for_proposal(qtbot, window, timeout: int = 60_000) -> None:
-    qtbot.waitUntil(lambda: window.document.proposal is not None and not window.bridge.busy, timeout=timeout)
+    qtbot.waitUntil(lambda: window.editor.proposal is not None and not window.bridge.busy, timeout=timeout)
 
 
 def answer_next_message_box(button) -> list[str]:
@@ -54,3 +54,19 @@ def answer_next_message_box(button) -> list[str]:
 
     QTimer.singleShot(50, answer)
     return seen
+
+
+def open_now(qtbot, window, path, timeout: int = 30_000) -> bool:
+    """Open ``path`` as File > Open does (decoded in the background) and wait until that is over;
+    returns whether the window shows it now."""
+    from pathlib import Path
+
+    task = window.files.open_path(Path(path))
+    qtbot.waitUntil(lambda: task.future.done() and task not in window.runner.active(), timeout=timeout)
+    return window.editor is not None and window.editor.path == Path(path)
+
+
+def save_now(qtbot, window, path, cutout: bool, timeout: int = 30_000) -> None:
+    """Save the cutout or mask on the save lane and wait until it is written (or has failed)."""
+    task = window.files.save_in_background(path, cutout=cutout)
+    qtbot.waitUntil(lambda: task.future.done() and task not in window.runner.active(), timeout=timeout)

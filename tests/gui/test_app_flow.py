@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 from samcut.gui.qimage import qimage_to_rgba, rgb_to_qimage
 from samcut.models.document.selection import Mode
 
-from helpers import answer_next_message_box, drag, wait_for_encode, wait_for_proposal
+from helpers import answer_next_message_box, drag, open_now, save_now, wait_for_encode, wait_for_proposal
 
 
 def write_image(path, h=300, w=450, seed=0):
@@ -45,28 +45,28 @@ def test_encode_runs_without_freezing_the_ui(qtbot, window, tmp_path) -> None:
     timer.timeout.connect(tick)
     timer.start(5)
     started = time.perf_counter()
-    assert window.open_path(path)
-    assert window.encode_bar.isVisible()
+    assert open_now(qtbot, window, path)
+    assert window.status.encode_bar.isVisible()
     wait_for_encode(qtbot, window)
     encode_ms = (time.perf_counter() - started) * 1000
     timer.stop()
     assert encode_ms > 200  # the encoder really ran
     stall = max(gaps[1:])  # the first gap includes opening the file on the GUI thread
     assert stall < encode_ms / 4, (stall, encode_ms)
-    assert not window.encode_bar.isVisible()
+    assert not window.status.encode_bar.isVisible()
 
 
 def test_stroke_proposal_commit_undo_redo_export(qtbot, window, tmp_path) -> None:
     img = write_image(tmp_path / "a.png")
-    window.open_path(tmp_path / "a.png")
+    open_now(qtbot, window, tmp_path / "a.png")
     # Draw before the encoder is done: the stroke is queued and answered when it finishes.
     drag(window.canvas, [(200, 150), (220, 160), (240, 150)])
     wait_for_encode(qtbot, window)
     wait_for_proposal(qtbot, window)
-    doc = window.document
-    assert window.refine_action.isChecked()  # edge refinement is on by default
+    doc = window.editor
+    assert window.bars.refine_action.isChecked()  # edge refinement is on by default
     refined = doc.proposal.refined(doc.image.rgb)
-    assert window.candidate_label.text().strip().startswith("Candidate")
+    assert window.bars.candidate_label.text().strip().startswith("Candidate")
     window.actions_by_name["commit"].trigger()
     assert doc.proposal is None
     np.testing.assert_array_equal(doc.selection, refined)
@@ -77,8 +77,8 @@ def test_stroke_proposal_commit_undo_redo_export(qtbot, window, tmp_path) -> Non
     np.testing.assert_array_equal(doc.selection, committed)
 
     cut, mask = tmp_path / "cut.png", tmp_path / "mask.png"
-    window.save_in_background(cut, cutout=True).join()
-    window.save_in_background(mask, cutout=False).join()
+    save_now(qtbot, window, cut, cutout=True)
+    save_now(qtbot, window, mask, cutout=False)
     qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage())
     rgba = np.asarray(Image.open(cut))
     np.testing.assert_array_equal(rgba[..., :3], img)
@@ -88,53 +88,53 @@ def test_stroke_proposal_commit_undo_redo_export(qtbot, window, tmp_path) -> Non
 
 def test_strokes_undo_one_by_one_before_commit(qtbot, window, tmp_path) -> None:
     write_image(tmp_path / "a.png")
-    window.open_path(tmp_path / "a.png")
+    open_now(qtbot, window, tmp_path / "a.png")
     wait_for_encode(qtbot, window)
     drag(window.canvas, [(100, 100)])
     wait_for_proposal(qtbot, window)
     drag(window.canvas, [(300, 200), (320, 220)], Qt.MouseButton.RightButton)
     wait_for_proposal(qtbot, window)
-    assert [s.positive for s in window.document.prompt.strokes] == [True, False]
+    assert [s.positive for s in window.editor.prompt.strokes] == [True, False]
     window.actions_by_name["undo"].trigger()
-    assert [s.positive for s in window.document.prompt.strokes] == [True]
+    assert [s.positive for s in window.editor.prompt.strokes] == [True]
     window.actions_by_name["undo"].trigger()
-    assert window.document.prompt.empty and window.document.proposal is None
+    assert window.editor.prompt.empty and window.editor.proposal is None
     window.actions_by_name["redo"].trigger()
-    assert len(window.document.prompt.strokes) == 1
+    assert len(window.editor.prompt.strokes) == 1
     wait_for_proposal(qtbot, window)
 
 
 def test_candidates_cycle_with_tab(qtbot, window, tmp_path) -> None:
     write_image(tmp_path / "a.png")
-    window.open_path(tmp_path / "a.png")
+    open_now(qtbot, window, tmp_path / "a.png")
     wait_for_encode(qtbot, window)
     drag(window.canvas, [(200, 150)])
     wait_for_proposal(qtbot, window)
-    first = window.document.proposal.chosen
+    first = window.editor.proposal.chosen
     window.canvas.setFocus()
     QTest.keyClick(window.canvas, Qt.Key.Key_Tab)
-    assert window.document.proposal.chosen == (first + 1) % 4
-    assert f"Candidate {(first + 1) % 4 + 1}/4" in window.candidate_label.text()
+    assert window.editor.proposal.chosen == (first + 1) % 4
+    assert f"Candidate {(first + 1) % 4 + 1}/4" in window.bars.candidate_label.text()
     QTest.keyClick(window.canvas, Qt.Key.Key_Escape)
-    assert window.document.proposal is None
+    assert window.editor.proposal is None
 
 
 @pytest.mark.parametrize("mode", list(Mode))
 def test_selection_modes_from_the_window(qtbot, window, tmp_path, mode) -> None:
     write_image(tmp_path / "a.png")
-    window.open_path(tmp_path / "a.png")
+    open_now(qtbot, window, tmp_path / "a.png")
     wait_for_encode(qtbot, window)
-    window.document.selection[:, :200] = 255
-    before = window.document.selection.copy()
+    window.editor.selection[:, :200] = 255
+    before = window.editor.selection.copy()
     drag(window.canvas, [(250, 150)])
     wait_for_proposal(qtbot, window)
-    proposal = window.document.proposal.full()
-    window.refine_action.setChecked(False)  # exact binary masks: the test is about the modes
+    proposal = window.editor.proposal.full()
+    window.bars.refine_action.setChecked(False)  # exact binary masks: the test is about the modes
     window.set_mode(mode)
     window.actions_by_name["commit"].trigger()
     expected = {Mode.REPLACE: proposal, Mode.ADD: (before > 0) | proposal,
                 Mode.SUBTRACT: (before > 0) & ~proposal, Mode.INTERSECT: (before > 0) & proposal}[mode]
-    np.testing.assert_array_equal(window.document.selection > 0, expected)
+    np.testing.assert_array_equal(window.editor.selection > 0, expected)
 
 
 def test_rapid_switching_never_shows_a_stale_result(qtbot, window, tmp_path) -> None:
@@ -146,15 +146,15 @@ def test_rapid_switching_never_shows_a_stale_result(qtbot, window, tmp_path) -> 
     seen_sizes = []
     window.bridge.proposalReady.connect(lambda r: seen_sizes.append(r.original_size))
     for path in paths:
-        if window.document is not None and window.document.unsaved:  # the last stroke: discard it
+        if window.editor is not None and window.editor.unsaved:  # the last stroke: discard it
             answer_next_message_box(QMessageBox.StandardButton.Discard)
-        assert window.open_path(path)
+        assert open_now(qtbot, window, path)
         drag(window.canvas, [(50, 50)])
     wait_for_encode(qtbot, window)
     wait_for_proposal(qtbot, window)
     final = (200 + 7 * 19, 300 + 5 * 19)
     assert seen_sizes and all(size == final for size in seen_sizes), seen_sizes
-    assert window.document.proposal.original_size == final
+    assert window.editor.proposal.original_size == final
 
 
 def test_close_cancels_a_running_encode(qtbot, test_model_dir, tmp_path) -> None:
@@ -162,7 +162,7 @@ def test_close_cancels_a_running_encode(qtbot, test_model_dir, tmp_path) -> None
 
     win = make_window(qtbot, test_model_dir)
     write_image(tmp_path / "a.png", 800, 1200)
-    win.open_path(tmp_path / "a.png")
+    open_now(qtbot, win, tmp_path / "a.png")
     started = time.perf_counter()
     win.close()
     assert time.perf_counter() - started < 5
@@ -171,11 +171,11 @@ def test_close_cancels_a_running_encode(qtbot, test_model_dir, tmp_path) -> None
 
 def test_bad_image_keeps_the_current_document(qtbot, window, tmp_path) -> None:
     write_image(tmp_path / "a.png")
-    window.open_path(tmp_path / "a.png")
-    doc = window.document
+    open_now(qtbot, window, tmp_path / "a.png")
+    doc = window.editor
     (tmp_path / "bad.png").write_bytes(b"garbage")
-    assert not window.open_path(tmp_path / "bad.png")
-    assert window.document is doc
+    assert not open_now(qtbot, window, tmp_path / "bad.png")
+    assert window.editor is doc
     boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
     assert boxes and "not an image file" in boxes[0].text()
 
@@ -185,46 +185,46 @@ def test_paste_and_copy_through_the_clipboard(qtbot, window) -> None:
     rgb = rng.integers(0, 255, (64, 80, 3), dtype=np.uint8)
     QGuiApplication.clipboard().setImage(rgb_to_qimage(rgb))
     window.actions_by_name["paste"].trigger()
-    np.testing.assert_array_equal(window.document.image.rgb, rgb)
+    np.testing.assert_array_equal(window.editor.image.rgb, rgb)
     wait_for_encode(qtbot, window)
-    window.document.selection[10:20, 10:30] = 255
+    window.editor.selection[10:20, 10:30] = 255
     window.actions_by_name["copy_cutout"].trigger()
     copied = qimage_to_rgba(QGuiApplication.clipboard().image())
     assert copied.shape == (64, 80, 4)
-    np.testing.assert_array_equal(copied[..., 3] > 0, window.document.selection > 0)
+    np.testing.assert_array_equal(copied[..., 3] > 0, window.editor.selection > 0)
     assert QGuiApplication.clipboard().mimeData().hasImage()
 
 
 def test_box_tool_and_shift_drag(qtbot, window, tmp_path) -> None:
     write_image(tmp_path / "a.png")
-    window.open_path(tmp_path / "a.png")
+    open_now(qtbot, window, tmp_path / "a.png")
     wait_for_encode(qtbot, window)
     drag(window.canvas, [(100, 80), (200, 140), (300, 200)], modifier=Qt.KeyboardModifier.ShiftModifier)
     wait_for_proposal(qtbot, window)
-    box = window.document.prompt.box
+    box = window.editor.prompt.box
     assert box is not None and abs(box[0] - 100) < 2 and abs(box[3] - 200) < 2
-    assert not window.document.prompt.strokes
+    assert not window.editor.prompt.strokes
     window.actions_by_name["drop"].trigger()
-    window.tool_actions["box"].trigger()
+    window.bars.tool_actions["box"].trigger()
     drag(window.canvas, [(50, 60), (150, 160)])
     wait_for_proposal(qtbot, window)
-    assert window.document.prompt.box is not None and abs(window.document.prompt.box[2] - 150) < 2
+    assert window.editor.prompt.box is not None and abs(window.editor.prompt.box[2] - 150) < 2
 
 
 def test_grow_and_invert_are_undoable(qtbot, window, tmp_path, monkeypatch) -> None:
     from PySide6.QtWidgets import QInputDialog
 
     write_image(tmp_path / "a.png")
-    window.open_path(tmp_path / "a.png")
-    window.document.selection[100:120, 100:120] = 255
+    open_now(qtbot, window, tmp_path / "a.png")
+    window.editor.selection[100:120, 100:120] = 255
     monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (5, True))
     window.actions_by_name["grow"].trigger()
-    assert window.document.selection[95, 110] == 255 and window.document.selection[94, 110] == 0
+    assert window.editor.selection[95, 110] == 255 and window.editor.selection[94, 110] == 0
     window.actions_by_name["invert"].trigger()
-    assert window.document.selection[0, 0] == 255
+    assert window.editor.selection[0, 0] == 255
     window.actions_by_name["undo"].trigger()
     window.actions_by_name["undo"].trigger()
-    assert window.document.selection[95, 110] == 0 and window.document.selection[110, 110] == 255
+    assert window.editor.selection[95, 110] == 0 and window.editor.selection[110, 110] == 255
 
 
 def test_drop_a_file_opens_it(qtbot, window, tmp_path) -> None:
@@ -237,7 +237,8 @@ def test_drop_a_file_opens_it(qtbot, window, tmp_path) -> None:
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
-    assert window.document.image.size == (120, 160)
+    qtbot.waitUntil(lambda: window.editor is not None, timeout=30_000)  # decoded off the GUI thread
+    assert window.editor.image.size == (120, 160)
     assert window.preferences.recent_files[0].endswith("dropped.png")
     recent = window.actions_by_name["recent_menu"].menu().actions()
     assert recent and recent[0].text() == "dropped.png"
@@ -250,29 +251,29 @@ def test_a_failing_encoder_shows_a_message_and_the_app_stays_up(qtbot, window, t
 
     monkeypatch.setattr(window.bridge.service.engine, "encode", broken)
     write_image(tmp_path / "a.png", 100, 100, seed=7)
-    window.open_path(tmp_path / "a.png")
-    qtbot.waitUntil(lambda: window.encoder_label.text() == "Encoding failed", timeout=10_000)
+    open_now(qtbot, window, tmp_path / "a.png")
+    qtbot.waitUntil(lambda: window.status.encoder_label.text() == "Encoding failed", timeout=10_000)
     boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
     assert boxes and "ran out of memory" in boxes[0].text()
-    assert window.document is not None and window.isVisible()
+    assert window.editor is not None and window.isVisible()
 
 
 def test_refined_commit_has_soft_edges_close_to_the_mask(qtbot, synthetic_window) -> None:
     from reference import synthetic_dir
 
     window = synthetic_window
-    window.open_path(synthetic_dir() / "composite_1.png")
+    open_now(qtbot, window, synthetic_dir() / "composite_1.png")
     truth = np.asarray(Image.open(synthetic_dir() / "composite_1_mask.png").convert("L")) > 127
     ys, xs = np.nonzero(truth)
     wait_for_encode(qtbot, window)
     drag(window.canvas, [(float(np.median(xs)), float(np.median(ys)))])
     wait_for_proposal(qtbot, window)
-    plain = window.document.proposal.full()
+    plain = window.editor.proposal.full()
     window.actions_by_name["commit"].trigger()
-    sel = window.document.selection
+    sel = window.editor.selection
     assert ((sel > 0) & (sel < 255)).any()  # soft alpha where the filter found soft edges
     agree = ((sel >= 128) == plain).mean()
     assert agree > 0.95, agree
     window.actions_by_name["undo"].trigger()
-    window.refine_action.trigger()  # E toggles it off
-    assert not window.refine_action.isChecked()
+    window.bars.refine_action.trigger()  # E toggles it off
+    assert not window.bars.refine_action.isChecked()

@@ -48,14 +48,14 @@ def test_apply_returns_the_selection_and_a_second_call_reuses_the_process(qtbot,
     assert server.listening
     first = write_request(runtime_dir, "one", with_selection=True)
     assert server.start(str(first))
-    doc = window.document
+    doc = window.editor
     assert doc.selection[20, 30] == 255 and doc.selection[100, 200] == 0  # the host's selection is loaded
     assert "selecting for Krita" in window.windowTitle()
     wait_for_encode(qtbot, window)
     drag(window.canvas, [(150, 120), (170, 130)])
     wait_for_proposal(qtbot, window)
     proposal = doc.proposal.full()
-    window.refine_action.setChecked(False)
+    window.bars.refine_action.setChecked(False)
     window.set_mode(window.mode.ADD)
     server.session.apply_action.trigger()  # Ctrl+Enter
     response = read_response(str(first.with_name("response.json")))

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF
 
 from samcut.models.document.imageio import load_image
 
-from helpers import drag, wait_for_encode, wait_for_proposal
+from helpers import drag, open_now, save_now, wait_for_encode, wait_for_proposal
 from reference import synthetic_dir
 
 
@@ -32,7 +32,7 @@ def test_stroke_selects_the_object_under_it_zoomed_and_panned(qtbot, synthetic_w
     for index in (0, 1, 2):
         path = synthetic_dir() / f"composite_{index}.png"
         truth = np.asarray(Image.open(synthetic_dir() / f"composite_{index}_mask.png").convert("L")) > 127
-        assert window.open_path(path)
+        assert open_now(qtbot, window, path)
         wait_for_encode(qtbot, window)
         canvas = window.canvas
         stroke = object_stroke(truth)
@@ -43,7 +43,7 @@ def test_stroke_selects_the_object_under_it_zoomed_and_panned(qtbot, synthetic_w
         assert abs(canvas.scale - 1.0) > 0.05
         drag(canvas, stroke)
         wait_for_proposal(qtbot, window)
-        doc = window.document
+        doc = window.editor
         proposal = doc.proposal.full()
         # The proposal's points are where the stroke was drawn (within a pixel of rounding).
         pts = np.array(doc.engine_prompt().points)
@@ -56,7 +56,7 @@ def test_stroke_selects_the_object_under_it_zoomed_and_panned(qtbot, synthetic_w
         canvas.fit()
         drag(canvas, mirrored)
         wait_for_proposal(qtbot, window)
-        controls.append(iou(window.document.proposal.full(), truth))
+        controls.append(iou(window.editor.proposal.full(), truth))
         window.actions_by_name["drop"].trigger()
         canvas.zoom_about(QPointF(canvas.width() / 2, canvas.height() / 2), 1.3)
         drag(canvas, stroke)
@@ -66,7 +66,7 @@ def test_stroke_selects_the_object_under_it_zoomed_and_panned(qtbot, synthetic_w
         window.actions_by_name["commit"].trigger()
         np.testing.assert_array_equal(doc.selection, refined)
         out = tmp_path / f"cut{index}.png"
-        window.save_in_background(out, cutout=True).join()
+        save_now(qtbot, window, out, cutout=True)
         qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage())
         cut = np.asarray(Image.open(out))
         np.testing.assert_array_equal(cut[..., 3], refined)
@@ -86,7 +86,7 @@ def test_proposal_overlay_tints_what_the_mask_covers(qtbot, synthetic_window) ->
     window = synthetic_window
     path = synthetic_dir() / "composite_0.png"
     truth = np.asarray(Image.open(synthetic_dir() / "composite_0_mask.png").convert("L")) > 127
-    assert window.open_path(path)
+    assert open_now(qtbot, window, path)
     wait_for_encode(qtbot, window)
     canvas = window.canvas
     canvas.zoom_about(QPointF(canvas.width() / 2, canvas.height() / 2), 1.2)
@@ -95,7 +95,7 @@ def test_proposal_overlay_tints_what_the_mask_covers(qtbot, synthetic_window) ->
     wait_for_proposal(qtbot, window)
     after = grab_rgb(canvas)
     # Each widget pixel whose centre lies on the image: is the proposal's mask set there?
-    mask = window.document.proposal.full()
+    mask = window.editor.proposal.full()
     h, w = mask.shape
     ys, xs = np.mgrid[0:after.shape[0], 0:after.shape[1]]
     ix = np.floor((xs + 0.5 - canvas.offset.x()) / canvas.scale).astype(int)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from helpers import answer_next_message_box, drag, wait_for_encode, wait_for_proposal
+from helpers import answer_next_message_box, drag, open_now, wait_for_encode, wait_for_proposal
 
 Button = QMessageBox.StandardButton
 
@@ -22,69 +22,69 @@ def two_images(tmp_path):
     return paths
 
 
-def edited(window, path) -> None:
-    assert window.open_path(path)
+def edited(qtbot, window, path) -> None:
+    assert open_now(qtbot, window, path)
     window._edit("select_all")
-    assert window.document.unsaved
+    assert window.editor.unsaved
 
 
 def test_cancel_keeps_the_image_and_its_selection(qtbot, window, two_images) -> None:
     first, second = two_images
-    edited(window, first)
+    edited(qtbot, window, first)
     seen = answer_next_message_box(Button.Cancel)
-    assert not window.open_path(second)
+    assert not open_now(qtbot, window, second)
     assert "image0.png" in seen[0] and "has not been saved" in seen[0]
-    assert window.document.path == first and window.document.selection.min() == 255
+    assert window.editor.path == first and window.editor.selection.min() == 255
 
 
 def test_discard_opens_the_next_image(qtbot, window, two_images) -> None:
     first, second = two_images
-    edited(window, first)
+    edited(qtbot, window, first)
     answer_next_message_box(Button.Discard)
-    assert window.open_path(second)
-    assert window.document.path == second and not window.document.unsaved
+    assert open_now(qtbot, window, second)
+    assert window.editor.path == second and not window.editor.unsaved
 
 
 def test_save_writes_the_cutout_then_opens_the_next_image(qtbot, window, two_images, tmp_path, monkeypatch) -> None:
     first, second = two_images
-    edited(window, first)
+    edited(qtbot, window, first)
     target = tmp_path / "kept.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "PNG (*.png)"))
     answer_next_message_box(Button.Save)
-    assert not window.open_path(second)  # not yet: the cutout is being written
-    qtbot.waitUntil(lambda: window.document.path == second, timeout=30_000)
+    assert not open_now(qtbot, window, second)  # not yet: the cutout is being written
+    qtbot.waitUntil(lambda: window.editor.path == second, timeout=30_000)
     saved = np.asarray(Image.open(target))
     assert saved.shape == (64, 96, 4) and saved[..., 3].min() == 255
 
 
 def test_nothing_to_lose_means_no_question(qtbot, window, two_images) -> None:
     first, second = two_images
-    edited(window, first)
-    window.undo()  # back to the selection the image came with
-    assert not window.document.unsaved
-    assert window.open_path(second)  # no box: a question here would block this call
+    edited(qtbot, window, first)
+    window.actions_by_name["undo"].trigger()  # back to the selection the image came with
+    assert not window.editor.unsaved
+    assert open_now(qtbot, window, second)  # no box: a question here would block this call
 
 
 def test_unapplied_strokes_count_and_save_applies_them(qtbot, window, two_images, tmp_path, monkeypatch) -> None:
     first, second = two_images
-    assert window.open_path(first)
+    assert open_now(qtbot, window, first)
     wait_for_encode(qtbot, window)
     drag(window.canvas, [(30, 30), (50, 32), (60, 40)])
     wait_for_proposal(qtbot, window)
-    assert window.document.unsaved and not window.document.selection.any()
+    assert window.editor.unsaved and not window.editor.selection.any()
     target = tmp_path / "strokes.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "PNG (*.png)"))
     seen = answer_next_message_box(Button.Save)
-    proposal = window.document.proposal.full()
-    window.open_path(second)
+    proposal = window.editor.proposal.full()
+    open_now(qtbot, window, second)
     assert "proposal not applied yet" in seen[0]
-    qtbot.waitUntil(lambda: window.document.path == second, timeout=30_000)
+    qtbot.waitUntil(lambda: window.editor.path == second, timeout=30_000)
     alpha = np.asarray(Image.open(target))[..., 3]
     assert alpha.any() and alpha.astype(bool).sum() >= 0.9 * proposal.sum()
 
 
 def test_closing_asks_and_cancel_keeps_the_window(qtbot, window, two_images) -> None:
-    edited(window, two_images[0])
+    edited(qtbot, window, two_images[0])
     answer_next_message_box(Button.Cancel)
     window.close()
     assert window.isVisible()
@@ -94,7 +94,7 @@ def test_closing_asks_and_cancel_keeps_the_window(qtbot, window, two_images) -> 
 
 
 def test_closing_after_save_closes_once_written(qtbot, window, two_images, tmp_path, monkeypatch) -> None:
-    edited(window, two_images[0])
+    edited(qtbot, window, two_images[0])
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "c.png"), "PNG (*.png)"))
     answer_next_message_box(Button.Save)
     window.close()
@@ -104,11 +104,11 @@ def test_closing_after_save_closes_once_written(qtbot, window, two_images, tmp_p
 
 def test_a_failed_save_keeps_the_image_open(qtbot, window, two_images, tmp_path, monkeypatch) -> None:
     first, second = two_images
-    edited(window, first)
+    edited(qtbot, window, first)
     missing = tmp_path / "no-such-folder" / "c.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(missing), "PNG (*.png)"))
     answer_next_message_box(Button.Save)
-    window.open_path(second)
+    open_now(qtbot, window, second)
     errors = answer_next_message_box(Button.Ok)  # "Could not save ..."
     qtbot.waitUntil(lambda: bool(errors), timeout=30_000)
-    assert window.document.path == first and window.document.unsaved
+    assert window.editor.path == first and window.editor.unsaved

@@ -8,7 +8,7 @@ from PIL import Image
 
 from samcut.gui.zoom_region import MIN_SIDE, SNAP, applies_at, covers, region_for_view
 
-from helpers import drag, wait_for_encode, wait_for_proposal
+from helpers import drag, open_now, wait_for_encode, wait_for_proposal
 from reference import synthetic_dir
 
 
@@ -47,7 +47,7 @@ def open_encoded_noise(qtbot, window, tmp_path, seed: int) -> None:
     """Open a 1400 x 900 noise photo and wait for its encode (zooming in on it asks for a region)."""
     rgb = np.random.default_rng(seed).integers(0, 255, (900, 1400, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "big.png")
-    window.open_path(tmp_path / "big.png")
+    open_now(qtbot, window, tmp_path / "big.png")
     wait_for_encode(qtbot, window)
 
 
@@ -55,7 +55,7 @@ def select_at(qtbot, window, point) -> np.ndarray:
     drag(window.canvas, [point])
     wait_for_proposal(qtbot, window)
     window.actions_by_name["commit"].trigger()
-    return window.document.selection > 127
+    return window.editor.selection > 127
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -65,9 +65,9 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 def test_zoomed_region_finds_the_object_better_and_merges_into_the_image(qtbot, synthetic_window, mosaic) -> None:
     window = synthetic_window
     path, truth = mosaic
-    window.refine_action.setChecked(False)
+    window.bars.refine_action.setChecked(False)
     window.actions_by_name["auto_encode_view"].setChecked(False)
-    window.open_path(path)
+    open_now(qtbot, window, path)
     wait_for_encode(qtbot, window)
     tile = (1536, 1024, 3072, 2048)  # x0, y0, x1, y1: the bottom-right composite
     in_tile = np.zeros_like(truth)
@@ -76,15 +76,15 @@ def test_zoomed_region_finds_the_object_better_and_merges_into_the_image(qtbot, 
     k = np.argmin((xs - np.median(xs)) ** 2 + (ys - np.median(ys)) ** 2)
     point = (float(xs[k]), float(ys[k]))
     whole = select_at(qtbot, window, point)
-    assert window.document.frame is None
+    assert window.editor.frame is None
 
     window.canvas.zoom_to(tile)
     window.actions_by_name["encode_view"].trigger()
     region = window.bridge.region
-    assert region is not None and window.encode_bar.isVisible()  # busy bar while the region encodes
+    assert region is not None and window.status.encode_bar.isVisible()  # busy bar while the region encodes
     qtbot.waitUntil(lambda: window.bridge.ready_region is not None, timeout=60_000)
-    assert window.encoder_label.text().startswith("Zoomed region ready")
-    assert not window.encode_bar.isVisible()
+    assert window.status.encoder_label.text().startswith("Zoomed region ready")
+    assert not window.status.encode_bar.isVisible()
     x0, y0, x1, y1 = region.box
     assert x0 <= tile[0] + SNAP and y0 <= tile[1] + SNAP and x1 >= tile[2] - 1 and y1 >= tile[3] - 1
     zoomed = select_at(qtbot, window, point)
@@ -96,7 +96,7 @@ def test_zoomed_region_finds_the_object_better_and_merges_into_the_image(qtbot, 
     # Back to the whole image: strokes use the whole-image encode again; the region stays cached.
     window.canvas.fit()
     drag(window.canvas, [point])
-    assert window.document.frame is None
+    assert window.editor.frame is None
     wait_for_proposal(qtbot, window)
     window.actions_by_name["drop"].trigger()
     window.canvas.zoom_to(tile)
@@ -132,9 +132,9 @@ def test_a_failing_region_encode_is_reported_quietly(qtbot, window, tmp_path, mo
     monkeypatch.setattr(window.bridge.service.engine, "encode", broken)
     window.canvas.zoom_to((500, 300, 900, 600))
     window.actions_by_name["encode_view"].trigger()
-    qtbot.waitUntil(lambda: "not encoded" in window.encoder_label.text(), timeout=10_000)
-    assert "out of memory" in window.encoder_label.text() and not window.encode_bar.isVisible()
-    assert window.bridge.region is None and window.document is not None
+    qtbot.waitUntil(lambda: "not encoded" in window.status.encoder_label.text(), timeout=10_000)
+    assert "out of memory" in window.status.encoder_label.text() and not window.status.encode_bar.isVisible()
+    assert window.bridge.region is None and window.editor is not None
 
 
 def test_closing_with_a_region_encode_pending_is_quiet(qtbot, window, tmp_path) -> None:

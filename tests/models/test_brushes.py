@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from samcut.models.document.document import Document
 from samcut.models.document.imageio import LoadedImage
 from samcut.models.document.selection import edges, paint, stroke_coverage
+from samcut.models.editor import Editor
 from samcut.models.engine.postprocess import full_mask
 
 from reference import synthetic_dir
@@ -48,23 +48,23 @@ def disc_pixels(radius: float) -> int:
 
 
 def test_paint_and_erase_are_one_undo_step_each() -> None:
-    doc = Document(LoadedImage.from_rgba(np.zeros((60, 80, 4), np.uint8) + 255))
+    doc = Editor(LoadedImage.from_rgba(np.zeros((60, 80, 4), np.uint8) + 255))
     assert doc.paint(np.array([[10.0, 10.0], [70.0, 50.0]]), 4, add=True)
     painted = doc.selection.copy()
     assert doc.paint(np.array([[40.0, 0.0], [40.0, 60.0]]), 3, add=False)
     assert doc.selection[30, 40] == 0 and painted[30, 40] == 255
-    assert doc.undo() == "erase"
+    assert doc.undo().label == "erase"
     np.testing.assert_array_equal(doc.selection, painted)
-    assert doc.undo() == "paint" and doc.selection.max() == 0
-    assert doc.redo() == "paint"
+    assert doc.undo().label == "paint" and doc.selection.max() == 0
+    assert doc.redo().label == "paint"
     np.testing.assert_array_equal(doc.selection, painted)
 
 
 def test_refine_brush_brings_the_alpha_closer_to_the_truth_where_it_went() -> None:
     for case in make_cases(synthetic_dir(), size=(768, 1152), count=2):  # one sharp, one soft edge
         plain = full_mask(case.low_res, case.input_size, case.alpha.shape).astype(np.uint8) * 255
-        doc = Document(LoadedImage.from_rgba(np.dstack([case.rgb, np.full(case.alpha.shape, 255, np.uint8)])))
-        doc.selection = plain.copy()
+        doc = Editor(LoadedImage.from_rgba(np.dstack([case.rgb, np.full(case.alpha.shape, 255, np.uint8)])))
+        doc.load_selection(plain)
         ys, xs = np.nonzero(edges(plain > 127))
         order = np.argsort(np.arctan2(ys - ys.mean(), xs - xs.mean()))
         path = np.stack([xs[order], ys[order]], 1)[::20].astype(float)
@@ -76,5 +76,5 @@ def test_refine_brush_brings_the_alpha_closer_to_the_truth_where_it_went() -> No
         after = ((doc.selection[brushed] / 255 - case.alpha[brushed]) ** 2).mean()
         assert after < before * 0.6, (case.name, before, after)
         np.testing.assert_array_equal(doc.selection[~brushed], plain[~brushed])
-        assert doc.undo() == "refine edge"
+        assert doc.undo().label == "refine edge"
         np.testing.assert_array_equal(doc.selection, plain)

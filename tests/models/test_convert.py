@@ -14,8 +14,8 @@ import torch
 
 from samcut.cli.main import main
 from samcut.models.export.templates import exported_templates, initializers
+from samcut.models.io.hashing import file_sha256
 from samcut.models.store.convert import ConversionError, convert_checkpoint
-from samcut.models.store.hashing import file_sha256
 from samcut.models.store.onnx_template import decode_template, read_template, template_path
 
 from hostile import hostile_checkpoint

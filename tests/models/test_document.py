@@ -1,13 +1,13 @@
-"""Document layer: stroke -> prompt invariances, selection operations, undo/redo by region."""
+"""Document layer: stroke -> prompt invariances, selection operations, the undo timeline's bounds."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from samcut.models.document.history import History, changed_box
 from samcut.models.document.selection import Mode, combine, feather, grow, shrink, smooth
 from samcut.models.document.strokes import MAX_POINTS_PER_STROKE, MAX_PROMPT_POINTS, Stroke, StrokePrompt, resample_path
+from samcut.models.editor.history import Step, Timeline, changed_box
 
 
 def curve(n: int) -> list[tuple[float, float]]:
@@ -75,27 +75,26 @@ def test_grow_shrink_feather_smooth() -> None:
     assert smooth(speck, 3)[5, 5] == 0 and smooth(speck, 3)[30, 30] == 255
 
 
-def test_history_stores_only_the_changed_rectangle() -> None:
-    history = History()
+def test_changed_box_is_the_rectangle_of_differing_pixels() -> None:
     old = np.zeros((1000, 1000), np.uint8)
     new = old.copy()
     new[100:110, 200:230] = 255
     assert changed_box(old, new) == (100, 110, 200, 230)
-    assert history.record("paint", old, new)
-    assert history.nbytes == 2 * 10 * 30
-    assert not history.record("nothing", new, new.copy())
-    mask = new.copy()
-    assert history.undo(mask) == "paint" and not mask.any()
-    assert history.redo(mask) == "paint"
-    np.testing.assert_array_equal(mask, new)
+    assert changed_box(new, new.copy()) is None
 
 
-def test_history_is_bounded() -> None:
-    history = History(max_steps=3)
-    mask = np.zeros((10, 10), np.uint8)
+def test_timeline_is_bounded_by_steps_and_bytes() -> None:
+    timeline = Timeline(max_steps=3)
     for i in range(5):
-        new = mask.copy()
-        new[i, i] = 255
-        history.record(f"step {i}", mask, new)
-        mask = new
-    assert [history.undo(mask) for _ in range(4)] == ["step 4", "step 3", "step 2", None]
+        timeline.push(Step(f"step {i}"))
+    labels = []
+    while (step := timeline.step_back()) is not None:
+        labels.append(step.label)
+    assert labels == ["step 4", "step 3", "step 2"]
+    pixels = np.zeros((100, 100), np.uint8)
+    timeline = Timeline(max_bytes=3 * 2 * pixels.nbytes)
+    for i in range(5):
+        timeline.push(Step(f"big {i}", (0, 100, 0, 100), pixels, pixels, selection_before=i, selection_after=i + 1))
+    assert len(timeline) == 3 and timeline.nbytes == 3 * 2 * pixels.nbytes
+    timeline.push(Step("huge", (0, 100, 0, 100), np.zeros((1000, 1000), np.uint8), np.zeros((1000, 1000), np.uint8)))
+    assert len(timeline) == 1 and timeline.undo_label() == "huge"  # the newest step is always kept

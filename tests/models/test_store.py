@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from samcut.cli.main import main
+from samcut.models.io.hashing import git_blob_sha1
 from samcut.models.store import registry
 from samcut.models.store.download import ChecksumError, DownloadError, OfflineError, download
-from samcut.models.store.hashing import git_blob_sha1
 from samcut.models.store.install import import_checkpoint
 
 from loopback_server import Server, blob_sha1

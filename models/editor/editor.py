@@ -1,0 +1,309 @@
+"""``Editor``: everything the user is editing on one image, and every transition of it.
+
+One object owns the image, the prompt (strokes, box, the frame it is decoded in), the live
+proposal and its candidates, the selection, and one linear history. Every user action is a
+method here; every decoder result comes back through ``accept``, which alone decides whether it
+is still wanted (its request's ``revision`` must be the current one). The app, ``samcut
+segment`` and the host bridge all drive this API, so a prompt gives the same mask everywhere.
+
+No Qt and no inference: decode requests go out as ``DecodeRequest`` values and results come
+back as ``DecodeResult``-like values. Coordinates are original image pixels (x = column,
+y = row); arrays are ``H x W`` unless said otherwise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from samcut.models.document import selection as ops
+from samcut.models.document.imageio import LoadedImage
+from samcut.models.document.selection import Mode
+from samcut.models.document.strokes import Stroke, StrokePrompt
+from samcut.models.editor.history import (
+    EMPTY_PROMPT,
+    Box,
+    PromptState,
+    Step,
+    Timeline,
+    changed_box,
+    new_selection_id,
+)
+from samcut.models.editor.proposal import Proposal
+from samcut.models.engine.refine import refine_region
+from samcut.models.engine.types import Prompt
+
+Frame = tuple[int, int, int, int]  # (x0, y0, x1, y1) of a zoomed region in image pixels
+
+# Unique across editors, so that a late result for another image's prompt can never match.
+_revisions = itertools.count(1)
+
+
+class DecoderOutput(Protocol):
+    """What ``accept`` needs of a decoder result (``service.DecodeResult`` is one)."""
+
+    low_res_logits: np.ndarray   # 4 x 256 x 256, tokens 0-3
+    scores: np.ndarray           # (4,)
+    default: int                 # the candidate rule's token
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    origin: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class DecodeRequest:
+    """A decode to run: ``prompt`` in the pixels of ``frame`` (None: the whole image), for the
+    editor's prompt ``revision``; hand the revision back to ``Editor.accept`` with the result."""
+
+    prompt: Prompt
+    revision: int
+    frame: Frame | None
+
+
+class Editor:
+    """One image session. ``max_steps=0`` keeps no history (one-shot scripts)."""
+
+    def __init__(self, image: LoadedImage, path: Path | None = None, max_steps: int = 200) -> None:
+        self.image = image
+        self.path = path
+        h, w = image.size
+        self.selection = np.zeros((h, w), np.uint8)
+        self.history = Timeline(max_steps)
+        self.prompt: PromptState = EMPTY_PROMPT
+        self.proposal: Proposal | None = None
+        self.revision = next(_revisions)
+        self._selection_id = self._saved_id = new_selection_id()
+        # The stroke being drawn: the frame a new prompt starts in, and its mask input.
+        self._new_frame: Frame | None = None
+        self._live_base: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+    # saved state ------------------------------------------------------------------------
+    @property
+    def selection_id(self) -> int:
+        """Names the selection's current content; undoing back to a state gives its id back."""
+        return self._selection_id
+
+    @property
+    def unsaved(self) -> bool:
+        """Work the user would lose by closing: a selection unlike the one last saved (or loaded),
+        or strokes or a box whose proposal has not been applied."""
+        return not self.prompt.empty or self._selection_id != self._saved_id
+
+    def mark_saved(self, selection_id: int | None = None) -> None:
+        """The selection named ``selection_id`` (default: the current one) is now safe on disk."""
+        self._saved_id = self._selection_id if selection_id is None else selection_id
+
+    def load_selection(self, mask: np.ndarray) -> None:
+        """Start from ``mask`` (``uint8 H x W``, e.g. the host's selection): not an undo step, and
+        not unsaved work."""
+        self.selection = np.array(mask, np.uint8, copy=True)
+        self._selection_id = self._saved_id = new_selection_id()
+
+    # prompt -----------------------------------------------------------------------------
+    @property
+    def frame(self) -> Frame | None:
+        """The zoomed region the prompt (or the one being started) is decoded in; None: the image."""
+        return self._new_frame if self.prompt.empty else self.prompt.frame
+
+    @property
+    def frame_origin(self) -> tuple[int, int]:
+        frame = self.frame
+        return (0, 0) if frame is None else (frame[0], frame[1])
+
+    def _frame_size(self) -> tuple[int, int]:
+        frame = self.frame
+        return self.size if frame is None else (frame[3] - frame[1], frame[2] - frame[0])
+
+    def _chosen_logits(self) -> np.ndarray | None:
+        p = self.proposal
+        return None if p is None else p.low_res_logits[p.chosen]
+
+    def begin_stroke(self, frame: Frame | None = None) -> None:
+        """On press: the proposal shown now becomes the new stroke's mask input. A new prompt is
+        decoded in ``frame`` (a zoomed region), a prompt already begun keeps its own."""
+        if self.prompt.empty:
+            self._new_frame = frame
+        self._live_base = self._chosen_logits()
+
+    def add_stroke(self, stroke: Stroke) -> None:
+        """On release, with the finished stroke: one undo step."""
+        p = self.prompt
+        after = PromptState(p.strokes + (stroke,), p.bases + (self._live_base,), p.box, self.frame)
+        self._live_base = None
+        self._push(Step("Smart Brush stroke" if stroke.positive else "subtracting stroke",
+                        prompt_before=p, prompt_after=after))
+
+    def set_box(self, box: tuple[float, float, float, float], frame: Frame | None = None) -> None:
+        """A box around the object ``(x0, y0, x1, y1)``: one undo step."""
+        if self.prompt.empty:
+            self._new_frame = frame
+        after = replace(self.prompt, box=tuple(float(v) for v in box), frame=self.frame)
+        self._push(Step("box", prompt_before=self.prompt, prompt_after=after))
+
+    def engine_prompt(self, live: Stroke | None = None) -> Prompt:
+        """The decoder prompt in the frame's own pixels: finished strokes, the stroke being drawn,
+        the box; the mask input is the proposal shown when the newest stroke began."""
+        p = self.prompt
+        points, labels = StrokePrompt(self._frame_size(), list(p.strokes), p.box).points_and_labels(live)
+        mask_input = self._live_base if live is not None else (p.bases[-1] if p.bases else None)
+        box = p.box
+        frame = self.frame
+        if frame is not None:
+            x0, y0 = frame[:2]
+            points = [(x - x0, y - y0) for x, y in points]
+            box = None if box is None else (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
+        return Prompt(points=points, labels=labels, box=box, mask_input=mask_input)
+
+    def decode_request(self, live: Stroke | None = None) -> DecodeRequest | None:
+        """What to decode now (with the stroke being drawn, if any); None when there is no prompt."""
+        if self.prompt.empty and live is None:
+            return None
+        return DecodeRequest(self.engine_prompt(live), self.revision, self.frame)
+
+    def accept(self, revision: int, result: DecoderOutput) -> Proposal | None:
+        """Show ``result`` if it answers the current prompt (``revision``), with the candidate
+        rule's choice selected; None (and nothing changes) if it is stale."""
+        if revision != self.revision or result.origin != self.frame_origin:
+            return None
+        self.proposal = Proposal(result.low_res_logits, result.scores, result.default, result.input_size,
+                                 result.original_size, result.origin, self.size)
+        return self.proposal
+
+    def cycle_candidate(self, step: int = 1) -> Proposal | None:
+        if self.proposal is None:
+            return None
+        self.proposal = self.proposal.with_chosen(self.proposal.chosen + step)
+        return self.proposal
+
+    def choose(self, token: int) -> None:
+        """Show candidate ``token`` (0 single mask, 1-3 multimask) of the current proposal."""
+        if self.proposal is not None:
+            self.proposal = self.proposal.with_chosen(token)
+
+    def drop_proposal(self) -> bool:
+        """Give up the prompt and its proposal (Escape): one undo step, so strokes can come back."""
+        if self.prompt.empty:
+            self.proposal = None
+            return False
+        self._push(Step("drop proposal", prompt_before=self.prompt, prompt_after=EMPTY_PROMPT))
+        return True
+
+    def _set_prompt(self, prompt: PromptState) -> None:
+        self.prompt = prompt
+        self.revision = next(_revisions)
+        self._new_frame = None
+        self._live_base = None
+        if prompt.empty:
+            self.proposal = None
+
+    # selection --------------------------------------------------------------------------
+    def _change_region(self, label: str, box: Box, region: np.ndarray,
+                       prompt_after: PromptState | None = None) -> bool:
+        """Replace the selection's pixels in ``box`` with ``region``: one step (with the prompt
+        change, if any). False when nothing changed at all."""
+        y0, y1, x0, x1 = box
+        current = self.selection[y0:y1, x0:x1]
+        pixels_change = not np.array_equal(current, region)
+        if not pixels_change and prompt_after is None:
+            return False
+        prompt_before = self.prompt if prompt_after is not None else None
+        if not pixels_change:
+            self._push(Step(label, prompt_before=prompt_before, prompt_after=prompt_after))
+            return False
+        after_id = new_selection_id()
+        before = current.copy() if self.history.keeps_history else None
+        after = np.array(region, np.uint8, copy=True) if self.history.keeps_history else None
+        current[...] = region
+        self._push(Step(label, box, before, after, prompt_before, prompt_after, self._selection_id, after_id))
+        return True
+
+    def _change_whole(self, label: str, new: np.ndarray, prompt_after: PromptState | None = None) -> bool:
+        """A whole-image operation's result ``new``; only its changed rectangle is recorded."""
+        box = changed_box(self.selection, new) or (0, 0, 0, 0)
+        y0, y1, x0, x1 = box
+        return self._change_region(label, box, new[y0:y1, x0:x1], prompt_after)
+
+    def commit(self, mode: Mode, refine: bool = False) -> bool:
+        """Merge the proposal into the selection with ``mode`` (its edge refined against the image
+        when ``refine``); the prompt starts afresh. One step: undo brings the strokes back."""
+        if self.proposal is None:
+            return False
+        proposal = self.proposal.refined(self.image.rgb) if refine else self.proposal.full()
+        return self._change_whole(f"{mode.value} selection", ops.combine(self.selection, proposal, mode),
+                                  prompt_after=EMPTY_PROMPT)
+
+    def select_all(self) -> bool:
+        return self._change_whole("select all", np.full_like(self.selection, 255))
+
+    def select_none(self) -> bool:
+        return self._change_whole("select none", np.zeros_like(self.selection))
+
+    def invert(self) -> bool:
+        return self._change_whole("invert selection", 255 - self.selection)
+
+    def grow(self, pixels: int) -> bool:
+        return self._change_whole(f"grow {pixels} px", ops.grow(self.selection, pixels))
+
+    def shrink(self, pixels: int) -> bool:
+        return self._change_whole(f"shrink {pixels} px", ops.shrink(self.selection, pixels))
+
+    def feather(self, pixels: float) -> bool:
+        return self._change_whole(f"feather {pixels:g} px", ops.feather(self.selection, pixels))
+
+    def smooth(self, pixels: float) -> bool:
+        return self._change_whole(f"smooth {pixels:g} px", ops.smooth(self.selection, pixels))
+
+    def paint(self, path: np.ndarray, radius: float, add: bool) -> bool:
+        """Paint (``add``) or erase a round brush of ``radius`` px along ``path`` (``N x 2`` (x, y));
+        costs what the stroke covers, whatever the image's size."""
+        painted = ops.painted_region(self.selection, path, radius, add)
+        return painted is not None and self._change_region("paint" if add else "erase", *painted)
+
+    def refine_brush(self, path: np.ndarray, radius: float) -> bool:
+        """Let the image decide the alpha where the brush went (soft where its edge is soft)."""
+        swept = ops.stroke_coverage(self.size, path, radius)
+        if swept is None:
+            return False
+        box, weight = swept
+        filter_radius = int(np.clip(round(radius / 4), 2, 32))
+        return self._change_region("refine edge", box,
+                                   refine_region(self.image.rgb, self.selection, box, weight, filter_radius))
+
+    # history ----------------------------------------------------------------------------
+    def _push(self, step: Step) -> None:
+        self.history.push(step)
+        if step.box is not None:
+            self._selection_id = step.selection_after
+        if step.prompt_after is not None:
+            self._set_prompt(step.prompt_after)
+
+    def undo(self) -> Step | None:
+        """Revert the last step, whatever it changed; returns it (None when there is none)."""
+        step = self.history.step_back()
+        if step is not None:
+            self._restore(step, after=False)
+        return step
+
+    def redo(self) -> Step | None:
+        """Re-apply the last undone step; returns it (None when there is none)."""
+        step = self.history.step_forward()
+        if step is not None:
+            self._restore(step, after=True)
+        return step
+
+    def _restore(self, step: Step, after: bool) -> None:
+        if step.box is not None:
+            y0, y1, x0, x1 = step.box
+            self.selection[y0:y1, x0:x1] = step.after if after else step.before
+            self._selection_id = step.selection_after if after else step.selection_before
+        prompt = step.prompt_after if after else step.prompt_before
+        if prompt is not None:
+            self._set_prompt(prompt)

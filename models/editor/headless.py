@@ -1,0 +1,65 @@
+"""The editor without a window: a prompt replayed as clicks, for ``samcut segment`` and hosts.
+
+Points and a box are given to the same ``Editor`` the app uses, in the order a user would give
+them in the window (the box first, then each point as a click), and each is decoded before the
+next: the second click is refined from the first click's mask exactly as in the app. So the same
+prompt gives the same mask in the app, ``samcut segment`` and a host's call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from samcut.models.document.imageio import LoadedImage
+from samcut.models.document.selection import Mode
+from samcut.models.document.strokes import MAX_PROMPT_POINTS, Stroke
+from samcut.models.editor.editor import Editor
+from samcut.models.engine.candidates import MULTIMASK_TOKENS, SINGLE_MASK_TOKEN, best_token
+from samcut.models.engine.service import ImageHandle, SegmentationService
+
+CANDIDATES = ("auto", "best", "single")
+
+
+class PromptError(ValueError):
+    """A prompt the decoder cannot take (too many points); the message says why."""
+
+
+def _settle(editor: Editor, service: SegmentationService, handle: ImageHandle) -> None:
+    """Decode the editor's prompt now and show the result (the service runs synchronously)."""
+    request = editor.decode_request()
+    assert request is not None
+    result = service.decode(handle, request.prompt).result()
+    editor.accept(request.revision, result)
+
+
+def segment(service: SegmentationService, image: LoadedImage, points: Sequence[tuple[float, float, int]],
+            box: tuple[float, float, float, float] | None, candidate: str = "auto",
+            refine: bool = False) -> np.ndarray:
+    """The selection for ``points`` ``(x, y, label)`` (label 1 includes, 0 excludes) and ``box``
+    ``(x0, y0, x1, y1)`` in image pixels: ``uint8 H x W`` (0/255, soft edges when ``refine``).
+
+    ``candidate``: "auto" (the candidate rule), "best" (best multimask candidate) or "single"
+    (the single-mask output), applied to the final decode. ``service`` must be synchronous.
+    """
+    if candidate not in CANDIDATES:
+        raise ValueError(f"candidate must be one of {', '.join(CANDIDATES)}")
+    if not points and box is None:
+        raise PromptError("give at least one point or a box")
+    if len(points) > MAX_PROMPT_POINTS:
+        raise PromptError(f"{len(points)} points given; the decoder takes at most {MAX_PROMPT_POINTS}")
+    editor = Editor(image, max_steps=0)
+    handle = service.open_image(image.model_rgb())
+    if box is not None:
+        editor.set_box(box)
+        _settle(editor, service, handle)
+    for x, y, label in points:
+        editor.begin_stroke()
+        editor.add_stroke(Stroke(((float(x), float(y)),), positive=bool(label)))
+        _settle(editor, service, handle)
+    if candidate != "auto" and editor.proposal is not None:
+        tokens = MULTIMASK_TOKENS if candidate == "best" else (SINGLE_MASK_TOKEN,)
+        editor.choose(best_token(editor.proposal.scores, tokens))
+    editor.commit(Mode.REPLACE, refine=refine)
+    return editor.selection
