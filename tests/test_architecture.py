@@ -23,3 +23,43 @@ def test_import_contracts_hold() -> None:
 def test_ruff_is_clean() -> None:
     result = subprocess.run([_tool("ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    """No import circle between samcut's modules (imports inside functions count too)."""
+    import grimp
+
+    graph = grimp.build_graph("samcut.models", "samcut.cli", "samcut.gui", "samcut.plugin")
+    modules = sorted(graph.modules)
+    index = {m: i for i, m in enumerate(modules)}
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m) & graph.modules) for m in modules}
+    # Tarjan's strongly connected components
+    order, low, on_stack, stack, circles = {}, {}, set(), [], []
+
+    def visit(m: str) -> None:
+        order[m] = low[m] = len(order)
+        stack.append(m)
+        on_stack.add(m)
+        for n in edges[m]:
+            if n not in order:
+                visit(n)
+                low[m] = min(low[m], low[n])
+            elif n in on_stack:
+                low[m] = min(low[m], order[n])
+        if low[m] == order[m]:
+            component = []
+            while True:
+                n = stack.pop()
+                on_stack.discard(n)
+                component.append(n)
+                if n == m:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * len(modules)))
+    for m in modules:
+        if m not in order:
+            visit(m)
+    assert not circles, circles
+    assert len(index) > 50  # the graph really holds the package

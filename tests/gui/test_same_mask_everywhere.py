@@ -1,0 +1,83 @@
+"""One editor behind every door: the same prompt gives the same mask in the app (real mouse
+events), ``samcut segment`` and ``samcut host`` (synthetic model)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from samcut.cli.main import main
+
+from helpers import drag, open_now, wait_for_encode
+from reference import synthetic_dir
+
+INDEX = 1
+
+
+def interior(truth: np.ndarray) -> list[tuple[int, int]]:
+    """Two points well inside the object, (x, y)."""
+    ys, xs = np.nonzero(truth)
+    order = np.argsort(ys)
+    picks = [order[len(order) // 3], order[2 * len(order) // 3]]
+    return [(int(xs[i]), int(ys[i])) for i in picks]
+
+
+def through_segment(tmp_path, image, points, box, models) -> np.ndarray:
+    out = tmp_path / "segment.png"
+    args = ["segment", str(image), "--models", str(models), "--mask", str(out)]
+    for x, y, label in points:
+        args += ["--point", f"{x!r},{y!r},{label}"]
+    if box is not None:
+        args += ["--box", ",".join(repr(v) for v in box)]
+    assert main(args) == 0
+    return np.asarray(Image.open(out))
+
+
+def through_host(tmp_path, image, points, box, models) -> np.ndarray:
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"protocol": 1, "image": str(image), "response": str(tmp_path / "response.json"),
+                                   "interactive": False, "points": points, "box": box}))
+    assert main(["host", str(request), "--models", str(models)]) == 0
+    response = json.loads((tmp_path / "response.json").read_text())
+    assert response["status"] == "ok", response
+    return np.asarray(Image.open(response["mask"]))
+
+
+@pytest.mark.parametrize("prompt", ["1 click", "2 clicks", "box + click", "box"])
+def test_app_segment_and_host_agree(qtbot, synthetic_window, synthetic_model_dir, tmp_path, prompt) -> None:
+    window = synthetic_window
+    window.regions.automatic = False  # the whole image's encode, as the CLI uses
+    window.bars.refine_action.setChecked(False)
+    image = synthetic_dir() / f"composite_{INDEX}.png"
+    truth = np.asarray(Image.open(synthetic_dir() / f"composite_{INDEX}_mask.png").convert("L")) > 127
+    assert open_now(qtbot, window, image)
+    wait_for_encode(qtbot, window)
+    editor = window.editor
+    clicks = interior(truth)[: 0 if prompt == "box" else 1 if prompt in ("1 click", "box + click") else 2]
+    if "box" in prompt:
+        ys, xs = np.nonzero(truth)
+        window.bars.tool_actions["box"].trigger()
+        drag(window.canvas, [(xs.min() - 8, ys.min() - 8), (xs.mean(), ys.mean()), (xs.max() + 8, ys.max() + 8)])
+        window.bars.tool_actions["smart"].trigger()
+        qtbot.waitUntil(lambda: editor.proposal is not None and not window.bridge.busy, timeout=30_000)
+    for x, y in clicks:
+        count = len(editor.prompt.strokes)
+        before = editor.proposal
+        drag(window.canvas, [(x, y)])
+        qtbot.waitUntil(lambda c=count, b=before: len(editor.prompt.strokes) == c + 1
+                        and editor.proposal is not b and not window.bridge.busy, timeout=30_000)
+    # What the mouse gave the editor, to the pixel's fraction, is what the CLI and host are given.
+    points = [[*stroke.path[0], 1] for stroke in editor.prompt.strokes]
+    box = list(editor.prompt.box) if editor.prompt.box is not None else None
+    window.actions_by_name["commit"].trigger()
+    app = window.editor.selection.copy()
+    assert app.any() and app.max() == 255
+    seg = through_segment(tmp_path, image, points, box, synthetic_model_dir)
+    host = through_host(tmp_path, image, points, box, synthetic_model_dir)
+    np.testing.assert_array_equal(seg, app)
+    np.testing.assert_array_equal(host, app)
+    inside = truth[app > 127].mean()
+    assert inside > 0.5, f"{prompt}: only {inside:.0%} of the selection is on the object"
