@@ -63,3 +63,14 @@ def test_no_module_imports_itself_round_a_circle() -> None:
             visit(m)
     assert not circles, circles
     assert len(index) > 50  # the graph really holds the package
+
+
+def test_the_window_paints_before_onnxruntime_is_imported() -> None:
+    """The app's modules (window, editor, bridge, service) load without ONNX Runtime: it is
+    imported after the first paint, when the model loads."""
+    code = ("import sys, samcut.gui.app, samcut.gui.main_window, samcut.gui.engine_bridge, samcut.models.editor; "
+            "import samcut.models.engine.service; print(sorted(m for m in sys.modules if m.startswith('onnxruntime')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"QT_QPA_PLATFORM":
+                            "offscreen", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

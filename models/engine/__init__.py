@@ -1,17 +1,25 @@
-"""MobileSAM runtime: numpy + onnxruntime + Pillow only (no torch, no Qt)."""
+"""MobileSAM runtime: numpy + onnxruntime + Pillow only (no torch, no Qt).
 
-from samcut.models.engine.postprocess import upsample_logits, upsample_masks
-from samcut.models.engine.preprocess import encoder_input, resized_size
-from samcut.models.engine.sam_engine import (
-    Cancellation,
-    EncodeCancelled,
-    ModelError,
-    SamEngine,
-    verify_model_dir,
-)
-from samcut.models.engine.types import ImageEmbedding, Prediction, Prompt
+The names below load on first use, so that importing a part of the engine (its errors, the
+service's types, the postprocessing) does not import ONNX Runtime: the window paints first.
+"""
 
-__all__ = [
-    "Cancellation", "EncodeCancelled", "ImageEmbedding", "ModelError", "Prediction", "Prompt", "SamEngine",
-    "encoder_input", "resized_size", "upsample_logits", "upsample_masks", "verify_model_dir",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Cancellation": "cancellation", "EncodeCancelled": "errors", "ModelError": "errors",
+    "SamEngine": "sam_engine", "verify_model_dir": "sam_engine", "encoder_input": "preprocess",
+    "resized_size": "preprocess", "upsample_logits": "postprocess", "upsample_masks": "postprocess",
+    "ImageEmbedding": "types", "Prediction": "types", "Prompt": "types",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

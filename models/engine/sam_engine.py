@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
+from samcut.models.engine.cancellation import Cancellation, encoder_run_options
+from samcut.models.engine.errors import EncodeCancelled, ModelError
 from samcut.models.engine.postprocess import upsample_masks
 from samcut.models.engine.preprocess import decoder_prompt, encoder_input, mask_input_array
 from samcut.models.engine.types import ImageEmbedding, Prediction, Prompt
@@ -23,40 +24,6 @@ OPENVINO_ENV = "SAMCUT_OPENVINO"  # "0": keep the encoder on the CPU provider ev
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 MANIFEST_FILE = "manifest.json"
-
-
-class ModelError(RuntimeError):
-    """A model directory is missing, incomplete, corrupt or does not match its manifest."""
-
-
-class EncodeCancelled(RuntimeError):
-    """``encode`` was stopped through its ``Cancellation``."""
-
-
-def encoder_run_options() -> ort.RunOptions:
-    """Run options of an encode: the memory arena gives back what the run took (about 100 MB of
-    activations at 1024 x 1024) when it ends; an encode happens once per image, and measured
-    alongside, returning the memory costs no time that the run's own noise does not hide."""
-    options = ort.RunOptions()
-    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-    return options
-
-
-class Cancellation:
-    """Lets another thread stop a running ``SamEngine.encode`` (ONNX Runtime ``RunOptions.terminate``)."""
-
-    def __init__(self) -> None:
-        self.run_options = encoder_run_options()
-        self._cancelled = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the encode to stop as soon as it can; safe from any thread."""
-        self._cancelled.set()
-        self.run_options.terminate = True
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
 
 
 def default_threads() -> int:

@@ -21,14 +21,18 @@ from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from samcut.models.engine.cancellation import Cancellation
 from samcut.models.engine.candidates import default_token
-from samcut.models.engine.sam_engine import Cancellation, SamEngine
 from samcut.models.engine.types import ImageEmbedding, Prompt
 from samcut.models.io.atomic import atomic_write
 from samcut.models.io.lanes import Lane
+
+if TYPE_CHECKING:
+    from samcut.models.engine.sam_engine import SamEngine
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,16 @@ def no_threads_left():
     assert not left, f"threads still running after the test: {left}"
 
 
-def make_window(qtbot, model_dir, synchronous: bool = False):
+def make_window(qtbot, model_dir, synchronous: bool = False, engine=None):
+    """A shown window on the model in ``model_dir`` (or on ``engine``, e.g. a ``FakeEngine``)."""
     from samcut.gui.engine_bridge import EngineBridge
     from samcut.gui.main_window import MainWindow
     from samcut.models.document.preferences import Preferences
     from samcut.models.engine import SamEngine
     from samcut.models.engine.service import SegmentationService
 
-    bridge = EngineBridge(SegmentationService(SamEngine(model_dir), synchronous=synchronous))
+    engine = engine if engine is not None else SamEngine(model_dir)
+    bridge = EngineBridge(SegmentationService(engine, synchronous=synchronous))
     window = MainWindow(bridge, Preferences())  # not qtbot.addWidget: its closing would ask Save changes?
     window.resize(1000, 700)
     window.show()
@@ -58,5 +60,16 @@ def window(qtbot, test_model_dir):
 @pytest.fixture()
 def synthetic_window(qtbot, synthetic_model_dir):
     win = make_window(qtbot, synthetic_model_dir)
+    yield win
+    close_discarding(win)
+
+
+@pytest.fixture()
+def fake_window(qtbot):
+    """A window on ``FakeEngine`` (masks from the prompt's geometry): for the window's logic,
+    no model needed."""
+    from fake_engine import FakeEngine
+
+    win = make_window(qtbot, None, engine=FakeEngine())
     yield win
     close_discarding(win)

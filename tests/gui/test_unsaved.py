@@ -13,6 +13,12 @@ Button = QMessageBox.StandardButton
 
 
 @pytest.fixture()
+def window(fake_window):
+    """These tests are about the question, not the masks: the fake engine serves."""
+    return fake_window
+
+
+@pytest.fixture()
 def two_images(tmp_path):
     paths = []
     for i, colour in enumerate(((200, 40, 40), (40, 40, 200))):

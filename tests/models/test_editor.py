@@ -11,7 +11,7 @@ from samcut.models.document.strokes import Stroke
 from samcut.models.editor import Editor
 from samcut.models.engine.candidates import default_token, is_ambiguous
 from samcut.models.engine.service import SegmentationService
-from tests.fake_engine import FakeEngine
+from fake_engine import FakeEngine
 
 H, W = 48, 64
 

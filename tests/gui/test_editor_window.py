@@ -1,0 +1,85 @@
+"""The window on the editor core, with the fake engine: one timeline through real key presses,
+busy state that always clears, workers the thread fixture can see."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from helpers import drag, open_now, save_now, wait_for_encode
+
+
+def open_grey(qtbot, window, tmp_path):
+    path = tmp_path / "grey.png"
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(path)
+    assert open_now(qtbot, window, path)
+    wait_for_encode(qtbot, window)
+    return path
+
+
+def key(window, sequence: str) -> None:
+    modifiers = Qt.KeyboardModifier.ControlModifier
+    if "Shift" in sequence:
+        modifiers |= Qt.KeyboardModifier.ShiftModifier
+    QTest.keyClick(window, Qt.Key.Key_Z, modifiers)
+
+
+def test_redo_after_paint_and_stroke_follows_the_order_of_events(qtbot, fake_window, tmp_path) -> None:
+    """Paint a patch, draw a Smart Brush stroke, Ctrl+Z twice, Ctrl+Shift+Z once: the patch is
+    back and the stroke is not (two stacks used to give the stroke back)."""
+    window = fake_window
+    open_grey(qtbot, window, tmp_path)
+    window.bars.tool_actions["paint"].trigger()
+    drag(window.canvas, [(40, 40), (80, 50), (120, 60)])
+    painted = window.editor.selection.copy()
+    assert painted.any()
+    window.bars.tool_actions["smart"].trigger()
+    drag(window.canvas, [(200, 150), (220, 160)])
+    qtbot.waitUntil(lambda: window.editor.proposal is not None and not window.bridge.busy, timeout=10_000)
+    key(window, "Ctrl+Z")
+    key(window, "Ctrl+Z")
+    assert not window.editor.selection.any() and window.editor.prompt.empty
+    key(window, "Ctrl+Shift+Z")
+    np.testing.assert_array_equal(window.editor.selection, painted)
+    assert window.editor.prompt.empty and window.editor.proposal is None
+    assert window.actions_by_name["redo"].isEnabled()
+
+
+def test_undoing_apply_brings_back_the_strokes_and_their_proposal(qtbot, fake_window, tmp_path) -> None:
+    window = fake_window
+    open_grey(qtbot, window, tmp_path)
+    drag(window.canvas, [(160, 120)])
+    qtbot.waitUntil(lambda: window.editor.proposal is not None and not window.bridge.busy, timeout=10_000)
+    shown = window.editor.proposal.full()
+    window.actions_by_name["commit"].trigger()
+    assert window.editor.selection.any() and window.editor.proposal is None
+    key(window, "Ctrl+Z")
+    assert not window.editor.selection.any() and len(window.editor.prompt.strokes) == 1
+    qtbot.waitUntil(lambda: window.editor.proposal is not None, timeout=10_000)
+    np.testing.assert_array_equal(window.editor.proposal.full(), shown)
+
+
+def test_a_failed_save_clears_the_busy_state_and_says_why(qtbot, fake_window, tmp_path) -> None:
+    window = fake_window
+    open_grey(qtbot, window, tmp_path)
+    window._edit("select_all")
+    shown: list[str] = []
+    window.show_error = lambda title, message: shown.append(f"{title}: {message}")
+    save_now(qtbot, window, tmp_path / "no such folder" / "cut.png", cutout=True)
+    assert not window.runner.busy and not window.status.work_bar.isVisible()
+    assert shown and "Could not save cut.png" in shown[0] and "Nothing was overwritten" in shown[0]
+    assert window.editor.unsaved
+
+
+def test_every_background_worker_is_a_samcut_thread(qtbot, fake_window, tmp_path) -> None:
+    window = fake_window
+    open_grey(qtbot, window, tmp_path)
+    window._edit("select_all")
+    save_now(qtbot, window, tmp_path / "cut.png", cutout=True)
+    names = {t.name.split("_")[0] for t in threading.enumerate() if t is not threading.main_thread()}
+    assert {"samcut-encode", "samcut-open", "samcut-save"} <= names, names
+    assert not window.editor.unsaved
