@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication
 
 from samcut.gui.main_window import MainWindow
 from samcut.models.document.cutout import save_mask
-from samcut.models.document.imageio import load_image
+from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.plugin.protocol import ProtocolError, Request, Response, server_address, write_atomic
 
 LINGER_MS = 10 * 60 * 1000
@@ -30,20 +30,18 @@ class HostSession(QObject):
 
     finished = Signal()
 
-    def __init__(self, window: MainWindow, request: Request) -> None:
+    def __init__(self, window: MainWindow, request: Request, image: LoadedImage,
+                 selection: np.ndarray | None) -> None:
         super().__init__(window)
         self.window = window
         self.request = request
         self.done = False
-        image = load_image(request.image)
         window.set_image(image, Path(request.image))
         host = request.host.capitalize()
         window.setWindowTitle(f"samcut — selecting for {host}")
-        if request.selection and os.path.exists(request.selection):
-            selection = np.asarray(load_image(request.selection).rgb[..., 0])
-            if selection.shape == window.editor.selection.shape:
-                window.editor.load_selection(selection)  # what the host gave is not unsaved work
-                window.canvas.set_selection(window.editor.selection)
+        if selection is not None and selection.shape == window.editor.selection.shape:
+            window.editor.load_selection(selection)  # what the host gave is not unsaved work
+            window.canvas.set_selection(window.editor.selection)
         self.apply_action = QAction(f"Apply to {host}", window)
         self.apply_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.apply_action.setStatusTip(f"Send the selection back to {host} (Ctrl+Enter)")
@@ -86,6 +84,15 @@ class HostSession(QObject):
         self._finish(Response(status="cancel", message="cancelled in samcut"))
 
 
+def _load_request(request: Request) -> tuple[LoadedImage, np.ndarray | None]:
+    """The request's layer and (if any) selection, decoded (on the open lane)."""
+    image = load_image(request.image)
+    selection = None
+    if request.selection and os.path.exists(request.selection):
+        selection = np.asarray(load_image(request.selection).rgb[..., 0])
+    return image, selection
+
+
 class HostServer(QObject):
     """Accepts request paths on the local socket and shows them one at a time in ``window``."""
 
@@ -99,6 +106,9 @@ class HostServer(QObject):
         QLocalServer.removeServer(address)  # a stale file from a samcut that died
         self.listening = self.server.listen(address)
         self.server.newConnection.connect(self._on_connection)
+        self.loading = None  # the Task decoding a request's layer
+        self.refused = 0     # requests answered with an error
+        self.exit_if_first_refused = False
         self.linger = QTimer(self)
         self.linger.setSingleShot(True)
         self.linger.timeout.connect(QApplication.quit)
@@ -119,7 +129,7 @@ class HostServer(QObject):
         peer.setProperty("samcut_served", True)  # one request per connection
         # A line that is not UTF-8 names no file: start() fails on it and releases the client.
         request_path = bytes(peer.readLine()).decode(errors="replace").strip()
-        if self.session is not None and not self.session.done:
+        if self.loading is not None or (self.session is not None and not self.session.done):
             self._reply_busy(request_path)
             peer.write(b"done\n")
             peer.flush()
@@ -137,21 +147,42 @@ class HostServer(QObject):
             pass
 
     def start(self, request_path: str, request: Request | None = None) -> bool:
+        """Take a request: its layer (and selection) are decoded on the open lane, then shown.
+        False when the request file itself cannot be read (the host is told where it can be)."""
         self.linger.stop()
         try:
             request = request or Request.from_json(Path(request_path).read_text(encoding="utf-8"))
-            self.session = HostSession(self.window, request)
-        except Exception as exc:  # noqa: BLE001 - the host gets the message
-            if request is not None:
-                write_atomic(request.response, Response(status="error", message=str(exc)).to_json())
-            self._release_peer()
-            self.linger.start(LINGER_MS)
+        except (OSError, ProtocolError) as exc:
+            self._refuse(None, exc)
             return False
+        self.loading = self.window.runner.run("open", lambda _cancel: _load_request(request),
+                                              lambda loaded: self._show(request, *loaded),
+                                              lambda exc: self._refuse(request, exc), label="host request")
+        return True
+
+    def _show(self, request: Request, image: LoadedImage, selection: np.ndarray | None) -> None:
+        self.loading = None
+        self.session = HostSession(self.window, request, image, selection)
         self.session.finished.connect(self._on_finished)
         self.window.show()
         self.window.raise_()
         self.window.activateWindow()
-        return True
+
+    def _refuse(self, request: Request | None, error: BaseException) -> None:
+        """The request cannot be served: the host hears why (when we know where to write)."""
+        self.loading = None
+        if request is not None:
+            try:
+                write_atomic(request.response, Response(status="error", message=str(error) or
+                                                        error.__class__.__name__).to_json())
+            except OSError:
+                pass  # the host's folder is gone: it stopped waiting
+        self._release_peer()
+        self.refused += 1
+        if self.exit_if_first_refused and self.session is None:
+            QApplication.exit(1)
+            return
+        self.linger.start(LINGER_MS)
 
     def _release_peer(self) -> None:
         if self._peer is not None:
@@ -179,4 +210,5 @@ def serve_first_request(request: Request, request_path: str, models: Path | None
     server = HostServer(window, server_address())
     if not server.start(request_path, request):
         return 1
+    server.exit_if_first_refused = True  # a first request that fails ends this process at once, status 1
     return app.exec()

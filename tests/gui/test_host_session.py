@@ -48,6 +48,7 @@ def test_apply_returns_the_selection_and_a_second_call_reuses_the_process(qtbot,
     assert server.listening
     first = write_request(runtime_dir, "one", with_selection=True)
     assert server.start(str(first))
+    qtbot.waitUntil(lambda: server.session is not None, timeout=10_000)  # the layer is decoded off the GUI thread
     doc = window.editor
     assert doc.selection[20, 30] == 255 and doc.selection[100, 200] == 0  # the host's selection is loaded
     assert "selecting for Krita" in window.windowTitle()
@@ -137,3 +138,14 @@ def test_a_garbled_request_line_is_released_not_raised(qtbot, window, runtime_di
     qtbot.waitUntil(lambda: not thread.is_alive(), timeout=20_000)
     assert replies == [b"done\n"]
     assert server.session is None  # no session was opened for it
+
+
+def test_a_request_whose_layer_cannot_be_read_gets_an_error_response(qtbot, window, runtime_dir) -> None:
+    server = HostServer(window, server_address())
+    request = write_request(runtime_dir, "broken", with_selection=False)
+    (request.parent / "layer.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    assert server.start(str(request))
+    qtbot.waitUntil(lambda: server.refused == 1, timeout=10_000)
+    response = read_response(str(request.with_name("response.json")))
+    assert response.status == "error" and "layer.png" in response.message
+    assert server.session is None and not window.runner.busy and server.linger.isActive()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fake_engine import FakeEngine
 
 from samcut.models.document.imageio import LoadedImage
 from samcut.models.document.selection import Mode
@@ -11,7 +12,6 @@ from samcut.models.document.strokes import Stroke
 from samcut.models.editor import Editor
 from samcut.models.engine.candidates import default_token, is_ambiguous
 from samcut.models.engine.service import SegmentationService
-from fake_engine import FakeEngine
 
 H, W = 48, 64
 
