@@ -71,7 +71,15 @@ class Canvas(QWidget):
         self._proposal = None
         self._region = None
         self._overlay_cache.clear()
+        self.cancel_drag()
         self.fit()
+
+    def cancel_drag(self) -> None:
+        """Forget a stroke, brush stroke or box being drawn: its release will do nothing (the
+        image it began on is gone)."""
+        self._path = []
+        self._brush_tool = None
+        self._box_start = self._box_end = None
 
     def set_selection(self, selection: np.ndarray | None) -> None:
         self._selection = selection

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QToolBar
 
@@ -74,7 +74,8 @@ def build_toolbars(window: QMainWindow, actions: dict[str, QAction], on_mode: Ca
 
 class StatusPanel:
     """The status bar's fields: image size, encoder state (+ busy bar), last decode, background
-    work (+ busy bar), zoom (permanent, right)."""
+    work (+ busy bar), a message field for what just happened, zoom (permanent, right). Messages
+    get a field of their own: Qt's ``showMessage`` would paint over the other fields."""
 
     def __init__(self, window: QMainWindow) -> None:
         status = window.statusBar()
@@ -83,10 +84,22 @@ class StatusPanel:
         self.encode_bar = _busy_bar()
         self.decode_label = QLabel("")
         self.work_bar = _busy_bar()
+        self.message_label = QLabel("")
         self.zoom_label = QLabel("")
-        for widget in (self.size_label, self.encoder_label, self.encode_bar, self.decode_label, self.work_bar):
+        for widget in (self.size_label, self.encoder_label, self.encode_bar, self.decode_label, self.work_bar,
+                       self.message_label):
             status.addWidget(widget)
         status.addPermanentWidget(self.zoom_label)
+        self._message_timer = QTimer(window)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(lambda: self.message_label.setText(""))
+
+    def say(self, text: str, ms: int = 0) -> None:
+        """Show ``text`` in the message field (for ``ms`` milliseconds; 0: until the next message)."""
+        self.message_label.setText(text)
+        self._message_timer.stop()
+        if ms:
+            self._message_timer.start(ms)
 
     def encoder(self, text: str, busy: bool = False) -> None:
         self.encoder_label.setText(text)

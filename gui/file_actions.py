@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
+from samcut.gui.chrome import StatusPanel
 from samcut.gui.qimage import qimage_to_rgba, rgba_to_qimage
 from samcut.gui.tasks import Task, TaskRunner
 from samcut.models.document.cutout import cutout_rgba, save_cutout, save_mask
@@ -30,6 +31,7 @@ class FileHost(Protocol):
     preferences: Preferences
     runner: TaskRunner
     close_hook: Callable[[], None] | None
+    status: StatusPanel
 
     def set_image(self, image: LoadedImage, path: Path | None, model_rgb: object = None) -> None: ...
     def apply_proposal(self) -> None: ...
@@ -160,8 +162,8 @@ class FileActions(QObject):
         assert editor is not None
         selection_id, selection = editor.selection_id, editor.selection.copy()
         rgb, alpha, clean = editor.image.rgb, editor.image.alpha, self.host.preferences.decontaminate
-        status = self.window.statusBar()
-        status.showMessage(f"Saving {path.name}…")
+        say = self.host.status.say
+        say(f"Saving {path.name}…")
 
         def write(_cancel: threading.Event) -> None:
             if cutout:
@@ -170,14 +172,14 @@ class FileActions(QObject):
                 save_mask(path, selection)
 
         def written(_result: None) -> None:
-            status.showMessage(f"Saved {path}", 5000)
+            say(f"Saved {path}", 5000)
             if self.host.editor is editor:
                 editor.mark_saved(selection_id)
             if then is not None:
                 then()
 
         def failed(error: BaseException) -> None:
-            status.clearMessage()
+            say("")
             self.host.show_error(f"Could not save {path.name}", f"{error}. Nothing was overwritten.")
 
         return self.host.runner.run("save", write, written, failed, label="save")
@@ -193,7 +195,7 @@ class FileActions(QObject):
             return
         rgba = cutout_rgba(editor.image.rgb, editor.selection, editor.image.alpha, self.host.preferences.decontaminate)
         QGuiApplication.clipboard().setImage(rgba_to_qimage(rgba))
-        self.window.statusBar().showMessage("Cutout copied to the clipboard", 3000)
+        self.host.status.say("Cutout copied to the clipboard", 3000)
 
     def save_preferences(self) -> None:
         """Write the preferences on the save lane; failing to store them must not stop the user."""

@@ -76,6 +76,8 @@ class MainWindow(QMainWindow):
             self.attach_bridge(bridge)
         self.files.refresh_recent()
         self._redraw()
+        if self.preferences.notice:
+            self.status.say(self.preferences.notice, 15000)
 
     def attach_bridge(self, bridge: EngineBridge) -> None:
         """Connect the engine (it may arrive after the window is shown); encodes the open image."""

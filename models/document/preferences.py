@@ -29,6 +29,29 @@ def cache_dir() -> Path:
     return Path(override) / "cache" if override else platformdirs.user_cache_path("samcut", appauthor=False)
 
 
+# field -> (type, lowest, highest); None bounds: any value of the type
+FIELD_RULES: dict[str, tuple[type, float | None, float | None]] = {
+    "threads": (int, 0, 256), "memory_cache": (int, 1, 64), "disk_cache": (int, 0, 1000),
+    "model_dir": (str, None, None), "recent_files": (list, None, None), "decontaminate": (bool, None, None),
+}
+
+
+def _valid(name: str, value: object) -> object | None:
+    """``value`` if it is right for field ``name`` (recent files: its path entries), else None."""
+    kind, low, high = FIELD_RULES[name]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return None
+    if not isinstance(value, kind):
+        return None
+    if low is not None and not (low <= value <= high):
+        return None
+    if name == "recent_files":
+        return [v for v in value if isinstance(v, str) and v and "\0" not in v][:MAX_RECENT]
+    if name == "model_dir" and "\0" in value:
+        return None
+    return value
+
+
 @dataclass
 class Preferences:
     """``threads`` 0 = all cores; ``model_dir`` empty = the default installed model."""
@@ -40,6 +63,7 @@ class Preferences:
     model_dir: str = ""
     recent_files: list[str] = field(default_factory=list)
     decontaminate: bool = False  # cutouts: remove the background's colour from soft edges
+    notice: str | None = field(default=None, compare=False, repr=False)  # set by load(): what was reset
 
     @classmethod
     def path(cls) -> Path:
@@ -47,23 +71,38 @@ class Preferences:
 
     @classmethod
     def load(cls) -> Preferences:
-        """Read the file; unknown keys are ignored, a missing or unreadable file gives defaults."""
+        """Read the file, field by field: a value of the wrong type or out of range gets its default,
+        the file is rewritten without it and ``notice`` says what was reset; unknown keys are
+        ignored; a missing or unreadable file gives defaults. Never raises."""
         try:
             data = json.loads(cls.path().read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, UnicodeDecodeError):
             return cls()
         if not isinstance(data, dict):
             return cls()
-        known = {f.name: f for f in fields(cls)}
-        values = {}
-        for key, value in data.items():
-            if key in known and key != "version" and isinstance(value, type(getattr(cls(), key))):
-                values[key] = value
-        return cls(**values)
+        values, reset = {}, []
+        for name in FIELD_RULES:
+            if name not in data:
+                continue
+            value = _valid(name, data[name])
+            if value != data[name]:
+                reset.append(name)  # (recent files: the entries that are not paths are dropped)
+            if value is not None:
+                values[name] = value
+        prefs = cls(**values)
+        if reset:
+            prefs.notice = f"Preferences: reset {', '.join(reset)} to the default (the stored value was not valid)"
+            try:
+                prefs.save()
+            except OSError:
+                pass  # read-only config folder: the defaults still apply this time
+        return prefs
 
     def to_text(self) -> str:
         """The file's content for these preferences."""
-        return json.dumps(asdict(self), indent=2) + "\n"
+        data = asdict(self)
+        data.pop("notice")
+        return json.dumps(data, indent=2) + "\n"
 
     @classmethod
     def write_text(cls, text: str) -> None:

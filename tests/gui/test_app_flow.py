@@ -79,7 +79,8 @@ def test_stroke_proposal_commit_undo_redo_export(qtbot, window, tmp_path) -> Non
     cut, mask = tmp_path / "cut.png", tmp_path / "mask.png"
     save_now(qtbot, window, cut, cutout=True)
     save_now(qtbot, window, mask, cutout=False)
-    qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage())
+    qtbot.waitUntil(lambda: "Saved" in window.status.message_label.text())
+    assert window.status.size_label.isVisible() and window.status.encoder_label.isVisible()  # not painted over
     rgba = np.asarray(Image.open(cut))
     np.testing.assert_array_equal(rgba[..., :3], img)
     np.testing.assert_array_equal(rgba[..., 3], committed)

@@ -83,3 +83,20 @@ def test_every_background_worker_is_a_samcut_thread(qtbot, fake_window, tmp_path
     names = {t.name.split("_")[0] for t in threading.enumerate() if t is not threading.main_thread()}
     assert {"samcut-encode", "samcut-open", "samcut-save"} <= names, names
     assert not window.editor.unsaved
+
+
+def test_a_stroke_begun_on_one_image_does_not_land_on_the_next(qtbot, fake_window, tmp_path) -> None:
+    """Ctrl+V while dragging: the new image gets nothing from the old image's stroke."""
+    from samcut.models.document.imageio import LoadedImage
+
+    from helpers import widget_point
+
+    window = fake_window
+    open_grey(qtbot, window, tmp_path)
+    canvas = window.canvas
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(canvas, 50, 50))
+    QTest.mouseMove(canvas, widget_point(canvas, 90, 60))
+    window.set_image(LoadedImage.from_rgba(np.full((240, 320, 4), 200, np.uint8)), None)  # what a paste does
+    QTest.mouseMove(canvas, widget_point(canvas, 120, 70))
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(canvas, 130, 70))
+    assert window.editor.prompt.empty and not window.editor.history.can_undo and not canvas.dragging

@@ -67,7 +67,7 @@ def test_stroke_selects_the_object_under_it_zoomed_and_panned(qtbot, synthetic_w
         np.testing.assert_array_equal(doc.selection, refined)
         out = tmp_path / f"cut{index}.png"
         save_now(qtbot, window, out, cutout=True)
-        qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage())
+        qtbot.waitUntil(lambda: "Saved" in window.status.message_label.text())
         cut = np.asarray(Image.open(out))
         np.testing.assert_array_equal(cut[..., 3], refined)
         np.testing.assert_array_equal(cut[..., :3], load_image(path).rgb)
