@@ -27,6 +27,7 @@ import numpy as np
 
 from samcut.models.engine.cancellation import Cancellation
 from samcut.models.engine.candidates import default_token
+from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.types import ImageEmbedding, Prompt
 from samcut.models.io.atomic import atomic_write
 from samcut.models.io.lanes import Lane
@@ -84,8 +85,17 @@ def image_key(rgb: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def _features_digest(features: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(features).data, digest_size=16).hexdigest()
+
+
 class EmbeddingDiskCache:
-    """Embeddings as ``.npz`` files under ``folder/<model id>/``, newest ``max_files`` kept."""
+    """Embeddings as ``.npz`` files under ``folder/<model id>/``, newest ``max_files`` kept.
+
+    Each entry carries its sizes and a checksum of its features. An entry that is truncated,
+    empty, bit-flipped, of the wrong shape, not finite or whose sizes do not fit together is
+    deleted and the image encoded again: the cache is never trusted and never fatal.
+    """
 
     def __init__(self, folder: Path, model_id: str, max_files: int = 40) -> None:
         self.folder = Path(folder) / model_id
@@ -96,21 +106,35 @@ class EmbeddingDiskCache:
 
     def get(self, key: str) -> ImageEmbedding | None:
         path = self._path(key)
-        try:
-            with np.load(path) as data:
-                emb = ImageEmbedding(data["features"], tuple(int(v) for v in data["original_size"]),
-                                     tuple(int(v) for v in data["input_size"]))
-            os.utime(path)
-            return emb if emb.features.shape == (1, 256, 64, 64) else None
-        except (OSError, ValueError, KeyError):
+        if not path.is_file():
             return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                features = np.asarray(data["features"])
+                original = tuple(int(v) for v in data["original_size"])
+                input_size = tuple(int(v) for v in data["input_size"])
+                digest = str(data["checksum"])
+            sound = (features.shape == (1, 256, 64, 64) and features.dtype == np.float32
+                     and len(original) == 2 and min(original) > 0 and input_size == resized_size(*original)
+                     and digest == _features_digest(features) and bool(np.isfinite(features).all()))
+        except Exception:  # noqa: BLE001 - whatever is wrong with the file, it is only a cache
+            sound = False
+        if not sound:
+            path.unlink(missing_ok=True)
+            return None
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+        return ImageEmbedding(features, original, input_size)
 
     def put(self, key: str, emb: ImageEmbedding) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             atomic_write(self._path(key), lambda fh: np.savez(fh, features=emb.features,
                                                               original_size=emb.original_size,
-                                                              input_size=emb.input_size))
+                                                              input_size=emb.input_size,
+                                                              checksum=_features_digest(emb.features)))
             files = sorted(self.folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
             for old in files[self.max_files:]:
                 old.unlink(missing_ok=True)

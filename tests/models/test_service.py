@@ -96,3 +96,53 @@ def test_regions_are_encoded_decoded_in_their_frame_and_cached(engine, tmp_path)
     assert again.embedding.result() is region.embedding.result()  # from the cache, not re-encoded
     assert len(list(disk.folder.glob("*.npz"))) == 1  # the image went to disk, its regions did not
     service.close()
+
+
+def _damage(path, how: str) -> None:
+    import zipfile
+
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "bit flip":
+        with zipfile.ZipFile(path) as z:  # flip a bit inside the stored features, keep the zip valid
+            members = {n: z.read(n) for n in z.namelist()}
+        raw = bytearray(members["features.npy"])
+        raw[len(raw) // 2] ^= 0x10
+        members["features.npy"] = bytes(raw)
+        with zipfile.ZipFile(path, "w") as z:
+            for name, blob in members.items():
+                z.writestr(name, blob)
+    elif how in ("nan", "wrong size"):
+        with np.load(path) as d:
+            entry = {k: d[k] for k in d.files}
+        if how == "nan":
+            entry["features"] = entry["features"].copy()
+            entry["features"][0, 0, 0, 0] = np.nan
+            from samcut.models.engine.service import _features_digest
+            entry["checksum"] = np.array(_features_digest(entry["features"]))  # a "valid" checksum of bad data
+        else:
+            entry["original_size"] = np.array([10, 9999])
+        with open(path, "wb") as fh:
+            np.savez(fh, **entry)
+
+
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "bit flip", "nan", "wrong size"])
+def test_a_damaged_disk_cache_entry_is_deleted_and_the_image_encoded_again(tmp_path, how) -> None:
+    from fake_engine import FakeEngine
+
+    engine = FakeEngine()
+    cache = EmbeddingDiskCache(tmp_path, "model-x")
+    pic = np.random.default_rng(1).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    first = SegmentationService(engine, disk_cache=cache, synchronous=True).open_image(pic).embedding.result()
+    (entry,) = cache.folder.glob("*.npz")
+    assert cache.get(entry.stem) is not None  # sound before the damage
+    _damage(entry, how)
+    assert cache.get(entry.stem) is None and not entry.exists()
+    again = SegmentationService(engine, disk_cache=cache, synchronous=True).open_image(pic).embedding.result()
+    assert engine.encodes == 2 and again.original_size == first.original_size
+    assert cache.get(entry.stem) is not None  # written afresh
