@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+# .<name>.<pid>.<random>.part: the pid tells whether the writer is still alive
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.part$")
 
 
 def _umask() -> int:
@@ -15,22 +21,64 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """The same error, naming the user's ``path`` instead of the temp file."""
+    return OSError(exc.errno, exc.strerror, str(path)) if exc.errno is not None else exc
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete temp files that earlier writes of ``path`` left behind when their process died."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in Path(path).parent.iterdir():
+            m = _TEMP.match(entry.name)
+            if m and m["name"] == Path(path).name and not _alive(int(m["pid"])):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed.append(entry)
+    return removed
+
+
 def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(fh)`` on a temp file next to ``path`` and rename it over ``path`` on success.
 
-    The temp file is created private to the user (mode 0600); the finished file gets the
-    usual permissions (0666 minus the umask). On any error the temp file is removed and
-    ``path`` is left as it was.
+    The temp file is created private to the user (mode 0600). The finished file keeps the mode of
+    the file it replaces, or gets the usual permissions (0666 minus the umask) when new. On any
+    error the temp file is removed, ``path`` is left as it was, and an ``OSError`` names ``path``
+    (not the temp file). Temp files of earlier writes whose process died are removed first.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    remove_stale_temps(path)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _naming(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
