@@ -12,8 +12,9 @@ from samcut.models.io.hashing import git_blob_sha1
 class Server:
     """A loopback HTTP server serving ``PAYLOAD`` with Range support; can cut a transfer short."""
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, send_length: bool = True) -> None:
         self.payload = payload
+        self.send_length = send_length  # False: no Content-Length (a stream of unknown size)
         self.cut_after: int | None = None
         self.requests: list[str | None] = []
         owner = self
@@ -32,7 +33,8 @@ class Server:
                     return
                 body = owner.payload[start:]
                 self.send_response(206 if rng else 200)
-                self.send_header("Content-Length", str(len(body)))
+                if owner.send_length:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if owner.cut_after is not None:
                     self.wfile.write(body[: owner.cut_after])
@@ -46,6 +48,12 @@ class Server:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mobile_sam.pt"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.httpd.shutdown()

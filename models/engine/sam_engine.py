@@ -67,9 +67,10 @@ def encoder_providers(threads: int) -> list:
 
 
 def verify_model_dir(model_dir: Path) -> dict:
-    """Check that both graphs exist and, where a manifest is present, match its SHA-256 sums.
+    """Check that both graphs and the manifest exist and that the graphs match its SHA-256 sums.
 
-    Returns the manifest (empty when there is none). Raises ``ModelError`` naming the problem.
+    Returns the manifest. Raises ``ModelError`` naming the problem (a folder without a manifest
+    may be a conversion that did not finish: it is not trusted).
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -79,7 +80,8 @@ def verify_model_dir(model_dir: Path) -> dict:
             raise ModelError(f"model folder {model_dir} has no {name} (reinstall with 'samcut models fetch')")
     manifest_path = model_dir / MANIFEST_FILE
     if not manifest_path.is_file():
-        return {}
+        raise ModelError(f"model folder {model_dir} has no {MANIFEST_FILE}: it is incomplete "
+                         "(reinstall with 'samcut models fetch')")
     try:
         manifest = json.loads(manifest_path.read_text())
         files = manifest["files"]

@@ -8,6 +8,7 @@ samcut's torch exporter writes for the same checkpoint, byte for byte (tested), 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -23,6 +24,31 @@ GRAPHS = ("encoder", "decoder")
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
 WORK_PREFIX = ".convert-"
+
+
+MODEL_BYTES = 42 * 10**6  # encoder + decoder of MobileSAM vit_t, about
+
+
+def remove_stale_work(out_dir: Path) -> list[Path]:
+    """Delete work folders that conversions into ``out_dir`` left when their process died (killed
+    mid-write); a running conversion's folder (its pid is alive) is kept."""
+    removed = []
+    for entry in Path(out_dir).glob(f"{WORK_PREFIX}*"):
+        pid = entry.name[len(WORK_PREFIX):].split("-", 1)[0]
+        alive = True
+        if pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                alive = False
+            except OSError:
+                pass
+        else:
+            alive = False  # named before pids were part of the name
+        if entry.is_dir() and not alive:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 class ConversionError(RuntimeError):
@@ -54,7 +80,8 @@ def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str = "mobil
     created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=out_dir))
+        remove_stale_work(out_dir)
+        work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=out_dir))
     except OSError as exc:
         raise ConversionError(f"cannot write into {out_dir} ({exc.strerror or exc})") from None
     try:
@@ -87,6 +114,10 @@ def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str = "mobil
         say(f"wrote {out_dir}")
         return manifest
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            free = shutil.disk_usage(out_dir).free / 1e6
+            raise ConversionError(f"not enough space in {out_dir}: the model needs about "
+                                  f"{MODEL_BYTES / 1e6:.0f} MB, {free:.0f} MB are free") from None
         raise ConversionError(f"cannot write the model into {out_dir} ({exc.strerror or exc})") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -6,7 +6,9 @@ an HTTP ``Range`` request; the file is renamed to ``dest`` only after its hash m
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -48,9 +50,19 @@ def _open_part(part: Path, append: bool) -> int:
     return os.open(part, flags, 0o600)
 
 
+def _no_space(folder: Path, needed: int | None) -> DownloadError:
+    free = shutil.disk_usage(folder).free if folder.exists() else 0
+    need = f"{needed / 1e6:.0f} MB" if needed else "more space"
+    return DownloadError(f"not enough space in {folder} for the download: it needs {need}, "
+                         f"{free / 1e6:.0f} MB are free; free some space and run again to resume")
+
+
 def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | None = None,
-             timeout: float = 30.0, cancel: threading.Event | None = None) -> Path:
-    """Fetch ``url`` into ``dest``, resuming ``dest.part`` if present, verifying before the rename."""
+             timeout: float = 30.0, cancel: threading.Event | None = None, max_bytes: int | None = None) -> Path:
+    """Fetch ``url`` into ``dest``, resuming ``dest.part`` if present, verifying before the rename.
+
+    ``max_bytes``: a file announced or growing larger than this is refused (the part file is
+    removed): a server that sends without end cannot fill the disk."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -73,6 +85,9 @@ def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | 
         done = have if resumed else 0
         length = response.headers.get("Content-Length")
         total = done + int(length) if length and length.isdigit() else None
+        if max_bytes is not None and total is not None and total > max_bytes:
+            raise DownloadError(f"{url} is {total / 1e6:.0f} MB, more than the {max_bytes / 1e6:.0f} MB this model "
+                                "can be: not downloaded")
         fd = _open_part(part, append=bool(resumed))
         with os.fdopen(fd, "wb") as out:
             if progress:
@@ -87,8 +102,18 @@ def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | 
                                         "run the same command again to resume") from None
                 if not chunk:
                     break
-                out.write(chunk)
                 done += len(chunk)
+                if max_bytes is not None and done > max_bytes:
+                    out.close()
+                    part.unlink(missing_ok=True)
+                    raise DownloadError(f"{url} sent more than the {max_bytes / 1e6:.0f} MB this model can be: "
+                                        "stopped and removed")
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    if exc.errno == errno.ENOSPC:
+                        raise _no_space(part.parent, total) from None
+                    raise
                 if progress:
                     progress(done, total)
     if total is not None and done < total:

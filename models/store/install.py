@@ -22,6 +22,7 @@ from samcut.models.store.download import (
     check_git_blob,
     download,
 )
+from samcut.models.store.lock import install_lock
 from samcut.models.store.registry import ModelSpec, downloads_dir, model_dir
 
 Say = Callable[[str], None]
@@ -46,7 +47,8 @@ def fetch_checkpoint(spec: ModelSpec, progress: Progress | None = None, say: Say
     for url in spec.urls:
         say(f"downloading {url}")
         try:
-            return download(url, dest, spec.git_blob_sha1, progress=progress, cancel=cancel)
+            return download(url, dest, spec.git_blob_sha1, progress=progress, cancel=cancel,
+                            max_bytes=spec.max_bytes)
         except OfflineError as exc:  # try the next URL; any other DownloadError propagates
             errors.append(str(exc))
     raise OfflineError(f"{errors[-1]}. On a machine without internet, download {spec.urls[0]} elsewhere and "
@@ -89,13 +91,15 @@ def install(spec: ModelSpec, source: Path | None = None, progress: Progress | No
     knowingly; it is converted without the pinned-hash check (the reader runs nothing of the file
     either way) and not copied into the downloads folder. ``is_official`` tells the two apart later.
     """
-    if custom and source:
-        say(f"{source}: custom weights, not checked against the official hash")
-        checkpoint = Path(source)
-    else:
-        checkpoint = import_checkpoint(spec, source, say) if source else fetch_checkpoint(spec, progress, say, cancel)
     out = model_dir(spec.name)
-    export_checkpoint(checkpoint, out, say)
+    with install_lock(out.parent, say, cancel):  # a second install waits: one .part, one conversion
+        if custom and source:
+            say(f"{source}: custom weights, not checked against the official hash")
+            checkpoint = Path(source)
+        else:
+            checkpoint = import_checkpoint(spec, source, say) if source else \
+                fetch_checkpoint(spec, progress, say, cancel)
+        export_checkpoint(checkpoint, out, say)
     return out
 
 

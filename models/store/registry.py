@@ -28,6 +28,7 @@ class ModelSpec:
     git_blob_sha1: str
     licence: str
     credit: str
+    max_bytes: int = 64 * 2**20  # a download that grows past this is stopped (the checkpoint is 40.7 MB)
 
 
 MOBILE_SAM = ModelSpec(
