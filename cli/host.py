@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import sys
 from pathlib import Path
 
 from samcut.cli.segment import segment_image
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
-from samcut.plugin.protocol import PROTOCOL_VERSION, ProtocolError, Request, Response, server_address, write_atomic
+from samcut.plugin.protocol import (
+    PROTOCOL_VERSION,
+    ProtocolError,
+    Request,
+    Response,
+    ensure_private_dir,
+    read_request_file,
+    server_address,
+    server_dir,
+    write_atomic,
+)
 
 
 def respond(request: Request, response: Response) -> None:
@@ -38,10 +49,17 @@ def forward_to_running_samcut(request_path: str, timeout: float | None = None) -
     """Hand the request to a running samcut; True once it has answered, False if none is running."""
     if not hasattr(socket, "AF_UNIX"):
         return False
+    try:
+        ensure_private_dir(server_dir())
+    except (OSError, ProtocolError):
+        return False  # not our folder: whatever listens there is not ours to talk to
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(server_address())
     except OSError:
+        sock.close()
+        return False
+    if not _same_user(sock):
         sock.close()
         return False
     with sock:
@@ -56,12 +74,24 @@ def forward_to_running_samcut(request_path: str, timeout: float | None = None) -
     return reply.strip() == b"done"
 
 
+def _same_user(sock: socket.socket) -> bool:
+    """Whether the process at the other end runs as this user (Linux ``SO_PEERCRED``; elsewhere
+    the private folder is the check)."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return True
+    try:
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                               struct.calcsize("3i")))
+    except OSError:
+        return False
+    return uid == os.getuid()
+
+
 def run(request_path: str, models: Path | None = None) -> int:
     """Answer one request; the status goes into the response file (exit 0 ok/cancel, 1 error)."""
     try:
-        text = Path(request_path).read_text(encoding="utf-8")
-        request = Request.from_json(text)
-    except (OSError, ProtocolError) as exc:
+        request = read_request_file(request_path)
+    except ProtocolError as exc:
         _respond_somehow(request_path, str(exc))
         print(f"samcut: {exc}", file=sys.stderr)
         return 1

@@ -20,7 +20,16 @@ from PySide6.QtWidgets import QApplication
 from samcut.gui.main_window import MainWindow
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
-from samcut.plugin.protocol import ProtocolError, Request, Response, server_address, write_atomic
+from samcut.plugin.protocol import (
+    MAX_REQUEST_LINE,
+    ProtocolError,
+    Request,
+    Response,
+    ensure_private_dir,
+    read_request_file,
+    server_address,
+    write_atomic,
+)
 
 LINGER_MS = 10 * 60 * 1000
 
@@ -103,8 +112,14 @@ class HostServer(QObject):
         self._peer: QLocalSocket | None = None
         self.server = QLocalServer(self)
         self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        QLocalServer.removeServer(address)  # a stale file from a samcut that died
-        self.listening = self.server.listen(address)
+        self.refusal = ""  # why the server does not listen, if it does not
+        try:  # the socket's folder must be this user's alone, or nobody is served through it
+            ensure_private_dir(os.path.dirname(address))
+            QLocalServer.removeServer(address)  # a stale file from a samcut that died
+            self.listening = self.server.listen(address)
+        except (OSError, ProtocolError) as exc:
+            self.refusal = str(exc)
+            self.listening = False
         self.server.newConnection.connect(self._on_connection)
         self.loading = None  # the Task decoding a request's layer
         self.refused = 0     # requests answered with an error
@@ -121,14 +136,22 @@ class HostServer(QObject):
             if peer is None:
                 return
             peer.readyRead.connect(lambda p=peer: self._on_request_line(p))
+            peer.disconnected.connect(peer.deleteLater)  # its buffers go with it
             self._on_request_line(peer)  # the line may have arrived with the connection
 
     def _on_request_line(self, peer: QLocalSocket) -> None:
-        if peer.property("samcut_served") or not peer.canReadLine():
+        if peer.property("samcut_served"):
+            return
+        if not peer.canReadLine():
+            if peer.bytesAvailable() > MAX_REQUEST_LINE:  # no path is this long: not a client of ours
+                peer.setProperty("samcut_served", True)
+                peer.write(b"done\n")
+                peer.flush()
+                peer.disconnectFromServer()
             return
         peer.setProperty("samcut_served", True)  # one request per connection
         # A line that is not UTF-8 names no file: start() fails on it and releases the client.
-        request_path = bytes(peer.readLine()).decode(errors="replace").strip()
+        request_path = bytes(peer.readLine(MAX_REQUEST_LINE + 1)).decode(errors="replace").strip()
         if self.loading is not None or (self.session is not None and not self.session.done):
             self._reply_busy(request_path)
             peer.write(b"done\n")
@@ -140,10 +163,10 @@ class HostServer(QObject):
 
     def _reply_busy(self, request_path: str) -> None:
         try:
-            request = Request.from_json(Path(request_path).read_text(encoding="utf-8"))
+            request = read_request_file(request_path)
             write_atomic(request.response, Response(status="error", message="samcut is busy with another "
                                                     "image; finish it there first").to_json())
-        except (OSError, ProtocolError):
+        except (OSError, ValueError):
             pass
 
     def start(self, request_path: str, request: Request | None = None) -> bool:
@@ -151,8 +174,8 @@ class HostServer(QObject):
         False when the request file itself cannot be read (the host is told where it can be)."""
         self.linger.stop()
         try:
-            request = request or Request.from_json(Path(request_path).read_text(encoding="utf-8"))
-        except (OSError, ProtocolError) as exc:
+            request = request or read_request_file(request_path)  # (a regular file, quickly read)
+        except (OSError, ValueError) as exc:
             self._refuse(None, exc)
             return False
         self.loading = self.window.runner.run("open", lambda _cancel: _load_request(request),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 
@@ -182,7 +183,55 @@ def parse_points(text: str) -> list[list[float]]:
     return points
 
 
+MAX_REQUEST_BYTES = 1 << 20   # a request file is a few hundred bytes
+MAX_REQUEST_LINE = 4096       # a request line on the socket is one path
+
+
+def server_dir() -> str:
+    """The per-user folder holding the socket: ``$XDG_RUNTIME_DIR/samcut`` or ``<tmp>/samcut-<uid>``."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return os.path.join(runtime, "samcut")
+    return os.path.join(tempfile.gettempdir(), f"samcut-{os.getuid() if hasattr(os, 'getuid') else 0}")
+
+
+def ensure_private_dir(path: str) -> str:
+    """Create ``path`` (mode 0700) if needed and check that it is a real folder of this user that
+    nobody else can enter; raises ``ProtocolError`` otherwise (another user may have made it first)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise ProtocolError(f"{path} is not a folder: refusing to use it for samcut's socket")
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
+        raise ProtocolError(f"{path} belongs to another user or is open to others (mode "
+                            f"{stat.S_IMODE(info.st_mode):o}): refusing to use it for samcut's socket")
+    return path
+
+
 def server_address() -> str:
-    """The per-user local socket a running samcut window listens on for host requests."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    return os.path.join(base, f"samcut-{os.getuid() if hasattr(os, 'getuid') else 0}.sock")
+    """The per-user local socket a running samcut window listens on for host requests (inside
+    ``server_dir``, which ``ensure_private_dir`` checks before any use)."""
+    return os.path.join(server_dir(), "host.sock")
+
+
+def read_request_file(path: str) -> Request:
+    """Read a request: only a regular file of sane size, and only one whose response goes into the
+    request's own folder (a request cannot make samcut write anywhere else)."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError) as exc:
+        raise ProtocolError(f"cannot read the request {path!r}: {exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ProtocolError(f"the request {path!r} is not a regular file")
+    if info.st_size > MAX_REQUEST_BYTES:
+        raise ProtocolError(f"the request {path!r} is {info.st_size} bytes: not a samcut request")
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(MAX_REQUEST_BYTES).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(f"the request {path!r} is not UTF-8 text") from None
+    request = Request.from_json(text)
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    if os.path.realpath(os.path.dirname(os.path.abspath(request.response))) != folder:
+        raise ProtocolError("the request's response file must be in the request's own folder")
+    return request

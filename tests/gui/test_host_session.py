@@ -149,3 +149,24 @@ def test_a_request_whose_layer_cannot_be_read_gets_an_error_response(qtbot, wind
     response = read_response(str(request.with_name("response.json")))
     assert response.status == "error" and "layer.png" in response.message
     assert server.session is None and not window.runner.busy and server.linger.isActive()
+
+
+@pytest.mark.parametrize("line", [b"x" * 10_000, b"/tmp/a\x00b.json\n", b"/nonexistent/request.json\n"])
+def test_every_request_line_gets_an_answer(qtbot, window, runtime_dir, line) -> None:
+    """An endless line, a NUL byte, a missing file: the client is released, nothing is shown."""
+    import socket
+
+    server = HostServer(window, server_address())
+    replies = []
+
+    def client() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(server_address())
+            sock.sendall(line)
+            sock.settimeout(30)
+            replies.append(sock.recv(64))
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=20_000)
+    assert replies == [b"done\n"] and server.session is None

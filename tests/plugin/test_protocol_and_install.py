@@ -178,3 +178,51 @@ def test_host_command_version_mismatch(tmp_path) -> None:
     path.write_text(json.dumps(data))
     assert main(["host", str(path)]) == 1
     assert "version mismatch" in json.loads((tmp_path / "response.json").read_text())["message"]
+
+
+def test_the_socket_folder_must_be_private_to_the_user(tmp_path, monkeypatch) -> None:
+    import os
+
+    from samcut.cli.host import forward_to_running_samcut
+    from samcut.plugin import protocol
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setattr(protocol.tempfile, "gettempdir", lambda: str(tmp_path))
+    folder = protocol.server_dir()
+    assert protocol.server_address().startswith(folder + os.sep)
+    protocol.ensure_private_dir(folder)
+    assert os.stat(folder).st_mode & 0o777 == 0o700
+    os.chmod(folder, 0o777)  # as if another user had made it first, open to all
+    with pytest.raises(protocol.ProtocolError, match="open to others"):
+        protocol.ensure_private_dir(folder)
+    assert not forward_to_running_samcut(str(tmp_path / "request.json"))  # the client will not talk there
+    os.rmdir(folder)
+    os.symlink(tmp_path, folder)
+    with pytest.raises(protocol.ProtocolError, match="not a folder"):
+        protocol.ensure_private_dir(folder)
+
+
+def test_request_files_are_read_only_when_regular_and_answered_into_their_own_folder(tmp_path) -> None:
+    import os
+    import time
+
+    from samcut.plugin.protocol import ProtocolError, Request, read_request_file
+
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    started = time.perf_counter()
+    with pytest.raises(ProtocolError, match="not a regular file"):
+        read_request_file(str(fifo))
+    assert time.perf_counter() - started < 1
+    elsewhere = tmp_path / "req.json"
+    elsewhere.write_text(Request(image="x.png", response=str(tmp_path.parent / "victim.json")).to_json())
+    with pytest.raises(ProtocolError, match="own folder"):
+        read_request_file(str(elsewhere))
+    (tmp_path / "latin1.json").write_bytes(b'{"image": "\xe9"}')
+    with pytest.raises(ProtocolError, match="not UTF-8"):
+        read_request_file(str(tmp_path / "latin1.json"))
+    with pytest.raises(ProtocolError):
+        read_request_file(str(tmp_path) + "/a\0b.json")
+    good = tmp_path / "good.json"
+    good.write_text(Request(image="x.png", response=str(tmp_path / "response.json")).to_json())
+    assert read_request_file(str(good)).response == str(tmp_path / "response.json")
