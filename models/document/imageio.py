@@ -146,6 +146,33 @@ def check_pixels(width: int, height: int, label: str, limit: int | None = None) 
                          f"{limit / 1e6:g} (raise it with {MAX_PIXELS_ENV} or --max-pixels)")
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Codec libraries written in C (libtiff above all) print warnings straight to file
+    descriptor 2; while a frame decodes, fd 2 points at /dev/null so that the CLI prints exactly
+    its one line. (Process-wide for those milliseconds; Python's own ``sys.stderr`` object is
+    untouched.)"""
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:
+            yield
+            return
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, 2)
+            finally:
+                os.close(null)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
 
@@ -171,7 +198,8 @@ def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
                 check_pixels(width, height, str(path), limit)
                 pillow_limit(limit)
                 mode = im.mode
-                im.load()
+                with _native_stderr_silenced():
+                    im.load()
                 oriented = ImageOps.exif_transpose(im)
                 loaded = _to_loaded(oriented, mode)
     except ImageError:
