@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -77,12 +78,43 @@ def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
         service.close()
 
 
+def check_output(option: str, path: Path | None) -> None:
+    """Before any work: an output must be a ``.png`` in a folder that exists and can be written."""
+    if path is None:
+        return
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{option} {path}: samcut writes PNG files; give a name ending in .png")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{option} {path}: the folder {folder} cannot be written")
+    if path.is_dir():
+        raise ValueError(f"{option} {path}: is a folder")
+
+
+def check_prompt(points: list[tuple[float, float, int]], box: tuple[float, float, float, float] | None,
+                 size: tuple[int, int]) -> None:
+    """Points must lie on the image and a box must overlap it (``size`` is ``(H, W)``)."""
+    h, w = size
+    for x, y, _label in points:
+        if not (0 <= x <= w and 0 <= y <= h):
+            raise ValueError(f"--point {x:g},{y:g} is outside the {w}x{h} image (x 0..{w}, y 0..{h})")
+    if box is not None and (box[2] <= 0 or box[3] <= 0 or box[0] >= w or box[1] >= h):
+        raise ValueError(f"--box {','.join(f'{v:g}' for v in box)} does not overlap the {w}x{h} image")
+    if box is not None and (box[2] - box[0] < 1 or box[3] - box[1] < 1):
+        raise ValueError(f"--box {','.join(f'{v:g}' for v in box)} is empty: give two opposite corners")
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.point and args.box is None:
         raise ValueError("segment: give at least one --point or a --box")
     if args.mask is None and args.cutout is None:
         raise ValueError("segment: give --mask OUT.png and/or --cutout OUT.png")
+    for option, out in (("--mask", args.mask), ("--cutout", args.cutout)):
+        check_output(option, out)
     image = load_image(args.image, args.max_pixels)
+    check_prompt(args.point, args.box, image.size)
     mask = segment_image(image, args.point, args.box, args.models, args.threads, args.candidate, args.refine)
     if args.mask is not None:
         save_mask(args.mask, mask)

@@ -227,6 +227,11 @@ class Editor:
 
     def _change_whole(self, label: str, new: np.ndarray, prompt_after: PromptState | None = None) -> bool:
         """A whole-image operation's result ``new``; only its changed rectangle is recorded."""
+        if not self.history.keeps_history:  # no diff, no copy: ``new`` becomes the selection
+            self.selection = np.ascontiguousarray(new, np.uint8)
+            self._push(Step(label, (0, 0, 0, 0), None, None, self.prompt if prompt_after is not None else None,
+                            prompt_after, self._selection_id, new_selection_id()))
+            return True
         box = changed_box(self.selection, new) or (0, 0, 0, 0)
         y0, y1, x0, x1 = box
         return self._change_region(label, box, new[y0:y1, x0:x1], prompt_after)

@@ -83,7 +83,20 @@ def test_bad_arguments(photo, tmp_path, test_model_dir) -> None:
 def test_unwritable_output(test_model_dir, photo, tmp_path) -> None:
     result = run_cli("segment", str(photo), "--point", "5,5", "--models", str(test_model_dir),
                      "--mask", str(tmp_path / "no" / "such" / "dir" / "o.png"))
-    assert result.returncode == 2 and "Traceback" not in result.stderr and "No such file" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--point", "500,20"], "outside the 160x90 image"),
+    (["--point=-5,3"], "outside the 160x90 image"),
+    (["--box", "200,100,300,200"], "does not overlap"),
+    (["--box", "10,10,10,50"], "is empty"),
+    (["--point", "5,5", "--cutout", "out.jpg"], "give a name ending in .png"),
+])
+def test_bad_prompts_and_outputs_are_refused_before_any_work(photo, tmp_path, test_model_dir, args, message) -> None:
+    result = run_cli("segment", str(photo), "--models", str(test_model_dir), "--mask", str(tmp_path / "o.png"), *args)
+    assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_failed_write_leaves_old_file_intact(tmp_path, monkeypatch) -> None:
