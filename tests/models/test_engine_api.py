@@ -125,8 +125,10 @@ def test_corrupt_model_fails_checksum(test_model_dir, tmp_path) -> None:
 def test_garbage_model_without_manifest(tmp_path) -> None:
     (tmp_path / "encoder.onnx").write_bytes(b"not a model at all")
     (tmp_path / "decoder.onnx").write_bytes(b"")
+    with pytest.raises(ModelError, match="has no manifest.json: it is incomplete"):
+        SamEngine(tmp_path)  # a folder without its manifest is not trusted
     with pytest.raises(ModelError, match="cannot load"):
-        SamEngine(tmp_path)
+        SamEngine(tmp_path, verify=False)
 
 
 def test_bad_manifest(test_model_dir, tmp_path) -> None:
