@@ -121,8 +121,34 @@ def _icc_to_srgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+_CHANNELS = {"L": 1, "RGB": 3, "RGBA": 4}
+STRIP_BYTES = 16 << 20
+
+
+def pixels(im: Image.Image) -> np.ndarray:
+    """An ``L``, ``RGB`` or ``RGBA`` image as a ``uint8`` array, copied strip by strip into one
+    buffer (``np.asarray`` goes through ``tobytes``, which holds the pixels twice more while it
+    joins them: 900 MB of transient memory for a 100 MP RGB photo, here one 16 MB strip)."""
+    w, h = im.size
+    channels = _CHANNELS[im.mode]
+    out = np.empty((h, w, channels) if channels > 1 else (h, w), np.uint8)
+    rows = max(1, STRIP_BYTES // max(1, w * channels))
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
+        out[y0:y1] = np.frombuffer(im.crop((0, y0, w, y1)).tobytes(), np.uint8).reshape(out[y0:y1].shape)
+    return out
+
+
+def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
+    rgb = np.empty((*grey.shape, 3), np.uint8)
+    rgb[...] = grey[..., None]
+    return rgb
+
+
 def _to_loaded(im: Image.Image, mode: str) -> LoadedImage:
     """Any Pillow mode -> ``LoadedImage`` (``mode``: the file's mode, kept for messages)."""
+    if im.mode == "L":  # grey: spread in numpy, not through a 3-channel Pillow image and its bytes
+        return LoadedImage(_grey_to_rgb(pixels(im)), None, mode)
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         im = _to_8bit(im)
     if im.mode == "P" or im.mode == "PA":
@@ -130,12 +156,12 @@ def _to_loaded(im: Image.Image, mode: str) -> LoadedImage:
     if im.mode in ("LA", "La", "RGBa"):
         im = im.convert("RGBA")
     if im.mode == "RGBA":
-        return LoadedImage.from_rgba(np.asarray(im), mode)
+        return LoadedImage.from_rgba(pixels(im), mode)
     if im.mode in ("CMYK", "LAB", "YCbCr", "HSV"):
         im = _icc_to_srgb(im) if im.mode == "CMYK" else im.convert("RGB")
     elif im.mode != "RGB":
         im = im.convert("RGB")
-    return LoadedImage(np.ascontiguousarray(np.asarray(im)), None, mode)
+    return LoadedImage(pixels(im), None, mode)
 
 
 def check_pixels(width: int, height: int, label: str, limit: int | None = None) -> None:
@@ -200,7 +226,9 @@ def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
                 mode = im.mode
                 with _native_stderr_silenced():
                     im.load()
-                oriented = ImageOps.exif_transpose(im)
+                # exif_transpose copies even an upright image: only when EXIF says to turn it
+                turned = im.getexif().get(0x0112, 1) not in (1, None)
+                oriented = ImageOps.exif_transpose(im) if turned else im
                 loaded = _to_loaded(oriented, mode)
     except ImageError:
         raise

@@ -83,3 +83,20 @@ def test_sampled_mask_equals_the_whole_frame_at_its_samples(size) -> None:
                                       whole[np.ix_(rows, cols)])
     assert not sampled_mask(np.full((256, 256), -1.0, np.float32), resized_size(*size), size,
                             np.arange(h), np.arange(w)).any()
+
+
+def test_large_images_resize_band_by_band_to_the_same_bytes() -> None:
+    """Above ``BAND_BY_BAND_PIXELS`` the encoder's resize runs one channel at a time (a third of
+    the memory); the result must be the bytes Pillow's RGB resize gives (the official predictor's)."""
+    from PIL import Image
+
+    from samcut.models.engine import preprocess
+
+    rng = np.random.default_rng(0)
+    for shape in [(3000, 2000), (1030, 5000)]:
+        img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        img[: shape[0] // 2] = (np.arange(shape[1]) % 256)[None, :, None]
+        assert shape[0] * shape[1] > preprocess.BAND_BY_BAND_PIXELS
+        nh, nw = preprocess.resized_size(*shape)
+        expected = np.asarray(Image.fromarray(img).resize((nw, nh), Image.BILINEAR))
+        np.testing.assert_array_equal(preprocess.resize_image(img), expected)
