@@ -10,9 +10,10 @@ import numpy as np
 
 from samcut.models.document.cutout import save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
+from samcut.models.document.preferences import cache_dir
 from samcut.models.editor.headless import CANDIDATES, segment
 from samcut.models.engine import SamEngine
-from samcut.models.engine.service import SegmentationService
+from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
 from samcut.models.store.registry import model_dir
 
 
@@ -44,6 +45,21 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
+def positive_int(low: int, high: int):  # noqa: ANN201 - an argparse type
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low} to {high})")
+        return value
+
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, help="image file (EXIF orientation is applied first)")
     parser.add_argument("--point", type=parse_point, action="append", default=[], metavar="X,Y[,LABEL]",
@@ -61,17 +77,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "is soft)")
     parser.add_argument("--decontaminate", action="store_true",
                         help="take the background's colour out of the cutout's semi-transparent edge")
-    parser.add_argument("--max-pixels", type=int, metavar="N", help="refuse images larger than N pixels")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for ONNX Runtime")
+    parser.add_argument("--max-pixels", type=positive_int(1, 10**10), metavar="N",
+                        help="refuse images larger than N pixels")
+    parser.add_argument("--threads", type=positive_int(1, 256), metavar="N", help="CPU threads for ONNX Runtime")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not read or write the embedding cache (each call encodes the image)")
 
 
 def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
                   box: tuple[float, float, float, float] | None, models: Path | None = None,
-                  threads: int | None = None, candidate: str = "auto", refine: bool = False) -> np.ndarray:
+                  threads: int | None = None, candidate: str = "auto", refine: bool = False,
+                  cache: bool = True) -> np.ndarray:
     """The mask for ``points`` (x, y, label) and ``box`` in image pixels, as ``uint8`` 0/255 (soft
     edges when ``refine``): the app's editor, given the box and then the points as clicks. The
-    one path behind ``samcut segment`` and ``samcut host``."""
-    service = SegmentationService(SamEngine(models or model_dir(), threads=threads), synchronous=True)
+    one path behind ``samcut segment`` and ``samcut host``. With ``cache``, the embedding comes
+    from (and goes to) the same disk cache the app uses: a second call on an image skips the encoder."""
+    engine = SamEngine(models or model_dir(), threads=threads)
+    disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_cache_id(engine.manifest)) if cache else None
+    service = SegmentationService(engine, memory_cache=1, disk_cache=disk, synchronous=True)
     try:
         return segment(service, image, points, box, candidate, refine)
     finally:
@@ -115,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
         check_output(option, out)
     image = load_image(args.image, args.max_pixels)
     check_prompt(args.point, args.box, image.size)
-    mask = segment_image(image, args.point, args.box, args.models, args.threads, args.candidate, args.refine)
+    mask = segment_image(image, args.point, args.box, args.models, args.threads, args.candidate, args.refine,
+                         cache=not args.no_cache)
     if args.mask is not None:
         save_mask(args.mask, mask)
     if args.cutout is not None:

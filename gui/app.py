@@ -27,10 +27,10 @@ def make_bridge(folder: Path, preferences: Preferences):  # noqa: ANN201 - Engin
     """Load the model and start the service; raises ``ModelError`` with a user-facing message."""
     from samcut.gui.engine_bridge import EngineBridge
     from samcut.models.engine import SamEngine
-    from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService
+    from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
 
     engine = SamEngine(folder, threads=preferences.threads or None)
-    model_id = engine.manifest.get("files", {}).get("encoder.onnx", {}).get("sha256", "unversioned")[:16]
+    model_id = model_cache_id(engine.manifest)
     disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_id, preferences.disk_cache) \
         if preferences.disk_cache else None
     return EngineBridge(SegmentationService(engine, preferences.memory_cache, disk))

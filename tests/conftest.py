@@ -17,6 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference import reference_dir, synthetic_dir  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def private_config(tmp_path, monkeypatch):
+    """Preferences and caches (the CLI's embedding cache too) stay in the test's own folder."""
+    monkeypatch.setenv("SAMCUT_CONFIG_DIR", str(tmp_path / "config"))
+
+
 CHECKPOINTS = {"test": lambda: reference_dir() / "mobile_sam_test.pt",
                "synthetic": lambda: synthetic_dir() / "mobile_sam_synthetic.pt"}
 

@@ -168,8 +168,10 @@ def check_pixels(width: int, height: int, label: str, limit: int | None = None) 
     """``ImageError`` naming the size when ``width x height`` is over ``limit`` (default: the configured one)."""
     limit = max_pixels_from_env() if limit is None else limit
     if width * height > limit:
-        raise ImageError(f"{label}: {width}x{height} is {width * height / 1e6:.1f} megapixels, over the limit of "
-                         f"{limit / 1e6:g} (raise it with {MAX_PIXELS_ENV} or --max-pixels)")
+        size = f"{width * height / 1e6:.1f} megapixels" if width * height >= 1e5 else f"{width * height} pixels"
+        cap = f"{limit / 1e6:g} megapixels" if limit >= 1e5 else f"{limit} pixels"
+        raise ImageError(f"{label}: {width}x{height} is {size}, over the limit of {cap} "
+                         f"(raise it with {MAX_PIXELS_ENV} or --max-pixels)")
 
 
 _STDERR_LOCK = threading.Lock()

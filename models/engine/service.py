@@ -89,6 +89,11 @@ def _features_digest(features: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(features).data, digest_size=16).hexdigest()
 
 
+def model_cache_id(manifest: dict) -> str:
+    """Names a model's cache folder: its encoder's SHA-256 (another model never reads these)."""
+    return manifest.get("files", {}).get("encoder.onnx", {}).get("sha256", "unversioned")[:16]
+
+
 class EmbeddingDiskCache:
     """Embeddings as ``.npz`` files under ``folder/<model id>/``, newest ``max_files`` kept.
 

@@ -136,3 +136,29 @@ def test_refine_gives_a_soft_edge_close_to_the_mask(synthetic_model_dir, tmp_pat
     np.testing.assert_array_equal(c[..., 3], d[..., 3])
     edge = (c[..., 3] > 0) & (c[..., 3] < 255)
     assert (c[edge, :3] != d[edge, :3]).any() and np.array_equal(c[~edge, :3], d[~edge, :3])
+
+
+def test_a_second_call_on_the_same_image_skips_the_encoder(test_model_dir, photo, tmp_path, monkeypatch) -> None:
+    from samcut.models.engine.sam_engine import SamEngine
+
+    calls = []
+    real = SamEngine.encode
+    monkeypatch.setattr(SamEngine, "encode", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    masks = []
+    for i, extra in enumerate(([], [], ["--no-cache"])):
+        out = tmp_path / f"m{i}.png"
+        assert main(["segment", str(photo), "--point", "80,45", "--models", str(test_model_dir), "--mask", str(out),
+                     *extra]) == 0
+        masks.append(np.asarray(Image.open(out)))
+    assert len(calls) == 2  # first call encodes, the second reads the cache, --no-cache encodes again
+    np.testing.assert_array_equal(masks[0], masks[1])
+    np.testing.assert_array_equal(masks[0], masks[2])
+    assert list((tmp_path / "config" / "cache" / "embeddings").rglob("*.npz"))
+
+
+@pytest.mark.parametrize("args,message", [(["--threads", "0"], "out of range (1 to 256)"),
+                                          (["--threads", "-3"], "out of range"),
+                                          (["--max-pixels", "many"], "not a whole number")])
+def test_numeric_options_are_range_checked(photo, tmp_path, args, message) -> None:
+    result = run_cli("segment", str(photo), "--point", "5,5", "--mask", str(tmp_path / "o.png"), *args)
+    assert result.returncode == 2 and message in result.stderr
