@@ -18,6 +18,7 @@ from samcut.cli.segment import segment_image
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
 from samcut.plugin.protocol import (
+    MAX_REQUEST_BYTES,
     PROTOCOL_VERSION,
     ProtocolError,
     Request,
@@ -88,13 +89,14 @@ def _same_user(sock: socket.socket) -> bool:
 
 
 def run(request_path: str, models: Path | None = None) -> int:
-    """Answer one request; the status goes into the response file (exit 0 ok/cancel, 1 error)."""
+    """Answer one request; the status goes into the response file (exit 0 ok/cancel, 1 error;
+    2 when the request file itself is missing, unreadable or malformed, like other usage errors)."""
     try:
         request = read_request_file(request_path)
     except ProtocolError as exc:
         _respond_somehow(request_path, str(exc))
         print(f"samcut: {exc}", file=sys.stderr)
-        return 1
+        return 2
     try:
         if not request.interactive:
             response = answer_headless(request, models)
@@ -118,10 +120,13 @@ def _respond_somehow(request_path: str, message: str) -> None:
     import json
 
     try:
-        target = json.loads(Path(request_path).read_text(encoding="utf-8")).get("response")
-        if target:
+        path = Path(request_path)
+        if not path.is_file() or path.stat().st_size > MAX_REQUEST_BYTES:
+            return  # a FIFO or device would block, a huge file is no request
+        target = json.loads(path.read_text(encoding="utf-8")).get("response")
+        if target and Path(target).resolve().parent == path.resolve().parent:  # only into its own folder
             write_atomic(target, Response(status="error", message=message).to_json())
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError):
         pass
 
 

@@ -176,7 +176,7 @@ def test_host_command_version_mismatch(tmp_path) -> None:
     data = json.loads(path.read_text())
     data["protocol"] = 99
     path.write_text(json.dumps(data))
-    assert main(["host", str(path)]) == 1
+    assert main(["host", str(path)]) == 2  # a request samcut cannot take: a usage error
     assert "version mismatch" in json.loads((tmp_path / "response.json").read_text())["message"]
 
 
@@ -226,3 +226,9 @@ def test_request_files_are_read_only_when_regular_and_answered_into_their_own_fo
     good = tmp_path / "good.json"
     good.write_text(Request(image="x.png", response=str(tmp_path / "response.json")).to_json())
     assert read_request_file(str(good)).response == str(tmp_path / "response.json")
+
+
+def test_host_with_a_missing_request_file_is_a_usage_error(tmp_path, capsys) -> None:
+    assert main(["host", str(tmp_path / "nothing.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("samcut: cannot read the request") and len(err.splitlines()) == 1
