@@ -72,6 +72,7 @@ MENUS: dict[str, list[ActionSpec | None]] = {
                    "Encode the visible region by itself whenever you zoom in (1.5x or more)"),
     ],
     "&Help": [
+        ActionSpec("install_model", "&Install Model…", (), "Download the MobileSAM model or install it from a file"),
         ActionSpec("about", "&About samcut"),
     ],
 }

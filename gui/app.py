@@ -15,25 +15,13 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from samcut.gui.engine_bridge import make_bridge
 from samcut.gui.main_window import MainWindow
 from samcut.gui.qt_check import binding_defect
-from samcut.models.document.preferences import Preferences, cache_dir
+from samcut.models.document.preferences import Preferences
 from samcut.models.store.registry import model_dir
 
 STARTUP_PROBE_ENV = "SAMCUT_STARTUP_PROBE"  # tests and CI: write start-up time + screenshot, then quit
-
-
-def make_bridge(folder: Path, preferences: Preferences):  # noqa: ANN201 - EngineBridge, imported lazily
-    """Load the model and start the service; raises ``ModelError`` with a user-facing message."""
-    from samcut.gui.engine_bridge import EngineBridge
-    from samcut.models.engine import SamEngine
-    from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
-
-    engine = SamEngine(folder, threads=preferences.threads or None)
-    model_id = model_cache_id(engine.manifest)
-    disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_id, preferences.disk_cache) \
-        if preferences.disk_cache else None
-    return EngineBridge(SegmentationService(engine, preferences.memory_cache, disk))
 
 
 def ensure_bridge(preferences: Preferences, folder: Path | None):  # noqa: ANN201
@@ -101,7 +89,7 @@ def run(image: Path | None = None, models: Path | None = None) -> int:
         if bridge is not None:
             window.attach_bridge(bridge)
         else:
-            window.status.encoder("No model installed")
+            window.status.encoder("No model installed: Help > Install Model…")
 
     if image is not None:
         window.files.open_path(image)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import CancelledError, Future
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from samcut.models.document.preferences import Preferences, cache_dir
 from samcut.models.editor import DecodeRequest
 from samcut.models.engine.errors import EncodeCancelled
 from samcut.models.engine.service import DecodeResult, ImageHandle, SegmentationService
@@ -164,3 +166,16 @@ class EngineBridge(QObject):
         self._pending = None
         self._closed = True
         self.service.close()
+
+
+def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:
+    """Load the model (ONNX Runtime is imported here) and start the service; raises
+    ``ModelError`` with a user-facing message."""
+    from samcut.models.engine import SamEngine
+    from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
+
+    engine = SamEngine(folder, threads=preferences.threads or None)
+    model_id = model_cache_id(engine.manifest)
+    disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_id, preferences.disk_cache) \
+        if preferences.disk_cache else None
+    return EngineBridge(SegmentationService(engine, preferences.memory_cache, disk))

@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QInputDialog, QMainWindow, QMessageBox, QWidget
 
+from samcut.gui import dialogs
 from samcut.gui.actions import build_actions
 from samcut.gui.canvas import ZOOM_STEP, Canvas
 from samcut.gui.chrome import StatusPanel, build_toolbars
@@ -102,7 +103,7 @@ class MainWindow(QMainWindow):
             "commit_intersect": lambda: self.commit(Mode.INTERSECT), "drop": self.drop_proposal,
             "next_candidate": lambda: self.cycle_candidate(1), "prev_candidate": lambda: self.cycle_candidate(-1),
             "brush_bigger": lambda: self._brush(1.25), "brush_smaller": lambda: self._brush(0.8),
-            "preferences": self.show_preferences, "select_all": lambda: self._edit("select_all"),
+            "preferences": lambda: dialogs.show_preferences(self), "select_all": lambda: self._edit("select_all"),
             "select_none": lambda: self._edit("select_none"), "invert": lambda: self._edit("invert"),
             "grow": lambda: self._edit_px("grow", "Grow selection by"),
             "shrink": lambda: self._edit_px("shrink", "Shrink selection by"),
@@ -110,7 +111,8 @@ class MainWindow(QMainWindow):
             "smooth": lambda: self._edit_px("smooth", "Smooth selection by"),
             "fit": self.canvas.fit, "actual_size": self.canvas.actual_size,
             "zoom_in": lambda: self._zoom(ZOOM_STEP), "zoom_out": lambda: self._zoom(1 / ZOOM_STEP),
-            "encode_view": lambda: self.regions.encode_view(force=True), "about": self.show_about,
+            "encode_view": lambda: self.regions.encode_view(force=True), "about": lambda: dialogs.show_about(self),
+            "install_model": lambda: dialogs.install_model(self),
         }
 
     # images ---------------------------------------------------------------------------------
@@ -269,17 +271,6 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.open()
-
-    def show_preferences(self) -> None:
-        from samcut.gui.preferences_dialog import PreferencesDialog
-
-        if PreferencesDialog(self.preferences, self).exec():
-            self.files.save_preferences()
-
-    def show_about(self) -> None:
-        from samcut.gui.about import about_text
-
-        QMessageBox.about(self, "About samcut", about_text())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.close_hook is not None:  # serving a host: closing the window means Cancel

@@ -79,3 +79,35 @@ def test_custom_weights_declined_install_nothing(qtbot, tmp_path, monkeypatch) -
     qtbot.wait(200)
     assert dialog.result() == 0 and dialog.file_button.isEnabled()
     assert not (tmp_path / "models" / "mobile_sam").exists()
+
+
+def test_help_install_model_brings_the_dialog_back_and_the_model_serves_at_once(qtbot, test_model_dir, tmp_path,
+                                                                               monkeypatch) -> None:
+    """After Cancel in the first-run dialog, Help > Install Model… is the way back (no restart)."""
+    from PIL import Image
+
+    from samcut.gui import model_dialog
+    from samcut.gui.main_window import MainWindow
+    from samcut.models.document.preferences import Preferences
+
+    from helpers import open_now, wait_for_encode
+
+    shown = []
+
+    def accept_with_installed_model(dialog) -> int:
+        shown.append(dialog.windowTitle())
+        dialog.model_folder = str(test_model_dir)
+        return 1
+
+    monkeypatch.setattr(model_dialog.ModelDialog, "exec", accept_with_installed_model)
+    window = MainWindow(None, Preferences())
+    window.show()
+    try:
+        assert window.bridge is None
+        window.actions_by_name["install_model"].trigger()
+        assert shown == ["Install the MobileSAM model"] and window.bridge is not None
+        Image.new("RGB", (64, 48), (90, 120, 30)).save(tmp_path / "a.png")
+        assert open_now(qtbot, window, tmp_path / "a.png")
+        wait_for_encode(qtbot, window)
+    finally:
+        window.close()
