@@ -25,7 +25,7 @@ class EngineBridge(QObject):
     """Qt face of ``SegmentationService``; lives in the GUI thread."""
 
     encodeStarted = Signal(int)            # ticket
-    encodeFinished = Signal(int, float)    # ticket, milliseconds
+    encodeFinished = Signal(int, float, bool)  # ticket, milliseconds, taken from a cache
     encodeFailed = Signal(int, str)        # ticket, message
     proposalReady = Signal(object, int)    # DecodeResult, the revision of the prompt it answers
     decodeFailed = Signal(str)
@@ -91,7 +91,7 @@ class EngineBridge(QObject):
         if error is not None:
             self.encodeFailed.emit(handle.ticket, error)
         elif encoded:
-            self.encodeFinished.emit(handle.ticket, (time.perf_counter() - started) * 1000)
+            self.encodeFinished.emit(handle.ticket, (time.perf_counter() - started) * 1000, handle.from_cache)
 
     # zoomed regions --------------------------------------------------------------------------
     def request_region(self, crop: np.ndarray, origin: tuple[int, int]) -> None:

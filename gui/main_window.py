@@ -84,7 +84,8 @@ class MainWindow(QMainWindow):
         """Connect the engine (it may arrive after the window is shown); encodes the open image."""
         self.bridge = bridge
         bridge.encodeStarted.connect(lambda _t: self.status.encoder("Encoding… (you can draw already)", busy=True))
-        bridge.encodeFinished.connect(lambda _t, ms: self.status.encoder(f"Ready (encoded in {ms / 1000:.2f} s)"))
+        bridge.encodeFinished.connect(lambda _t, ms, cached: self.status.encoder(
+            "Ready (encoding taken from the cache)" if cached else f"Ready (encoded in {ms / 1000:.2f} s)"))
         bridge.encodeFailed.connect(self._on_encode_failed)
         bridge.proposalReady.connect(self._on_proposal)
         bridge.decodeFailed.connect(lambda msg: self.show_error("The mask could not be computed", msg))

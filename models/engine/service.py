@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,12 @@ class ImageHandle:
     size: tuple[int, int]
     embedding: Future
     origin: tuple[int, int] = (0, 0)
+    source: list[str] = field(default_factory=list, compare=False)  # "encoder", "memory" or "disk" once done
+
+    @property
+    def from_cache(self) -> bool:
+        """The embedding came from the memory or disk cache (no encode ran)."""
+        return bool(self.source) and self.source[0] in ("memory", "disk")
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -174,8 +180,9 @@ class SegmentationService:
         self._cancel_current()
         cancel = Cancellation()
         ticket = next(self._tickets)
-        future = self._encode_lane.submit(self._encode_job, rgb, cancel)
-        handle = ImageHandle(ticket, (int(rgb.shape[0]), int(rgb.shape[1])), future)
+        source: list[str] = []
+        future = self._encode_lane.submit(self._encode_job, rgb, cancel, True, source)
+        handle = ImageHandle(ticket, (int(rgb.shape[0]), int(rgb.shape[1])), future, source=source)
         self._current = (handle, cancel)
         return handle
 
@@ -190,9 +197,10 @@ class SegmentationService:
         if self._current_region is not None:
             self._cancel(self._current_region)
         cancel = Cancellation()
-        future = self._encode_lane.submit(self._encode_job, crop, cancel, False)
+        source: list[str] = []
+        future = self._encode_lane.submit(self._encode_job, crop, cancel, False, source)
         handle = ImageHandle(image.ticket, (int(crop.shape[0]), int(crop.shape[1])), future,
-                             (int(origin[0]), int(origin[1])))
+                             (int(origin[0]), int(origin[1])), source)
         self._current_region = (handle, cancel)
         return handle
 
@@ -208,19 +216,24 @@ class SegmentationService:
                 self._cancel(current)
         self._current = self._current_region = None
 
-    def _encode_job(self, rgb: np.ndarray, cancel: Cancellation, persist: bool = True) -> ImageEmbedding:
+    def _encode_job(self, rgb: np.ndarray, cancel: Cancellation, persist: bool = True,
+                    source: list[str] | None = None) -> ImageEmbedding:
         """Encode, or take from the caches; only ``persist`` results go to the disk cache (zoomed
         regions stay in memory: they follow the view and would push whole images out of the disk
         cache)."""
         key = image_key(rgb)
+        source = source if source is not None else []
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
+                source.append("memory")
                 return self._cache[key]
         disk = self.disk_cache if persist else None
         emb = disk.get(key) if disk else None
+        source.append("disk")
         if emb is None:
             emb = self.engine.encode(rgb, cancel)
+            source[-1] = "encoder"
             if disk:
                 disk.put(key, emb)
         with self._lock:

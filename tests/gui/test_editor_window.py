@@ -100,3 +100,17 @@ def test_a_stroke_begun_on_one_image_does_not_land_on_the_next(qtbot, fake_windo
     QTest.mouseMove(canvas, widget_point(canvas, 120, 70))
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(canvas, 130, 70))
     assert window.editor.prompt.empty and not window.editor.history.can_undo and not canvas.dragging
+
+
+def test_reopening_an_image_says_its_encoding_came_from_the_cache(qtbot, fake_window, tmp_path) -> None:
+    window = fake_window
+    first = open_grey(qtbot, window, tmp_path)
+    assert "encoded in" in window.status.encoder_label.text()
+    other = tmp_path / "other.png"
+    Image.new("RGB", (100, 80), (10, 200, 30)).save(other)
+    assert open_now(qtbot, window, other)
+    wait_for_encode(qtbot, window)
+    assert open_now(qtbot, window, first)
+    wait_for_encode(qtbot, window)
+    assert window.status.encoder_label.text() == "Ready (encoding taken from the cache)"
+    assert window.bridge.service.engine.encodes == 2
