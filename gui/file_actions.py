@@ -148,8 +148,20 @@ class FileActions(QObject):
         return str(base.with_name(f"{base.stem}-{suffix}.png"))
 
     def save_dialog(self, cutout: bool, then: Callable[[], None] | None = None) -> None:
-        if self.host.editor is None:
+        """Ask where to save; a proposal not applied yet is applied first if the user says so
+        (Yes, the default), left out (No), or nothing is saved (Cancel)."""
+        editor = self.host.editor
+        if editor is None:
             return
+        if editor.proposal is not None:
+            answer = QMessageBox.question(
+                self.window, "Apply the proposal?",
+                "The proposal (blue) is not part of the selection yet. Apply it before saving?",
+                Button.Yes | Button.No | Button.Cancel, Button.Yes)
+            if answer == Button.Cancel:
+                return
+            if answer == Button.Yes:
+                self.host.apply_proposal()
         kind = "cutout" if cutout else "mask"
         path, _ = QFileDialog.getSaveFileName(self.window, f"Save {kind}", self._default_name(kind), "PNG (*.png)")
         if path:

@@ -114,3 +114,26 @@ def test_reopening_an_image_says_its_encoding_came_from_the_cache(qtbot, fake_wi
     wait_for_encode(qtbot, window)
     assert window.status.encoder_label.text() == "Ready (encoding taken from the cache)"
     assert window.bridge.service.engine.encodes == 2
+
+
+def test_save_with_a_proposal_pending_asks_to_apply_it_first(qtbot, fake_window, tmp_path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from helpers import answer_next_message_box
+
+    window = fake_window
+    open_grey(qtbot, window, tmp_path)
+    drag(window.canvas, [(160, 120)])
+    qtbot.waitUntil(lambda: window.editor.proposal is not None and not window.bridge.busy, timeout=10_000)
+    targets = iter([tmp_path / "without.png", tmp_path / "with.png"])
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(next(targets)), "PNG (*.png)"))
+    seen = answer_next_message_box(QMessageBox.StandardButton.No)
+    window.actions_by_name["save_mask"].trigger()
+    qtbot.waitUntil(lambda: (tmp_path / "without.png").exists() and not window.runner.busy, timeout=10_000)
+    assert "not part of the selection yet" in seen[0] and window.editor.proposal is not None
+    assert not np.asarray(Image.open(tmp_path / "without.png")).any()
+    answer_next_message_box(QMessageBox.StandardButton.Yes)
+    window.actions_by_name["save_mask"].trigger()
+    qtbot.waitUntil(lambda: (tmp_path / "with.png").exists() and not window.runner.busy, timeout=10_000)
+    assert window.editor.proposal is None and np.asarray(Image.open(tmp_path / "with.png")).any()
+    assert not window.editor.unsaved
