@@ -60,6 +60,7 @@ class Canvas(QWidget):
         self._cursor: QPointF | None = None
         self._overlay_cache: dict[str, tuple[tuple, QImage, QRectF]] = {}
         self._region: tuple[int, int, int, int] | None = None  # zoomed region in use, outlined
+        self._trail: tuple[Stroke, ...] = ()  # the prompt's finished strokes, drawn faintly
 
     # content -----------------------------------------------------------------------------
     def set_image(self, rgb: np.ndarray | None) -> None:
@@ -71,6 +72,7 @@ class Canvas(QWidget):
         self._proposal = None
         self._region = None
         self._overlay_cache.clear()
+        self._trail = ()
         self.cancel_drag()
         self.fit()
 
@@ -90,6 +92,13 @@ class Canvas(QWidget):
         self._proposal = proposal
         self._overlay_cache.pop("proposal", None)
         self.update()
+
+    def set_trail(self, strokes: tuple[Stroke, ...]) -> None:
+        """The prompt's finished strokes, drawn faintly until the proposal is applied or dropped
+        (also before the encode ends, so a click made then is seen at once)."""
+        if strokes != self._trail:
+            self._trail = strokes
+            self.update()
 
     def set_region(self, box: tuple[int, int, int, int] | None) -> None:
         """Outline the zoomed region that strokes are decoded in (None: no outline)."""
@@ -228,6 +237,15 @@ class Canvas(QWidget):
             x0, y0, x1, y1 = self._region
             painter.drawRect(QRectF(self.to_widget(x0, y0), self.to_widget(x1, y1)).adjusted(0.5, 0.5, -0.5, -0.5))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for stroke in self._trail:
+            colour = QColor(60, 200, 90, 170) if stroke.positive else QColor(230, 60, 60, 170)
+            painter.setPen(QPen(colour, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            points = [self.to_widget(x, y) for x, y in stroke.path]
+            if len(points) > 1 and any(p != points[0] for p in points):
+                painter.drawPolyline(points)
+            painter.setBrush(colour)
+            painter.drawEllipse(points[0], 3.5, 3.5)  # where the stroke (or click) began
+            painter.setBrush(Qt.BrushStyle.NoBrush)
         if self._path and self._brush_tool is not None:
             colour = PIXEL_BRUSHES[self._pixel_brush_effect()]
             painter.setPen(QPen(colour, 2 * self.brush_radius, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,

@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
         if selection:
             self.canvas.set_selection(editor.selection if editor is not None else None)
         self.canvas.set_proposal(proposal)
+        self.canvas.set_trail(editor.prompt.strokes if editor is not None else ())
         self.bars.candidate_label.setText("" if proposal is None else
                                           f"  Candidate {proposal.chosen + 1}/{proposal.count} · "
                                           f"score {proposal.score:.2f}  ")
@@ -253,6 +254,8 @@ class MainWindow(QMainWindow):
             self.actions_by_name[name].setEnabled(editor is not None)
         for name in PROPOSAL_ACTIONS:
             self.actions_by_name[name].setEnabled(proposal is not None)
+        # strokes drawn before any proposal arrived (still encoding) can be dropped too
+        self.actions_by_name["drop"].setEnabled(editor is not None and not editor.prompt.empty)
         if editor is not None:
             self.actions_by_name["undo"].setEnabled(editor.history.can_undo)
             self.actions_by_name["redo"].setEnabled(editor.history.can_redo)

@@ -137,3 +137,21 @@ def test_save_with_a_proposal_pending_asks_to_apply_it_first(qtbot, fake_window,
     qtbot.waitUntil(lambda: (tmp_path / "with.png").exists() and not window.runner.busy, timeout=10_000)
     assert window.editor.proposal is None and np.asarray(Image.open(tmp_path / "with.png")).any()
     assert not window.editor.unsaved
+
+
+def test_a_click_shows_its_marker_at_once_and_it_stays_until_applied(qtbot, fake_window, tmp_path) -> None:
+    """Until Enter (or Esc) the prompt's strokes stay drawn, from the moment they are made (not
+    only once a proposal arrives: a click during encoding is seen at once)."""
+    from helpers import widget_point
+
+    window = fake_window
+    open_grey(qtbot, window, tmp_path)
+    canvas = window.canvas
+    p = widget_point(canvas, 100, 80)
+    before = canvas.grab().toImage().pixelColor(p)
+    window.bridge.request_decode = lambda *a, **k: None  # as if the encode were still running: no proposal
+    drag(canvas, [(100, 80)])
+    assert window.editor.proposal is None and canvas._trail == window.editor.prompt.strokes
+    assert canvas.grab().toImage().pixelColor(p) != before  # the marker is drawn where the click was
+    window.actions_by_name["drop"].trigger()
+    assert canvas._trail == ()
