@@ -53,6 +53,8 @@ MENUS: dict[str, list[ActionSpec | None]] = {
     "&Select": [
         ActionSpec("select_all", "&All", ("Ctrl+A",)),
         ActionSpec("select_none", "&None", ("Ctrl+Shift+A",)),
+        ActionSpec("reselect", "&Reselect", ("Ctrl+Shift+D",),
+                   "Bring back the selection this image had when it was last open"),
         ActionSpec("invert", "&Invert", ("Ctrl+I",)),
         None,
         ActionSpec("grow", "&Grow…"),

@@ -17,7 +17,8 @@ from samcut.gui.qimage import qimage_to_rgba, rgba_to_qimage
 from samcut.gui.tasks import Task, TaskRunner
 from samcut.models.document.cutout import cutout_rgba, save_cutout, save_mask
 from samcut.models.document.imageio import ImageError, LoadedImage, check_pixels, load_image
-from samcut.models.document.preferences import Preferences
+from samcut.models.document.preferences import Preferences, cache_dir
+from samcut.models.document.selection_memory import SelectionMemory
 from samcut.models.editor import Editor
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp *.gif);;All files (*)"
@@ -33,7 +34,8 @@ class FileHost(Protocol):
     close_hook: Callable[[], None] | None
     status: StatusPanel
 
-    def set_image(self, image: LoadedImage, path: Path | None, model_rgb: object = None) -> None: ...
+    def set_image(self, image: LoadedImage, path: Path | None, model_rgb: object = None,
+                  last_selection: object = None) -> None: ...
     def apply_proposal(self) -> None: ...
     def show_error(self, title: str, message: str) -> None: ...
 
@@ -47,6 +49,19 @@ class FileActions(QObject):
         self.host: FileHost = window  # type: ignore[assignment]
         self._recent = recent_menu_action
         self._opening: Task | None = None
+        self.memory = SelectionMemory(cache_dir() / "selections")
+
+    def remember_selection(self, wait: bool = False) -> None:
+        """Keep the open image's selection for Select > Reselect when it is opened again (on the
+        save lane; ``wait``: now, as the window closes)."""
+        editor = self.host.editor
+        if editor is None or editor.path is None:
+            return
+        path, selection = editor.path, editor.selection.copy()
+        if wait:
+            self.memory.remember(path, selection)
+        else:
+            self.host.runner.run("save", lambda _c: self.memory.remember(path, selection), label="remember")
 
     # opening ------------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -62,18 +77,20 @@ class FileActions(QObject):
         if self._opening is not None:
             self._opening.cancel()
 
-        def decode(_cancel: threading.Event) -> tuple[LoadedImage, object]:
+        def decode(_cancel: threading.Event) -> tuple[LoadedImage, object, object]:
             image = load_image(path)
-            return image, image.model_rgb()  # the alpha composite is made here too, not on the GUI thread
+            # the alpha composite is made here too, not on the GUI thread; and the last selection
+            return image, image.model_rgb(), self.memory.recall(path, image.size)
 
-        def decoded(result: tuple[LoadedImage, object]) -> None:
-            image, model_rgb = result
+        def decoded(result: tuple[LoadedImage, object, object]) -> None:
+            image, model_rgb, last_selection = result
 
             def show() -> None:
                 self.host.preferences.add_recent(path)
                 self.save_preferences()
                 self.refresh_recent()
-                self.host.set_image(image, path, model_rgb)
+                self.remember_selection()
+                self.host.set_image(image, path, model_rgb, last_selection)
 
             self.when_work_is_safe(show)
 
@@ -98,7 +115,11 @@ class FileActions(QObject):
         except ImageError as exc:
             self.host.show_error("Cannot open this image", str(exc))
             return
-        self.when_work_is_safe(lambda: self.host.set_image(LoadedImage.from_rgba(qimage_to_rgba(image)), None))
+        def show() -> None:
+            self.remember_selection()
+            self.host.set_image(LoadedImage.from_rgba(qimage_to_rgba(image)), None)
+
+        self.when_work_is_safe(show)
 
     def refresh_recent(self) -> None:
         menu = self._recent.menu()

@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self.preferences = preferences or Preferences.load()
         self.editor: Editor | None = None
         self.mode = Mode.REPLACE
+        self.last_selection: np.ndarray | None = None  # this image's selection when it was last open
         self.runner = TaskRunner(self)
         self.close_hook: Callable[[], None] | None = None  # set while serving a host: closing cancels
         self.setWindowTitle("samcut")
@@ -105,7 +106,9 @@ class MainWindow(QMainWindow):
             "next_candidate": lambda: self.cycle_candidate(1), "prev_candidate": lambda: self.cycle_candidate(-1),
             "brush_bigger": lambda: self._brush(1.25), "brush_smaller": lambda: self._brush(0.8),
             "preferences": lambda: dialogs.show_preferences(self), "select_all": lambda: self._edit("select_all"),
-            "select_none": lambda: self._edit("select_none"), "invert": lambda: self._edit("invert"),
+            "select_none": lambda: self._edit("select_none"),
+            "reselect": lambda: self.last_selection is not None and self._edit("reselect", self.last_selection),
+            "invert": lambda: self._edit("invert"),
             "grow": lambda: self._edit_px("grow", "Grow selection by"),
             "shrink": lambda: self._edit_px("shrink", "Shrink selection by"),
             "feather": lambda: self._edit_px("feather", "Feather selection edge by"),
@@ -117,9 +120,14 @@ class MainWindow(QMainWindow):
         }
 
     # images ---------------------------------------------------------------------------------
-    def set_image(self, image: LoadedImage, path: Path | None, model_rgb: np.ndarray | None = None) -> None:
-        """Show ``image`` at once and start encoding it (``model_rgb``: its composite, if made)."""
+    def set_image(self, image: LoadedImage, path: Path | None, model_rgb: np.ndarray | None = None,
+                  last_selection: np.ndarray | None = None) -> None:
+        """Show ``image`` at once and start encoding it (``model_rgb``: its composite, if made;
+        ``last_selection``: what Select > Reselect brings back)."""
         self.editor = Editor(image, path)
+        self.last_selection = last_selection
+        if last_selection is not None:
+            self.status.say("This image's last selection is kept: Select > Reselect (Ctrl+Shift+D)", 10000)
         self.regions.editor, self.regions.prompt_frame = self.editor, None
         self.canvas.set_image(image.rgb)
         h, w = image.size
@@ -217,7 +225,7 @@ class MainWindow(QMainWindow):
             self.editor.commit(mode, refine=self.bars.refine_action.isChecked())
             self._redraw()
 
-    def _edit(self, name: str, *args: float) -> None:
+    def _edit(self, name: str, *args: object) -> None:
         if self.editor is not None:
             getattr(self.editor, name)(*args)
             self._redraw()
@@ -256,6 +264,7 @@ class MainWindow(QMainWindow):
             self.actions_by_name[name].setEnabled(proposal is not None)
         # strokes drawn before any proposal arrived (still encoding) can be dropped too
         self.actions_by_name["drop"].setEnabled(editor is not None and not editor.prompt.empty)
+        self.actions_by_name["reselect"].setEnabled(editor is not None and self.last_selection is not None)
         if editor is not None:
             self.actions_by_name["undo"].setEnabled(editor.history.can_undo)
             self.actions_by_name["redo"].setEnabled(editor.history.can_redo)
@@ -285,6 +294,7 @@ class MainWindow(QMainWindow):
             event.ignore()  # cancelled, or saving first (a successful save closes the window)
             return
         self.regions.stop()
+        self.files.remember_selection(wait=True)
         if self.bridge is not None:
             self.bridge.close()
         self.runner.shutdown()

@@ -245,6 +245,12 @@ class Editor:
         return self._change_whole(f"{mode.value} selection", ops.combine(self.selection, proposal, mode),
                                   prompt_after=EMPTY_PROMPT)
 
+    def reselect(self, mask: np.ndarray) -> bool:
+        """Bring back ``mask`` (``uint8 H x W``, e.g. this image's last selection): one undo step."""
+        if mask.shape != self.selection.shape:
+            return False
+        return self._change_whole("reselect", np.asarray(mask, np.uint8))
+
     def select_all(self) -> bool:
         return self._change_whole("select all", np.full_like(self.selection, 255))
 

@@ -155,3 +155,35 @@ def test_a_click_shows_its_marker_at_once_and_it_stays_until_applied(qtbot, fake
     assert canvas.grab().toImage().pixelColor(p) != before  # the marker is drawn where the click was
     window.actions_by_name["drop"].trigger()
     assert canvas._trail == ()
+
+
+def test_reopening_an_image_offers_its_last_selection_back(qtbot, fake_window, tmp_path) -> None:
+    """Select > Reselect (Ctrl+Shift+D) brings back what the image had when it was last open,
+    as one undo step; an image edited since is another image."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from helpers import answer_next_message_box
+
+    window = fake_window
+    first = open_grey(qtbot, window, tmp_path)
+    window.bars.tool_actions["paint"].trigger()
+    drag(window.canvas, [(40, 40), (120, 60)])
+    painted = window.editor.selection.copy()
+    other = tmp_path / "other.png"
+    Image.new("RGB", (100, 80), (10, 200, 30)).save(other)
+    answer_next_message_box(QMessageBox.StandardButton.Discard)
+    assert open_now(qtbot, window, other)
+    assert not window.actions_by_name["reselect"].isEnabled()
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=10_000)
+    assert open_now(qtbot, window, first)
+    assert window.actions_by_name["reselect"].isEnabled() and "Reselect" in window.status.message_label.text()
+    assert not window.editor.selection.any()
+    window.actions_by_name["reselect"].trigger()
+    np.testing.assert_array_equal(window.editor.selection, painted)
+    assert window.editor.history.undo_label() == "reselect"
+    window.actions_by_name["undo"].trigger()
+    assert not window.editor.selection.any()
+    Image.new("RGB", (320, 240), (1, 2, 3)).save(first)  # the file changed: its old selection is not offered
+    window.editor.mark_saved()
+    assert open_now(qtbot, window, first)
+    assert not window.actions_by_name["reselect"].isEnabled()
