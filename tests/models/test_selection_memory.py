@@ -16,7 +16,8 @@ def test_recall_gives_back_the_selection_of_that_file_only(tmp_path) -> None:
     selection[5:20, 10:30] = 200
     memory.remember(image, selection)
     np.testing.assert_array_equal(memory.recall(image, (30, 40)), selection)
-    assert memory.recall(image, (31, 40)) is None  # another size: not this image's
+    assert memory.recall(image, (31, 40)) is None  # another size: not this image's (the entry goes)
+    memory.remember(image, selection)
     (entry,) = (tmp_path / "mem").glob("*.png")
     entry.write_bytes(b"\x89PNG damaged")
     assert memory.recall(image, (30, 40)) is None and not entry.exists()
