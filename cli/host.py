@@ -18,13 +18,14 @@ from samcut.cli.segment import segment_image
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
 from samcut.plugin.protocol import (
-    MAX_REQUEST_BYTES,
     PROTOCOL_VERSION,
     ProtocolError,
     Request,
     Response,
     ensure_private_dir,
+    in_request_folder,
     read_request_file,
+    read_request_text,
     server_address,
     server_dir,
     write_atomic,
@@ -120,14 +121,11 @@ def _respond_somehow(request_path: str, message: str) -> None:
     import json
 
     try:
-        path = Path(request_path)
-        if not path.is_file() or path.stat().st_size > MAX_REQUEST_BYTES:
-            return  # a FIFO or device would block, a huge file is no request
-        target = json.loads(path.read_text(encoding="utf-8")).get("response")
-        if target and Path(target).resolve().parent == path.resolve().parent:  # only into its own folder
+        target = json.loads(read_request_text(request_path)).get("response")
+        if target and in_request_folder(request_path, target):
             write_atomic(target, Response(status="error", message=message).to_json())
     except (OSError, ValueError, AttributeError, TypeError):
-        pass
+        pass  # ProtocolError is a ValueError: the file itself cannot be read
 
 
 __all__ = ["PROTOCOL_VERSION", "run", "server_address"]

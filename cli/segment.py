@@ -107,7 +107,7 @@ def check_output(option: str, path: Path | None) -> None:
         return
     if path.suffix.lower() != ".png":
         raise ValueError(f"{option} {path}: samcut writes PNG files; give a name ending in .png")
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent  # "." for a bare file name
     if not folder.is_dir():
         raise ValueError(f"{option} {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

@@ -93,6 +93,13 @@ class HostSession(QObject):
         self._finish(Response(status="cancel", message="cancelled in samcut"))
 
 
+def _release(peer: QLocalSocket) -> None:
+    """Tell a client its request is over (answered, refused or busy) and hang up."""
+    peer.write(b"done\n")
+    peer.flush()
+    peer.disconnectFromServer()
+
+
 def _load_request(request: Request) -> tuple[LoadedImage, np.ndarray | None]:
     """The request's layer and (if any) selection, decoded (on the open lane)."""
     image = load_image(request.image)
@@ -145,18 +152,14 @@ class HostServer(QObject):
         if not peer.canReadLine():
             if peer.bytesAvailable() > MAX_REQUEST_LINE:  # no path is this long: not a client of ours
                 peer.setProperty("samcut_served", True)
-                peer.write(b"done\n")
-                peer.flush()
-                peer.disconnectFromServer()
+                _release(peer)
             return
         peer.setProperty("samcut_served", True)  # one request per connection
         # A line that is not UTF-8 names no file: start() fails on it and releases the client.
         request_path = bytes(peer.readLine(MAX_REQUEST_LINE + 1)).decode(errors="replace").strip()
         if self.loading is not None or (self.session is not None and not self.session.done):
             self._reply_busy(request_path)
-            peer.write(b"done\n")
-            peer.flush()
-            peer.disconnectFromServer()
+            _release(peer)
             return
         self._peer = peer
         self.start(request_path)
@@ -209,9 +212,7 @@ class HostServer(QObject):
 
     def _release_peer(self) -> None:
         if self._peer is not None:
-            self._peer.write(b"done\n")
-            self._peer.flush()
-            self._peer.disconnectFromServer()
+            _release(self._peer)
             self._peer = None
 
     def _on_finished(self) -> None:

@@ -214,9 +214,9 @@ def server_address() -> str:
     return os.path.join(server_dir(), "host.sock")
 
 
-def read_request_file(path: str) -> Request:
-    """Read a request: only a regular file of sane size, and only one whose response goes into the
-    request's own folder (a request cannot make samcut write anywhere else)."""
+def read_request_text(path: str) -> str:
+    """A request file's text: only a regular file of sane size, UTF-8 (a FIFO or device would
+    block, a huge file is no request); ``ProtocolError`` otherwise."""
     try:
         info = os.stat(path)
     except (OSError, ValueError) as exc:
@@ -227,11 +227,23 @@ def read_request_file(path: str) -> Request:
         raise ProtocolError(f"the request {path!r} is {info.st_size} bytes: not a samcut request")
     try:
         with open(path, "rb") as fh:
-            text = fh.read(MAX_REQUEST_BYTES).decode("utf-8")
+            return fh.read(MAX_REQUEST_BYTES).decode("utf-8")
     except UnicodeDecodeError:
         raise ProtocolError(f"the request {path!r} is not UTF-8 text") from None
-    request = Request.from_json(text)
-    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-    if os.path.realpath(os.path.dirname(os.path.abspath(request.response))) != folder:
+    except OSError as exc:
+        raise ProtocolError(f"cannot read the request {path!r}: {exc}") from None
+
+
+def in_request_folder(request_path: str, target: str) -> bool:
+    """Whether ``target`` (a response or mask path) is in the request file's own folder."""
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(request_path)))
+    return os.path.realpath(os.path.dirname(os.path.abspath(target))) == folder
+
+
+def read_request_file(path: str) -> Request:
+    """Read a request (``read_request_text``), and only one whose response goes into the request's
+    own folder (a request cannot make samcut write anywhere else)."""
+    request = Request.from_json(read_request_text(path))
+    if not in_request_folder(path, request.response):
         raise ProtocolError("the request's response file must be in the request's own folder")
     return request

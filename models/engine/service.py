@@ -230,10 +230,11 @@ class SegmentationService:
                 return self._cache[key]
         disk = self.disk_cache if persist else None
         emb = disk.get(key) if disk else None
-        source.append("disk")
-        if emb is None:
+        if emb is not None:
+            source.append("disk")
+        else:
             emb = self.engine.encode(rgb, cancel)
-            source[-1] = "encoder"
+            source.append("encoder")
             if disk:
                 disk.put(key, emb)
         with self._lock:

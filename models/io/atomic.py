@@ -21,9 +21,8 @@ def _umask() -> int:
     return mask
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (the writer of a temp file or work folder named after it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -44,7 +43,7 @@ def remove_stale_temps(path: Path) -> list[Path]:
     with contextlib.suppress(OSError):
         for entry in Path(path).parent.iterdir():
             m = _TEMP.match(entry.name)
-            if m and m["name"] == Path(path).name and not _alive(int(m["pid"])):
+            if m and m["name"] == Path(path).name and not process_alive(int(m["pid"])):
                 with contextlib.suppress(OSError):
                     entry.unlink()
                     removed.append(entry)

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from samcut.models.io.atomic import process_alive
 from samcut.models.io.hashing import file_sha256, git_blob_sha1
 from samcut.models.store.checkpoint import CheckpointError, read_checkpoint
 from samcut.models.store.onnx_template import TemplateError, check_fits, fill_template, read_template
@@ -35,16 +36,7 @@ def remove_stale_work(out_dir: Path) -> list[Path]:
     removed = []
     for entry in Path(out_dir).glob(f"{WORK_PREFIX}*"):
         pid = entry.name[len(WORK_PREFIX):].split("-", 1)[0]
-        alive = True
-        if pid.isdigit():
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                alive = False
-            except OSError:
-                pass
-        else:
-            alive = False  # named before pids were part of the name
+        alive = pid.isdigit() and process_alive(int(pid))  # (no pid: named before pids were in the name)
         if entry.is_dir() and not alive:
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
