@@ -10,6 +10,7 @@ import numpy as np
 
 from samcut.models.document.cutout import save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
+from samcut.models.document.memory import parse_bytes
 from samcut.models.document.preferences import cache_dir
 from samcut.models.editor.headless import CANDIDATES, segment
 from samcut.models.engine import SamEngine
@@ -60,6 +61,14 @@ def positive_int(low: int, high: int):  # noqa: ANN201 - an argparse type
     return parse
 
 
+def memory_size(text: str) -> int:
+    """An argparse type: a size in bytes, or with a K/M/G suffix."""
+    try:
+        return parse_bytes(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (give bytes, or a number with K, M or G)") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, help="image file (EXIF orientation is applied first)")
     parser.add_argument("--point", type=parse_point, action="append", default=[], metavar="X,Y[,LABEL]",
@@ -79,6 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="take the background's colour out of the cutout's semi-transparent edge")
     parser.add_argument("--max-pixels", type=positive_int(1, 10**10), metavar="N",
                         help="refuse images larger than N pixels")
+    parser.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                        help="refuse images whose editing would take more memory than SIZE (e.g. 2G, 800M; "
+                             "default: $SAMCUT_MAX_MEMORY or half of this machine's memory)")
     parser.add_argument("--threads", type=positive_int(1, 256), metavar="N", help="CPU threads for ONNX Runtime")
     parser.add_argument("--no-cache", action="store_true",
                         help="do not read or write the embedding cache (each call encodes the image)")
@@ -136,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("segment: give --mask OUT.png and/or --cutout OUT.png")
     for option, out in (("--mask", args.mask), ("--cutout", args.cutout)):
         check_output(option, out)
-    image = load_image(args.image, args.max_pixels)
+    image = load_image(args.image, args.max_pixels, args.max_memory)
     check_prompt(args.point, args.box, image.size)
     mask = segment_image(image, args.point, args.box, args.models, args.threads, args.candidate, args.refine,
                          cache=not args.no_cache)

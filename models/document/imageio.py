@@ -18,8 +18,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from samcut.models.document.memory import MAX_MEMORY_ENV, estimated_peak_bytes, format_bytes, memory_budget
+
 DEFAULT_MAX_PIXELS = 200_000_000
 MAX_PIXELS_ENV = "SAMCUT_MAX_PIXELS"
+STRIP_BYTES = 16 << 20  # pixels leave Pillow in strips of about this size
 
 # Every error Pillow's decoders are known to raise for hostile or unusual files (fuzzing found
 # several beyond OSError); each becomes the one-line "damaged" message.
@@ -74,18 +77,28 @@ class LoadedImage:
     @classmethod
     def from_rgba(cls, rgba: np.ndarray, mode: str = "RGBA") -> LoadedImage:
         """From ``uint8 H x W x 4``; an alpha that is opaque everywhere is dropped."""
-        alpha = np.ascontiguousarray(rgba[..., 3])
-        return cls(np.ascontiguousarray(rgba[..., :3]), None if bool((alpha == 255).all()) else alpha, mode)
+        return cls.from_planes(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]), mode)
+
+    @classmethod
+    def from_planes(cls, rgb: np.ndarray, alpha: np.ndarray, mode: str = "RGBA") -> LoadedImage:
+        """From ``uint8 H x W x 3`` and ``uint8 H x W``; an alpha opaque everywhere is dropped."""
+        return cls(rgb, None if alpha.size == 0 or int(alpha.min()) == 255 else alpha, mode)
 
     def model_rgb(self, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """What the encoder sees: the image, or its region ``box`` = ``(x0, y0, x1, y1)``, composited
-        over white where it is transparent (only the pixels asked for are composited)."""
+        over white where it is transparent (only the pixels asked for are composited, in bands of
+        rows, so the 16-bit working copies never hold more than one band)."""
         rows, cols = (slice(None), slice(None)) if box is None else (slice(box[1], box[3]), slice(box[0], box[2]))
         rgb = self.rgb[rows, cols]
         if self.alpha is None:
             return rgb
-        a = self.alpha[rows, cols, None].astype(np.uint16)
-        return ((rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+        alpha = self.alpha[rows, cols]
+        out = np.empty(rgb.shape, np.uint8)
+        band = max(1, STRIP_BYTES // max(1, rgb.shape[1] * 6))
+        for y0 in range(0, rgb.shape[0], band):
+            a = alpha[y0:y0 + band, :, None].astype(np.uint16)
+            out[y0:y0 + band] = (rgb[y0:y0 + band].astype(np.uint16) * a + 255 * (255 - a) + 127) // 255
+        return out
 
 
 def max_pixels_from_env() -> int:
@@ -97,16 +110,29 @@ def max_pixels_from_env() -> int:
         raise ImageError(f"{MAX_PIXELS_ENV}={raw!r} is not a whole number") from exc
 
 
+def _strips(im: Image.Image, channels: int = 1) -> Iterator[tuple[int, int]]:
+    """Row ranges ``(y0, y1)`` of about ``STRIP_BYTES`` each (counted at 8 bytes per value)."""
+    w, h = im.size
+    rows = max(1, STRIP_BYTES // max(1, w * channels * 8))
+    for y0 in range(0, h, rows):
+        yield y0, min(h, y0 + rows)
+
+
 def _to_8bit(im: Image.Image) -> Image.Image:
-    """Grey images of more than 8 bits (``I;16*``, ``I``, ``F``) scaled to ``L`` by their range."""
-    data = np.asarray(im)
+    """Grey images of more than 8 bits (``I;16*``, ``I``, ``F``) scaled to ``L`` by their range,
+    strip by strip (the whole image as float64 would be 8 bytes per pixel at once)."""
+    w, _h = im.size
+    strips = list(_strips(im))
+    top = max((float(np.nanmax(np.asarray(im.crop((0, y0, w, y1))), initial=0)) for y0, y1 in strips), default=0.0)
     if im.mode == "F":
-        scale = 255.0 if float(np.nanmax(data, initial=0)) <= 1.0 else 1.0
-        out = np.clip(np.nan_to_num(data) * scale + 0.5, 0, 255)
+        scale = 255.0 if top <= 1.0 else 1.0
     else:
-        top = 65535 if int(data.max(initial=0)) > 255 else 255
-        out = np.clip(data.astype(np.float64) * (255.0 / top) + 0.5, 0, 255)
-    return Image.fromarray(out.astype(np.uint8), "L")
+        scale = 255.0 / (65535 if top > 255 else 255)
+    out = np.empty((im.size[1], w), np.uint8)
+    for y0, y1 in strips:
+        data = np.nan_to_num(np.asarray(im.crop((0, y0, w, y1)), np.float64))
+        out[y0:y1] = np.clip(data * scale + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(out, "L")
 
 
 def _icc_to_srgb(im: Image.Image) -> Image.Image:
@@ -122,7 +148,6 @@ def _icc_to_srgb(im: Image.Image) -> Image.Image:
 
 
 _CHANNELS = {"L": 1, "RGB": 3, "RGBA": 4}
-STRIP_BYTES = 16 << 20
 
 
 def pixels(im: Image.Image) -> np.ndarray:
@@ -139,6 +164,19 @@ def pixels(im: Image.Image) -> np.ndarray:
     return out
 
 
+def rgba_planes(im: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """An ``RGBA`` image as ``uint8 H x W x 3`` colour and ``H x W`` alpha, copied strip by strip
+    (never the whole image as one 4-channel array beside the two planes)."""
+    w, h = im.size
+    rgb, alpha = np.empty((h, w, 3), np.uint8), np.empty((h, w), np.uint8)
+    rows = max(1, STRIP_BYTES // max(1, w * 4))
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
+        strip = np.frombuffer(im.crop((0, y0, w, y1)).tobytes(), np.uint8).reshape(y1 - y0, w, 4)
+        rgb[y0:y1], alpha[y0:y1] = strip[..., :3], strip[..., 3]
+    return rgb, alpha
+
+
 def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
     rgb = np.empty((*grey.shape, 3), np.uint8)
     rgb[...] = grey[..., None]
@@ -147,16 +185,18 @@ def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
 
 def _to_loaded(im: Image.Image, mode: str) -> LoadedImage:
     """Any Pillow mode -> ``LoadedImage`` (``mode``: the file's mode, kept for messages)."""
-    if im.mode == "L":  # grey: spread in numpy, not through a 3-channel Pillow image and its bytes
-        return LoadedImage(_grey_to_rgb(pixels(im)), None, mode)
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         im = _to_8bit(im)
+    elif im.mode == "1":
+        im = im.convert("L")
+    if im.mode == "L":  # grey: spread in numpy, not through a 3-channel Pillow image and its bytes
+        return LoadedImage(_grey_to_rgb(pixels(im)), None, mode)
     if im.mode == "P" or im.mode == "PA":
         im = im.convert("RGBA" if ("transparency" in im.info or im.mode == "PA") else "RGB")
     if im.mode in ("LA", "La", "RGBa"):
         im = im.convert("RGBA")
     if im.mode == "RGBA":
-        return LoadedImage.from_rgba(pixels(im), mode)
+        return LoadedImage.from_planes(*rgba_planes(im), mode)
     if im.mode in ("CMYK", "LAB", "YCbCr", "HSV"):
         im = _icc_to_srgb(im) if im.mode == "CMYK" else im.convert("RGB")
     elif im.mode != "RGB":
@@ -172,6 +212,20 @@ def check_pixels(width: int, height: int, label: str, limit: int | None = None) 
         cap = f"{limit / 1e6:g} megapixels" if limit >= 1e5 else f"{limit} pixels"
         raise ImageError(f"{label}: {width}x{height} is {size}, over the limit of {cap} "
                          f"(raise it with {MAX_PIXELS_ENV} or --max-pixels)")
+
+
+def check_memory(width: int, height: int, mode: str, label: str, budget: int | None = None) -> None:
+    """``ImageError`` when editing a ``width x height`` image of Pillow ``mode`` would take more
+    memory at its peak than the budget (default: ``memory.memory_budget()``); says both figures."""
+    try:
+        limit, source = (budget, "the budget given") if budget is not None else memory_budget()
+    except ValueError as exc:
+        raise ImageError(str(exc)) from None
+    need = estimated_peak_bytes(width * height, mode)
+    if need > limit:
+        raise ImageError(f"{label}: a {width}x{height} {mode} image needs about {format_bytes(need)} of memory to "
+                         f"edit, more than {format_bytes(limit)} ({source}); raise it with {MAX_MEMORY_ENV} "
+                         f"or --max-memory")
 
 
 _STDERR_LOCK = threading.Lock()
@@ -205,8 +259,9 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
 
 
-def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
-    """Read ``path``; raise ``ImageError`` for missing, empty, corrupt, truncated or oversized files."""
+def load_image(path: Path | str, max_pixels: int | None = None, max_memory: int | None = None) -> LoadedImage:
+    """Read ``path``; raise ``ImageError`` for missing, empty, corrupt, truncated or oversized files,
+    and for images whose editing would take more than ``max_memory`` bytes (default: the budget)."""
     path = Path(path)
     limit = max_pixels if max_pixels is not None else max_pixels_from_env()
     if not path.exists():
@@ -224,6 +279,7 @@ def load_image(path: Path | str, max_pixels: int | None = None) -> LoadedImage:
                 if width <= 0 or height <= 0:
                     raise ImageError(f"{path}: the image has no pixels ({width}x{height})")
                 check_pixels(width, height, str(path), limit)
+                check_memory(width, height, im.mode, str(path), max_memory)
                 pillow_limit(limit)
                 mode = im.mode
                 with _native_stderr_silenced():

@@ -15,6 +15,8 @@ import numpy as np
 
 from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
 
+BAND_VALUES = 4 << 20  # float32 logits upsampled at a time by ``sampled_mask`` (16 MB)
+
 
 def _bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
     """``out x in`` weights of a 1-D bilinear resize (align_corners=False), torch's float32 indexing."""
@@ -101,5 +103,9 @@ def sampled_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size
     c0, c1 = np.searchsorted(cols, [region[1].start, region[1].stop])
     if r1 > r0 and c1 > c0:
         logits = np.asarray(low_res).reshape(1, LOW_RES, LOW_RES)
-        out[r0:r1, c0:c1] = upsample_masks(logits, input_size, original_size, rows[r0:r1], cols[c0:c1])[0]
+        # in bands of rows: the float logits of a 100 MP region would be 4 bytes per pixel at once
+        band = max(1, BAND_VALUES // max(1, int(c1 - c0)))
+        for b0 in range(int(r0), int(r1), band):
+            b1 = min(int(r1), b0 + band)
+            out[b0:b1, c0:c1] = upsample_masks(logits, input_size, original_size, rows[b0:b1], cols[c0:c1])[0]
     return out

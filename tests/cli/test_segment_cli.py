@@ -162,3 +162,32 @@ def test_a_second_call_on_the_same_image_skips_the_encoder(test_model_dir, photo
 def test_numeric_options_are_range_checked(photo, tmp_path, args, message) -> None:
     result = run_cli("segment", str(photo), "--point", "5,5", "--mask", str(tmp_path / "o.png"), *args)
     assert result.returncode == 2 and message in result.stderr
+
+
+PEAK_PROBE = """
+import sys
+from samcut.cli.main import main
+code = main(sys.argv[1:])
+hwm = [line for line in open('/proc/self/status') if line.startswith('VmHWM:')][0]
+print(int(hwm.split()[1]) * 1024, code)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+def test_memory_budget_covers_what_segment_really_takes(test_model_dir, tmp_path, mode) -> None:
+    """The budget's per-mode figures are what the gate refuses by: segment's own peak (VmHWM, read
+    in the child itself: a forked child's rusage would count this process too) stays under them."""
+    from samcut.models.document.memory import estimated_peak_bytes
+    w, h = 4000, 4000
+    ramp = np.broadcast_to((np.arange(w) * 255 // (w - 1)).astype(np.uint8), (h, w))
+    planes = {"L": [ramp], "RGB": [ramp, ramp[:, ::-1], ramp], "RGBA": [ramp, ramp[:, ::-1], ramp, ramp]}[mode]
+    image = tmp_path / "big.png"
+    Image.fromarray(np.ascontiguousarray(planes[0] if mode == "L" else np.dstack(planes)), mode).save(
+        image, compress_level=1)
+    result = subprocess.run([sys.executable, "-c", PEAK_PROBE, "segment", str(image), "--point", "2000,2000",
+                             "--models", str(test_model_dir), "--mask", str(tmp_path / "m.png"), "--no-cache"],
+                            capture_output=True, text=True)
+    peak, code = (int(v) for v in result.stdout.split()[-2:])
+    assert code == 0, result.stderr
+    assert peak < estimated_peak_bytes(w * h, mode), f"{mode}: peak {peak / 2**20:.0f} MiB"

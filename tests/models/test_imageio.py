@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from samcut.models.document import memory
 from samcut.models.document.imageio import ImageError, load_image
 
 
@@ -210,3 +211,30 @@ def test_library_warnings_do_not_escape(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any warning that escaped would fail the load
         assert load_image(tmp_path / "a.png", max_pixels=int(pixels * 1.5)).size == image.shape[:2]
+
+
+def test_memory_budget_refuses_before_decoding_and_names_both_figures(tmp_path, monkeypatch) -> None:
+    write_bomb_png(tmp_path / "big.png", 14000, 14000)  # 196 MP: under the pixel limit
+    monkeypatch.setenv("SAMCUT_MAX_MEMORY", "1G")
+    with pytest.raises(ImageError, match=r"14000x14000 L image needs about 1\.\d GB of memory to edit, more than "
+                                         r"1\.0 GB \(SAMCUT_MAX_MEMORY\)"):
+        load_image(tmp_path / "big.png")
+    with pytest.raises(ImageError, match="more than 512 MB"):
+        load_image(tmp_path / "big.png", max_memory=512 << 20)
+    monkeypatch.setenv("SAMCUT_MAX_MEMORY", "lots")
+    with pytest.raises(ImageError, match="SAMCUT_MAX_MEMORY='lots' is not a size"):
+        load_image(tmp_path / "big.png")
+
+
+def test_memory_budget_defaults_to_half_the_machine_and_counts_alpha(monkeypatch) -> None:
+    monkeypatch.delenv("SAMCUT_MAX_MEMORY", raising=False)
+    budget, source = memory.memory_budget()
+    total = memory.physical_memory()
+    assert total is not None and budget == total // 2 and "half" in source
+    assert memory.estimated_peak_bytes(10**8, "RGBA") > memory.estimated_peak_bytes(10**8, "RGB") \
+        > memory.estimated_peak_bytes(10**8, "L") > memory.FIXED_BYTES
+    assert [memory.parse_bytes(t) for t in ("2G", "512m", "800K", "1000", "1.5GB")] == \
+        [2 << 30, 512 << 20, 800 << 10, 1000, 3 << 29]
+    for bad in ("", "-1G", "0", "nanM", "G"):
+        with pytest.raises(ValueError):
+            memory.parse_bytes(bad)
