@@ -79,7 +79,8 @@ def main() -> None:
                 image.unlink()
             (base_px, base, _), (px, peak, wall) = rows
             predicted = estimated_peak_bytes(px, mode)
-            print(f"{name:6} {px / 1e6:7.0f}M {peak / 2**20:9.0f} {peak / px:6.2f} {(peak - base) / (px - base_px):9.2f} "
+            marginal = (peak - base) / (px - base_px)
+            print(f"{name:6} {px / 1e6:7.0f}M {peak / 2**20:9.0f} {peak / px:6.2f} {marginal:9.2f} "
                   f"{predicted / 2**20:9.0f}M {wall:7.1f}")
 
 

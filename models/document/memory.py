@@ -64,7 +64,8 @@ def memory_budget() -> tuple[int, str]:
         try:
             return parse_bytes(raw), MAX_MEMORY_ENV
         except ValueError:
-            raise ValueError(f"{MAX_MEMORY_ENV}={raw!r} is not a size (give bytes, or a number with K, M or G)") from None
+            raise ValueError(f"{MAX_MEMORY_ENV}={raw!r} is not a size "
+                             "(give bytes, or a number with K, M or G)") from None
     total = physical_memory()
     if total is None:
         return 4 << 30, "the default of 4 GB"
