@@ -19,6 +19,7 @@ from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
 from samcut.plugin.protocol import (
     PROTOCOL_VERSION,
+    SILENCE_LIMIT_S,
     ProtocolError,
     Request,
     Response,
@@ -47,8 +48,17 @@ def answer_headless(request: Request, models: Path | None = None) -> Response:
     return Response(status="ok", mask=mask_path, mode=request.mode)
 
 
-def forward_to_running_samcut(request_path: str, timeout: float | None = None) -> bool:
-    """Hand the request to a running samcut; True once it has answered, False if none is running."""
+class ServerSilent(RuntimeError):
+    """The running samcut took the request and then stopped answering (no heartbeat)."""
+
+
+def forward_to_running_samcut(request_path: str, silence_limit: float = SILENCE_LIMIT_S) -> bool:
+    """Hand the request to a running samcut; True once it has answered, False if none is running.
+
+    While the user works, the server sends a ``wait`` line every ``HEARTBEAT_S``; a server that is
+    silent for ``silence_limit`` seconds (hung, or stopped) raises ``ServerSilent``, so the host
+    never waits forever. A connection closed without ``done`` is not an answer (False).
+    """
     if not hasattr(socket, "AF_UNIX"):
         return False
     try:
@@ -65,15 +75,23 @@ def forward_to_running_samcut(request_path: str, timeout: float | None = None) -
         sock.close()
         return False
     with sock:
-        sock.settimeout(timeout)
+        sock.settimeout(silence_limit)
         sock.sendall(os.path.abspath(request_path).encode() + b"\n")
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = sock.recv(256)
+        pending = b""
+        while True:
+            try:
+                chunk = sock.recv(256)
+            except TimeoutError:
+                raise ServerSilent(f"the running samcut has not answered for {silence_limit:g} s; "
+                                   "close it and try again") from None
             if not chunk:
-                break
-            reply += chunk
-    return reply.strip() == b"done"
+                return False
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if any(line.strip() == b"done" for line in lines):
+                return True
+            if len(pending) > 256:  # no line of ours is this long
+                return False
 
 
 def _same_user(sock: socket.socket) -> bool:

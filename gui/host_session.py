@@ -21,6 +21,7 @@ from samcut.gui.main_window import MainWindow
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.plugin.protocol import (
+    HEARTBEAT_S,
     MAX_REQUEST_LINE,
     ProtocolError,
     Request,
@@ -134,6 +135,15 @@ class HostServer(QObject):
         self.linger = QTimer(self)
         self.linger.setSingleShot(True)
         self.linger.timeout.connect(QApplication.quit)
+        self.heartbeat = QTimer(self)  # the waiting client hears "wait" while the user works
+        self.heartbeat.setInterval(int(HEARTBEAT_S * 1000))
+        self.heartbeat.timeout.connect(self._beat)
+        self.heartbeat.start()
+
+    def _beat(self) -> None:
+        if self._peer is not None and self._peer.state() == QLocalSocket.LocalSocketState.ConnectedState:
+            self._peer.write(b"wait\n")
+            self._peer.flush()
 
     def _on_connection(self) -> None:
         """Take every pending client; each is served when its request line has arrived (never

@@ -185,6 +185,8 @@ def parse_points(text: str) -> list[list[float]]:
 
 MAX_REQUEST_BYTES = 1 << 20   # a request file is a few hundred bytes
 MAX_REQUEST_LINE = 4096       # a request line on the socket is one path
+HEARTBEAT_S = 5.0             # a serving samcut says "wait" this often while the user works
+SILENCE_LIMIT_S = 30.0        # a client gives up on a server that has said nothing for this long
 
 
 def server_dir() -> str:

@@ -70,7 +70,7 @@ def test_apply_returns_the_selection_and_a_second_call_reuses_the_process(qtbot,
     engine = window.bridge.service.engine
     second = write_request(runtime_dir, "two", with_selection=False)
     answered = []
-    client = threading.Thread(target=lambda: answered.append(forward_to_running_samcut(str(second), timeout=60)))
+    client = threading.Thread(target=lambda: answered.append(forward_to_running_samcut(str(second))))
     client.start()
     qtbot.waitUntil(lambda: window.isVisible() and server.session.request.response.endswith("two/response.json"),
                     timeout=10_000)
@@ -101,8 +101,7 @@ def test_a_client_that_stalls_before_sending_freezes_nothing(qtbot, window, runt
             sock.connect(server_address())
             time.sleep(1.5)  # connected, request not sent yet
             sock.sendall(str(request).encode() + b"\n")
-            sock.settimeout(30)
-            replies.append(sock.recv(64))
+            replies.append(read_until_done(sock))
 
     ticks = []
     timer = QTimer()
@@ -117,7 +116,42 @@ def test_a_client_that_stalls_before_sending_freezes_nothing(qtbot, window, runt
     assert server.session.request.response.endswith("slow/response.json")
     server.session.cancel()
     qtbot.waitUntil(lambda: not client.is_alive(), timeout=20_000)
-    assert replies == [b"done\n"]
+    assert replies and replies[0].replace(b"wait\n", b"") == b"done\n"
+
+
+def read_until_done(sock) -> bytes:
+    """What the server said, up to and including its ``done`` line."""
+    sock.settimeout(30)
+    said = b""
+    while not said.endswith(b"done\n"):
+        chunk = sock.recv(64)
+        if not chunk:
+            break
+        said += chunk
+    return said
+
+
+def test_a_waiting_client_hears_a_heartbeat_until_the_answer(qtbot, window, runtime_dir) -> None:
+    import socket
+
+    server = HostServer(window, server_address())
+    server.heartbeat.setInterval(100)
+    request = write_request(runtime_dir, "beat", with_selection=False)
+    said = []
+
+    def client() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(server_address())
+            sock.sendall(str(request).encode() + b"\n")
+            said.append(read_until_done(sock))
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    qtbot.waitUntil(lambda: server.session is not None and window.isVisible(), timeout=20_000)
+    qtbot.wait(600)  # the user works; the client hears "wait" meanwhile
+    server.session.apply_action.trigger()
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=20_000)
+    assert said[0].endswith(b"done\n") and said[0].count(b"wait\n") >= 3
 
 
 def test_a_garbled_request_line_is_released_not_raised(qtbot, window, runtime_dir) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -232,3 +234,51 @@ def test_host_with_a_missing_request_file_is_a_usage_error(tmp_path, capsys) -> 
     assert main(["host", str(tmp_path / "nothing.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("samcut: cannot read the request") and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("beats,answer", [(0, None), (8, b"done\n")])
+def test_the_client_gives_up_on_a_silent_server_but_not_on_a_working_one(tmp_path, monkeypatch, beats,
+                                                                          answer) -> None:
+    """A server that takes the request and says nothing is given up after the silence limit; one
+    that keeps saying "wait" (the user is still selecting) is waited for past that limit."""
+    import socket
+    import threading
+    import time
+
+    from samcut.cli.host import ServerSilent, forward_to_running_samcut
+    from samcut.plugin import protocol
+
+    runtime = tempfile.mkdtemp(prefix="sc-", dir="/tmp")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+    protocol.ensure_private_dir(protocol.server_dir())
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(protocol.server_address())
+    listener.listen(1)
+
+    def serve() -> None:
+        peer, _ = listener.accept()
+        with peer:
+            peer.recv(4096)
+            for _ in range(beats):
+                time.sleep(0.15)
+                peer.sendall(b"wait\n")
+            if answer is not None:
+                peer.sendall(answer)
+            else:
+                time.sleep(2)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    started = time.perf_counter()
+    try:
+        if answer is None:
+            with pytest.raises(ServerSilent, match="has not answered for 0.5 s"):
+                forward_to_running_samcut(str(tmp_path / "request.json"), silence_limit=0.5)
+            assert time.perf_counter() - started < 1.5
+        else:
+            assert forward_to_running_samcut(str(tmp_path / "request.json"), silence_limit=0.5)
+            assert time.perf_counter() - started > 1.0  # longer than the limit, heard all along
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+        shutil.rmtree(runtime, ignore_errors=True)
