@@ -11,6 +11,7 @@ from samcut.models.document.imageio import ImageError
 from samcut.models.engine import ModelError
 from samcut.models.store.convert import ConversionError
 from samcut.models.store.download import DownloadError
+from samcut.models.store.registry import resolve_model
 from samcut.models.version import version_string
 
 # Errors whose message is meant for the user: one line, exit status 2, no traceback.
@@ -24,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     models_cmd.add_arguments(sub.add_parser("models", help="install, list, verify and export models"))
     host = sub.add_parser("host", help="answer a GIMP/Krita plug-in request (used by the plug-ins)")
     host.add_argument("request", help="request JSON file written by the plug-in")
-    host.add_argument("--models", type=Path, metavar="DIR", help="model folder (default: the installed model)")
+    host.add_argument("--models", type=resolve_model, metavar="DIR|NAME",
+                        help="a model folder, or the name of an installed model (default: the official model)")
     plugins_cmd.add_arguments(sub.add_parser("plugins", help="install the GIMP and Krita plug-ins"))
     return parser
 
@@ -37,7 +39,8 @@ def run_gui(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="samcut", description="Cut objects out of images with MobileSAM. "
                                      f"Commands: {', '.join(COMMANDS)} (see samcut COMMAND --help).")
     parser.add_argument("image", nargs="?", type=Path, help="image to open")
-    parser.add_argument("--models", type=Path, metavar="DIR", help="model folder (default: the installed model)")
+    parser.add_argument("--models", type=resolve_model, metavar="DIR|NAME",
+                        help="a model folder, or the name of an installed model (default: the official model)")
     parser.add_argument("--version", action="version", version=f"samcut {version_string()}")
     parser.add_argument("--self-test", action="store_true",
                         help="load the model, segment a built-in image, check Qt; print a verdict")

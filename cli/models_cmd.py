@@ -8,29 +8,53 @@ from pathlib import Path
 
 from samcut.cli.progress import ProgressBar
 from samcut.models.engine import verify_model_dir
-from samcut.models.store.install import export_checkpoint, install, is_official
-from samcut.models.store.registry import DEFAULT_MODEL, REGISTRY, installed_models, model_dir, models_root, spec
+from samcut.models.store.install import export_checkpoint, install, install_custom
+from samcut.models.store.registry import (
+    DEFAULT_MODEL,
+    MOBILE_SAM,
+    REGISTRY,
+    installed_models,
+    is_official,
+    model_dir,
+    models_root,
+    resolve_model,
+    spec,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="models_command", required=True)
-    fetch = sub.add_parser("fetch", help="download, verify and install a model")
+    fetch = sub.add_parser("fetch", help="download, verify and install the official model",
+                           description="Install the official MobileSAM checkpoint, checked against its pinned hash: "
+                                       "downloaded (resumable), or --from a copy already on this machine. Other "
+                                       "weights go through 'samcut models export FILE'.")
     fetch.add_argument("name", nargs="?", default=DEFAULT_MODEL, choices=sorted(REGISTRY))
     fetch.add_argument("--from", dest="source", type=Path, metavar="FILE",
                        help="install from a checkpoint file already on this machine")
     sub.add_parser("list", help="list installed models")
     verify = sub.add_parser("verify", help="check an installed model's files against its manifest")
-    verify.add_argument("name", nargs="?", default=DEFAULT_MODEL)
+    verify.add_argument("name", nargs="?", default=DEFAULT_MODEL, help="a name from 'models list' or a model folder")
     export = sub.add_parser(
-        "export", help="convert any MobileSAM vit_t checkpoint to ONNX (no PyTorch needed)",
+        "export", help="install custom MobileSAM vit_t weights under their own name (no PyTorch needed)",
         description="Convert a MobileSAM vit_t checkpoint (a torch.save state dict, official or fine-tuned) "
                     "into encoder.onnx + decoder.onnx + manifest.json. Needs numpy only: the checkpoint is read "
                     "without PyTorch (a pickle asking for anything but tensors is refused) and its weights are "
-                    "put into the graphs shipped with samcut. Unlike 'fetch --from', the file is not checked "
-                    "against the official checkpoint's hash.")
+                    "put into the graphs shipped with samcut. Without --out, the model is installed under "
+                    "NAME (default: the file's name) beside the official one, with the file's own hash in its "
+                    "manifest; use it with --models NAME. The official checkpoint is installed as mobile_sam.")
     export.add_argument("checkpoint", type=Path)
+    export.add_argument("--name", help="install under this name (default: the checkpoint's file name)")
     export.add_argument("--out", type=Path, metavar="DIR",
-                        help="model folder to write (default: the installed model's; use it with --models DIR)")
+                        help="write the model folder DIR instead of installing it (use it with --models DIR)")
+
+
+def describe(manifest: dict) -> str:
+    """Which weights a model folder holds: official, or custom with the checkpoint's name and hash."""
+    checkpoint = manifest.get("checkpoint") if isinstance(manifest.get("checkpoint"), dict) else {}
+    if is_official(MOBILE_SAM, manifest):
+        return "official weights"
+    sha = str(checkpoint.get("sha256", "?"))[:12]
+    return f"custom weights from {checkpoint.get('name', '?')} (sha256 {sha}…)"
 
 
 def _say(message: str) -> None:
@@ -51,18 +75,23 @@ def run(args: argparse.Namespace) -> int:
         if not found:
             print(f"no models installed in {models_root()} (install one with 'samcut models fetch')")
         for item in found:
-            known = REGISTRY.get(item.name)
-            origin = "official weights" if known and is_official(known, item.manifest) else "custom weights"
-            print(f"{item.name}\t{item.manifest.get('model', '?')}\t{origin}\t{item.path}")
+            print(f"{item.name}\t{item.manifest.get('model', '?')}\t{describe(item.manifest)}\t{item.path}")
         return 0
     if command == "verify":
-        folder = model_dir(args.name)
+        folder = resolve_model(args.name) if args.name != DEFAULT_MODEL else model_dir()
         manifest = verify_model_dir(folder)
-        print(f"{folder}: OK ({', '.join(manifest['files'])} match their SHA-256 sums)")
+        print(f"{folder}: OK, {describe(manifest)} ({', '.join(manifest['files'])} match their SHA-256 sums)")
         return 0
     if command == "export":
-        out = args.out or model_dir()
-        export_checkpoint(args.checkpoint, out, say=_say)
-        print(f"exported {args.checkpoint} to {out}")
+        if args.out is not None:
+            export_checkpoint(args.checkpoint, args.out, say=_say)
+            print(f"exported {args.checkpoint} to {args.out}; use it with --models {args.out}")
+            return 0
+        out = install_custom(args.checkpoint, args.name, say=_say)
+        if out.name == DEFAULT_MODEL:
+            print(f"installed {DEFAULT_MODEL} (official weights) in {out}")
+        else:
+            print(f"installed {out.name} in {out}; use it with: samcut --models {out.name}   "
+                  f"(or samcut segment IMAGE --models {out.name} ...)")
         return 0
     raise AssertionError(command)

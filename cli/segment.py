@@ -15,7 +15,7 @@ from samcut.models.document.preferences import cache_dir
 from samcut.models.editor.headless import CANDIDATES, segment
 from samcut.models.engine import SamEngine
 from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
-from samcut.models.store.registry import model_dir
+from samcut.models.store.registry import model_dir, resolve_model
 
 
 def parse_point(text: str) -> tuple[float, float, int]:
@@ -75,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a click in image pixels; LABEL 1 includes (default), 0 excludes; repeatable. "
                              "Given like clicks in the app: the box first, then the points in order")
     parser.add_argument("--box", type=parse_box, metavar="X0,Y0,X1,Y1", help="a box around the object")
-    parser.add_argument("--models", type=Path, metavar="DIR", help="model folder (default: the installed model)")
+    parser.add_argument("--models", type=resolve_model, metavar="DIR|NAME",
+                        help="a model folder, or the name of an installed model (default: the official model)")
     parser.add_argument("--mask", type=Path, metavar="OUT.png", help="write the mask as 8-bit grey PNG")
     parser.add_argument("--cutout", type=Path, metavar="OUT.png", help="write the cutout as RGBA PNG")
     parser.add_argument("--candidate", choices=CANDIDATES, default="auto",

@@ -32,6 +32,9 @@ def install_model(window: Any) -> None:  # noqa: ANN401 - MainWindow
     except ModelError as exc:
         window.show_error("The model could not be loaded", str(exc))
         return
+    from samcut.gui.app import remember_model
+
+    remember_model(window.preferences, Path(dialog.model_folder))
     if window.bridge is not None:
         window.bridge.close()
     window.attach_bridge(bridge)
@@ -40,4 +43,5 @@ def install_model(window: Any) -> None:  # noqa: ANN401 - MainWindow
 def show_about(window: Any) -> None:  # noqa: ANN401 - MainWindow
     from samcut.gui.about import about_text
 
-    QMessageBox.about(window, "About samcut", about_text())
+    manifest = window.bridge.service.engine.manifest if window.bridge is not None else None
+    QMessageBox.about(window, "About samcut", about_text(manifest))

@@ -42,12 +42,15 @@ cd "$root/packaging"
 check_home="$(mktemp -d)"
 trap 'rm -rf "$check_home"' EXIT
 bare=(env -i HOME="$check_home" PATH=/usr/bin:/bin QT_QPA_PLATFORM=offscreen)
+check_model=()
 if [ -n "$checkpoint" ]; then
-    "${bare[@]}" "$root/dist/samcut/samcut" models export "$checkpoint" >/dev/null || {
+    "${bare[@]}" "$root/dist/samcut/samcut" models export "$checkpoint" --name build-check >/dev/null || {
         echo "build: the bundle could not install $checkpoint" >&2; exit 1; }
+    check_model=(--models build-check)
 fi
 if [ -n "$models$checkpoint" ]; then
-    "${bare[@]}" "$root/dist/samcut/samcut" --self-test || { echo "build: the bundle's self-test failed" >&2; exit 1; }
+    "${bare[@]}" "$root/dist/samcut/samcut" --self-test ${check_model[@]+"${check_model[@]}"} || {
+        echo "build: the bundle's self-test failed" >&2; exit 1; }
 else
     "${bare[@]}" "$root/dist/samcut/samcut" --version >/dev/null || { echo "build: the bundle does not start" >&2; exit 1; }
     echo "build: no --models or --checkpoint, so the self-test was skipped (it needs a model)" >&2

@@ -6,6 +6,7 @@ install models the same way; torch only makes the templates it fills, at build t
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from samcut.models.engine.sam_engine import verify_model_dir
 from samcut.models.io.atomic import atomic_write
+from samcut.models.io.hashing import git_blob_sha1
 from samcut.models.store.convert import convert_checkpoint
 from samcut.models.store.download import (
     ChecksumError,
@@ -23,7 +25,15 @@ from samcut.models.store.download import (
     download,
 )
 from samcut.models.store.lock import install_lock
-from samcut.models.store.registry import ModelSpec, downloads_dir, model_dir
+from samcut.models.store.registry import (
+    MOBILE_SAM,
+    REGISTRY,
+    ModelSpec,
+    custom_name,
+    downloads_dir,
+    model_dir,
+    models_root,
+)
 
 Say = Callable[[str], None]
 
@@ -62,9 +72,11 @@ def import_checkpoint(spec: ModelSpec, source: Path, say: Say = _quiet) -> Path:
         raise DownloadError(f"{source}: no such file")
     try:
         check_git_blob(source, spec.git_blob_sha1, str(source))
-    except ChecksumError as exc:
-        raise ChecksumError(f"{exc}. This is not the official {spec.filename}; to use other MobileSAM vit_t "
-                            f"weights, convert them with: samcut models export {source} --out DIR") from None
+    except ChecksumError:
+        raise ChecksumError(f"{source} is not the official {spec.filename} (git-blob SHA-1 "
+                            f"{git_blob_sha1(source)}, expected {spec.git_blob_sha1}). To use other "
+                            f"MobileSAM vit_t weights (fine-tuned, say), install them under their own name "
+                            f"with: samcut models export {source}") from None
     dest = downloads_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
     if source.resolve() != dest.resolve():
@@ -88,22 +100,36 @@ def install(spec: ModelSpec, source: Path | None = None, progress: Progress | No
     """Fetch (or take ``source``), verify, and convert ``spec`` into its model folder. Returns the folder.
 
     ``custom``: ``source`` holds other MobileSAM vit_t weights (fine-tuned, say) that the user chose
-    knowingly; it is converted without the pinned-hash check (the reader runs nothing of the file
-    either way) and not copied into the downloads folder. ``is_official`` tells the two apart later.
+    knowingly; they are converted without the pinned-hash check (the reader runs nothing of the
+    file either way) into a model folder of their own (``install_custom``), never under the
+    official name. ``is_official`` tells the two apart later.
     """
+    if custom and source:
+        return install_custom(Path(source), say=say, cancel=cancel)
     out = model_dir(spec.name)
     with install_lock(out.parent, say, cancel):  # a second install waits: one .part, one conversion
-        if custom and source:
-            say(f"{source}: custom weights, not checked against the official hash")
-            checkpoint = Path(source)
-        else:
-            checkpoint = import_checkpoint(spec, source, say) if source else \
-                fetch_checkpoint(spec, progress, say, cancel)
+        checkpoint = import_checkpoint(spec, source, say) if source else fetch_checkpoint(spec, progress, say, cancel)
         export_checkpoint(checkpoint, out, say)
     return out
 
 
-def is_official(spec: ModelSpec, manifest: dict) -> bool:
-    """Whether an installed model's manifest says it was made from ``spec``'s pinned checkpoint."""
-    checkpoint = manifest.get("checkpoint")
-    return isinstance(checkpoint, dict) and checkpoint.get("git_blob_sha1") == spec.git_blob_sha1
+def install_custom(checkpoint: Path, name: str | None = None, say: Say = _quiet,
+                   cancel: threading.Event | None = None) -> Path:
+    """Convert custom MobileSAM vit_t weights into ``<models root>/<name>`` (default: from the file
+    name, ``registry.custom_name``); the manifest records the file's own hashes. A file that is
+    the official checkpoint installs as the official model instead. Returns the model folder."""
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise DownloadError(f"{checkpoint}: no such file")
+    if git_blob_sha1(checkpoint) == MOBILE_SAM.git_blob_sha1 and name in (None, MOBILE_SAM.name):
+        say(f"{checkpoint} is the official checkpoint: installing it as {MOBILE_SAM.name}")
+        return install(MOBILE_SAM, source=checkpoint, say=say, cancel=cancel)
+    name = name or custom_name(checkpoint)
+    if name in REGISTRY or "/" in name or os.sep in name or name in ("", ".", "..", "downloads"):
+        raise ValueError(f"{name!r} cannot name custom weights (it is taken or not a folder name); "
+                         f"give another with --name")
+    out = models_root() / name
+    with install_lock(out.parent, say, cancel):
+        say(f"{checkpoint}: custom weights, not checked against the official hash; installing as {name}")
+        export_checkpoint(checkpoint, out, say)
+    return out

@@ -1,20 +1,25 @@
 """Known models and where installed models live.
 
-Layout under the models root (``$SAMCUT_MODEL_DIR``, else the user data dir):
-``<root>/<name>/`` holds ``encoder.onnx``, ``decoder.onnx`` and ``manifest.json``;
-``<root>/downloads/`` holds verified checkpoints and ``*.part`` files of interrupted downloads.
+A *model folder* holds one model: ``encoder.onnx``, ``decoder.onnx`` and ``manifest.json``. It is
+what ``--models``, ``$SAMCUT_MODEL_DIR``, ``models export --out`` and the ``model_dir`` preference
+name, everywhere. Installed models live in the *models root* (``$SAMCUT_MODELS_ROOT``, else the user
+data dir), one model folder per name: ``<root>/mobile_sam/`` for the official weights, ``<root>/<name>/``
+for custom ones; ``<root>/downloads/`` holds verified checkpoints and ``*.part`` files of
+interrupted downloads.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
-MODEL_DIR_ENV = "SAMCUT_MODEL_DIR"
+MODEL_DIR_ENV = "SAMCUT_MODEL_DIR"      # a model folder to use (like --models)
+MODELS_ROOT_ENV = "SAMCUT_MODELS_ROOT"  # where models are installed
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,8 @@ DEFAULT_MODEL = MOBILE_SAM.name
 
 
 def models_root() -> Path:
-    """Where models are installed: ``$SAMCUT_MODEL_DIR`` or ``<user data dir>/samcut/models``."""
-    override = os.environ.get(MODEL_DIR_ENV)
+    """Where models are installed: ``$SAMCUT_MODELS_ROOT`` or ``<user data dir>/samcut/models``."""
+    override = os.environ.get(MODELS_ROOT_ENV)
     if override:
         return Path(override).expanduser()
     return platformdirs.user_data_path("samcut", appauthor=False) / "models"
@@ -70,14 +75,34 @@ def bundled_model_dir(name: str = DEFAULT_MODEL) -> Path | None:
 
 
 def model_dir(name: str = DEFAULT_MODEL) -> Path:
-    """The folder of the model to use: the user's installed one, else one shipped in the bundle.
+    """The folder of the model to use: ``$SAMCUT_MODEL_DIR`` (the default model only), else the
+    user's installed one, else one shipped in the bundle.
 
-    (Where neither exists, the user's folder: that is where ``samcut models fetch`` installs.)
+    (Where none exists, the user's folder: that is where ``samcut models fetch`` installs.)
     """
+    override = os.environ.get(MODEL_DIR_ENV)
+    if override and name == DEFAULT_MODEL:
+        return Path(override).expanduser()
     user = models_root() / name
-    if (user / "manifest.json").is_file() or os.environ.get(MODEL_DIR_ENV):
+    if (user / "manifest.json").is_file():
         return user
     return bundled_model_dir(name) or user
+
+
+def resolve_model(value: str | Path) -> Path:
+    """``--models`` takes a model folder or the name of an installed model (``models list``)."""
+    path = Path(value).expanduser()
+    named = models_root() / str(value)
+    if not path.is_dir() and os.sep not in str(value) and (named / "manifest.json").is_file():
+        return named
+    return path
+
+
+def custom_name(checkpoint: Path) -> str:
+    """The name custom weights are installed under: the file's stem made safe for a folder name,
+    never the official model's name."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(checkpoint).stem).strip("-.") or "custom"
+    return f"{stem}-custom" if stem in REGISTRY or stem == "downloads" else stem
 
 
 def downloads_dir() -> Path:
@@ -114,3 +139,9 @@ def installed_models() -> list[InstalledModel]:
                 continue
             found.append(InstalledModel(folder.name, folder, manifest))
     return found
+
+
+def is_official(spec: ModelSpec, manifest: dict) -> bool:
+    """Whether an installed model's manifest says it was made from ``spec``'s pinned checkpoint."""
+    checkpoint = manifest.get("checkpoint")
+    return isinstance(checkpoint, dict) and checkpoint.get("git_blob_sha1") == spec.git_blob_sha1

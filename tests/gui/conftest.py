@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 @pytest.fixture(autouse=True)
 def isolated_config(tmp_path, monkeypatch):
     monkeypatch.setenv("SAMCUT_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "no-models"))
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from reference import reference_dir
 
 
 def test_download_installs_the_model(qtbot, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "models"))
     checkpoint = (reference_dir() / "mobile_sam_test.pt").read_bytes()
     server = Server(checkpoint)
     try:
@@ -33,7 +33,7 @@ def test_download_installs_the_model(qtbot, tmp_path, monkeypatch) -> None:
 
 
 def test_wrong_file_is_explained_and_nothing_installed(qtbot, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "models"))
     bad = tmp_path / "mobile_sam.pt"
     bad.write_bytes(b"not the checkpoint")
     dialog = ModelDialog()
@@ -43,7 +43,7 @@ def test_wrong_file_is_explained_and_nothing_installed(qtbot, tmp_path, monkeypa
 
     offered = answer_next_message_box(QMessageBox.StandardButton.No)  # not as custom weights either
     dialog._start(bad)
-    qtbot.waitUntil(lambda: "wrong file" in dialog.status.text() and bool(offered), timeout=30_000)
+    qtbot.waitUntil(lambda: "is not the official" in dialog.status.text() and bool(offered), timeout=30_000)
     assert "expected 7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7" in dialog.status.text()
     assert dialog.download_button.isEnabled() and not (tmp_path / "models" / "mobile_sam").exists()
 
@@ -51,9 +51,9 @@ def test_wrong_file_is_explained_and_nothing_installed(qtbot, tmp_path, monkeypa
 def test_custom_weights_are_installed_when_the_user_agrees(qtbot, tmp_path, monkeypatch) -> None:
     from PySide6.QtWidgets import QMessageBox
 
-    from samcut.models.store.install import is_official
+    from samcut.models.store.registry import is_official
 
-    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "models"))
     dialog = ModelDialog()
     qtbot.addWidget(dialog)
     dialog.show()
@@ -64,12 +64,14 @@ def test_custom_weights_are_installed_when_the_user_agrees(qtbot, tmp_path, monk
     manifest = json.loads((Path(dialog.model_folder) / "manifest.json").read_text())
     assert manifest["checkpoint"]["name"] == "mobile_sam_test.pt" and not is_official(registry.MOBILE_SAM, manifest)
     assert not (tmp_path / "models" / "downloads" / "mobile_sam.pt").exists()  # not filed under the official name
+    assert Path(dialog.model_folder) == tmp_path / "models" / "mobile_sam_test"  # a folder of its own
+    assert not (tmp_path / "models" / "mobile_sam").exists()
 
 
 def test_custom_weights_declined_install_nothing(qtbot, tmp_path, monkeypatch) -> None:
     from PySide6.QtWidgets import QMessageBox
 
-    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "models"))
     dialog = ModelDialog()
     qtbot.addWidget(dialog)
     dialog.show()

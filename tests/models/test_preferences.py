@@ -59,7 +59,7 @@ def test_the_app_starts_on_broken_preferences_and_says_what_was_reset(tmp_path, 
 
     (tmp_path / "preferences.json").write_text(json.dumps({"recent_files": [1, None], "memory_cache": -1}))
     env = {**os.environ, "SAMCUT_CONFIG_DIR": str(tmp_path), "QT_QPA_PLATFORM": "offscreen",
-           "SAMCUT_STARTUP_PROBE": str(tmp_path / "probe"), "SAMCUT_MODEL_DIR": str(tmp_path / "none")}
+           "SAMCUT_STARTUP_PROBE": str(tmp_path / "probe"), "SAMCUT_MODELS_ROOT": str(tmp_path / "none")}
     result = subprocess.run([sys.executable, "-m", "samcut.cli"], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "probe").is_file()

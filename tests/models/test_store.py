@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import stat
 import subprocess
 from dataclasses import replace
@@ -70,7 +72,7 @@ def test_unreachable_server_says_so(tmp_path) -> None:
 
 
 def test_offline_fetch_points_at_from(tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path))
     offline = replace(registry.MOBILE_SAM, urls=("http://127.0.0.1:9/mobile_sam.pt",))
     monkeypatch.setitem(registry.REGISTRY, "mobile_sam", offline)
     assert main(["models", "fetch"]) == 2
@@ -79,14 +81,14 @@ def test_offline_fetch_points_at_from(tmp_path, monkeypatch, capsys) -> None:
 
 
 def test_import_refuses_a_wrong_local_file(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "models"))
     with pytest.raises(ChecksumError, match="expected 7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7"):
         import_checkpoint(registry.MOBILE_SAM, reference_dir() / "mobile_sam_test.pt")
     assert not (tmp_path / "models" / "downloads" / "mobile_sam.pt").exists()
 
 
 def test_models_root_override(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path))
     assert registry.model_dir() == tmp_path / "mobile_sam"
 
 
@@ -95,7 +97,7 @@ def test_fetch_exports_and_verifies_end_to_end(tmp_path, monkeypatch, capsys) ->
     checkpoint = (reference_dir() / "mobile_sam_test.pt").read_bytes()
     server = Server(checkpoint)
     try:
-        monkeypatch.setenv("SAMCUT_MODEL_DIR", str(tmp_path))
+        monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path))
         local = replace(registry.MOBILE_SAM, urls=(server.url,), git_blob_sha1=blob_sha1(checkpoint, tmp_path))
         monkeypatch.setitem(registry.REGISTRY, "mobile_sam", local)
         assert main(["models", "fetch"]) == 0
@@ -109,3 +111,33 @@ def test_fetch_exports_and_verifies_end_to_end(tmp_path, monkeypatch, capsys) ->
     assert "mobile_sam_vit_t" in capsys.readouterr().out
     # A second fetch reuses the verified checkpoint instead of downloading again.
     assert main(["models", "fetch", "--from", str(tmp_path / "downloads" / "mobile_sam.pt")]) == 0
+
+
+def test_custom_weights_install_under_their_own_name_and_are_told_apart(tmp_path, monkeypatch, capsys) -> None:
+    """One story for custom weights: `models export FILE` installs them beside the official model,
+    under the file's name, with the file's own hash; `--models NAME` uses them; list and verify say
+    which weights a folder holds. `SAMCUT_MODEL_DIR` names a model folder, as --models and --out do."""
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "models"))
+    checkpoint = reference_dir() / "mobile_sam_test.pt"
+    assert main(["models", "fetch", "--from", str(checkpoint)]) == 2
+    refusal = capsys.readouterr().err
+    assert "is not the official mobile_sam.pt" in refusal and f"samcut models export {checkpoint}" in refusal
+    assert main(["models", "export", str(checkpoint)]) == 0
+    out = capsys.readouterr().out
+    folder = tmp_path / "models" / "mobile_sam_test"
+    assert f"installed mobile_sam_test in {folder}" in out and "--models mobile_sam_test" in out
+    assert not (tmp_path / "models" / "mobile_sam").exists()  # never under the official name
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["checkpoint"]["sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert main(["models", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "mobile_sam_test\tmobile_sam_vit_t\tcustom weights from mobile_sam_test.pt (sha256 " in listed
+    assert main(["models", "verify", "mobile_sam_test"]) == 0
+    assert "OK, custom weights from mobile_sam_test.pt" in capsys.readouterr().out
+    assert registry.resolve_model("mobile_sam_test") == folder  # --models NAME
+    assert registry.resolve_model(str(folder)) == folder        # --models DIR
+    assert main(["models", "export", str(checkpoint), "--name", "mobile_sam"]) == 2  # the official name is taken
+    assert "cannot name custom weights" in capsys.readouterr().err
+    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(folder))  # a model folder, like --models and --out
+    assert registry.model_dir() == folder
+    assert main(["models", "verify"]) == 0 and "custom weights" in capsys.readouterr().out

@@ -50,7 +50,8 @@ def home(bundle, tmp_path_factory) -> Path:
     """A fresh home in which the bundle itself installed the reference checkpoint (``models export``)."""
     home = tmp_path_factory.mktemp("bundle-home")
     started = time.perf_counter()
-    result = subprocess.run([str(bundle / "samcut"), "models", "export", str(reference_dir() / "mobile_sam_test.pt")],
+    result = subprocess.run([str(bundle / "samcut"), "models", "export", str(reference_dir() / "mobile_sam_test.pt"),
+                             "--out", str(installed_model(home))],  # test weights, put where the default lives
                             env=bare_env(home), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     print(f"bundle: models export in {time.perf_counter() - started:.1f} s")

@@ -70,7 +70,7 @@ def run_gimp(tmp_root: Path, test_model_dir: Path, points, mode="replace", prese
         command = samcut or f"chroot /host {samcut_executable()}"
         inner_env = ["env", "-i", f"HOME={home}", f"XDG_CONFIG_HOME={home / '.config'}",
                      "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                     f"TMPDIR={exchange}", f"SAMCUT_COMMAND={command}", f"SAMCUT_MODEL_DIR={exchange / 'models'}",
+                     f"TMPDIR={exchange}", f"SAMCUT_COMMAND={command}", f"SAMCUT_MODELS_ROOT={exchange / 'models'}",
                      f"SAMCUT_CONFIG_DIR={exchange / 'cfg'}", f"SAMCUT_GIMP_TEST={exchange / 'settings.json'}"]
         with mounted(root, exchange):
             driver_copy = exchange / "driver.py"

@@ -17,7 +17,7 @@ def run_krita(tmp_path, test_model_dir, points, extra_env=None, preselect=None, 
     home = tmp_path / "home"
     env = host_environment(HOME=str(home), XDG_DATA_HOME=str(home / ".local/share"),
                            XDG_CONFIG_HOME=str(home / ".config"), XDG_RUNTIME_DIR=str(tmp_path / "run"),
-                           SAMCUT_MODEL_DIR=str(tmp_path / "models"), SAMCUT_CONFIG_DIR=str(tmp_path / "cfg"))
+                           SAMCUT_MODELS_ROOT=str(tmp_path / "models"), SAMCUT_CONFIG_DIR=str(tmp_path / "cfg"))
     (tmp_path / "run").mkdir(mode=0o700)
     install_model(tmp_path / "models", test_model_dir)
     installed = subprocess.run([sys.executable, "-m", "samcut.cli", "plugins", "install", "krita"], env=env,

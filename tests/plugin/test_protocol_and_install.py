@@ -49,8 +49,8 @@ def test_response_errors(tmp_path) -> None:
 
 def test_clean_environment_drops_host_leaks() -> None:
     env = clean_environment({"PYTHONPATH": "/krita", "QT_QPA_PLATFORM": "xcb", "QT_PLUGIN_PATH": "/x",
-                             "HOME": "/h", "SAMCUT_MODEL_DIR": "/m"})
-    assert env == {"HOME": "/h", "SAMCUT_MODEL_DIR": "/m"}
+                             "HOME": "/h", "SAMCUT_MODELS_ROOT": "/m"})
+    assert env == {"HOME": "/h", "SAMCUT_MODELS_ROOT": "/m"}
 
 
 @pytest.mark.parametrize("platform,env,krita,rc,gimp", [
