@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from samcut.models.document.cutout import save_cutout, save_mask
+from samcut.models.document.cutout import output_format, save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.document.memory import parse_bytes
 from samcut.models.document.preferences import cache_dir
@@ -77,8 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--box", type=parse_box, metavar="X0,Y0,X1,Y1", help="a box around the object")
     parser.add_argument("--models", type=resolve_model, metavar="DIR|NAME",
                         help="a model folder, or the name of an installed model (default: the official model)")
-    parser.add_argument("--mask", type=Path, metavar="OUT.png", help="write the mask as 8-bit grey PNG")
-    parser.add_argument("--cutout", type=Path, metavar="OUT.png", help="write the cutout as RGBA PNG")
+    parser.add_argument("--mask", type=Path, metavar="OUT.png",
+                        help="write the mask as 8-bit grey (.png, .tif, .webp or .bmp)")
+    parser.add_argument("--cutout", type=Path, metavar="OUT.png",
+                        help="write the cutout with alpha (.png, .tif or .webp)")
     parser.add_argument("--candidate", choices=CANDIDATES, default="auto",
                         help="which mask: best of 3 candidates, the single-mask output, or auto "
                              "(best of 3 for one click or a box alone, single otherwise)")
@@ -115,11 +117,14 @@ def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
 
 
 def check_output(option: str, path: Path | None) -> None:
-    """Before any work: an output must be a ``.png`` in a folder that exists and can be written."""
+    """Before any work: an output's extension must name a format it can be written in (PNG, TIFF,
+    WebP; BMP for masks) and its folder must exist and be writable."""
     if path is None:
         return
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"{option} {path}: samcut writes PNG files; give a name ending in .png")
+    try:
+        output_format(path, cutout=option == "--cutout")
+    except ValueError as exc:
+        raise ValueError(f"{option} {exc}") from None
     folder = path.parent  # "." for a bare file name
     if not folder.is_dir():
         raise ValueError(f"{option} {path}: the folder {folder} does not exist")

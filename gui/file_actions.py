@@ -15,11 +15,21 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 from samcut.gui.chrome import StatusPanel
 from samcut.gui.qimage import qimage_to_rgba, rgba_to_qimage
 from samcut.gui.tasks import Task, TaskRunner
-from samcut.models.document.cutout import cutout_rgba, save_cutout, save_mask
+from samcut.models.document.cutout import cutout_rgba, output_extensions, output_format, save_cutout, save_mask
 from samcut.models.document.imageio import ImageError, LoadedImage, check_pixels, load_image
 from samcut.models.document.preferences import Preferences, cache_dir
 from samcut.models.document.selection_memory import SelectionMemory
 from samcut.models.editor import Editor
+
+_FORMAT_NAMES = {".png": "PNG", ".tif": "TIFF", ".webp": "WebP (lossless)", ".bmp": "BMP"}
+
+
+def save_filters(cutout: bool) -> str:
+    """The save dialog's file types: those that hold a cutout's alpha, or a mask, PNG first."""
+    extensions = output_extensions(cutout)
+    return ";;".join(f"{name} (*{ext}{' *.tiff' if ext == '.tif' else ''})"
+                     for ext, name in _FORMAT_NAMES.items() if ext in extensions)
+
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp *.gif);;All files (*)"
 Button = QMessageBox.StandardButton
@@ -184,9 +194,19 @@ class FileActions(QObject):
             if answer == Button.Yes:
                 self.host.apply_proposal()
         kind = "cutout" if cutout else "mask"
-        path, _ = QFileDialog.getSaveFileName(self.window, f"Save {kind}", self._default_name(kind), "PNG (*.png)")
-        if path:
-            self.save_in_background(Path(path), cutout=cutout, then=then)
+        path, chosen = QFileDialog.getSaveFileName(self.window, f"Save {kind}", self._default_name(kind),
+                                                   save_filters(cutout))
+        if not path:
+            return
+        target = Path(path)
+        if not target.suffix:  # the type chosen in the dialog gives the extension
+            target = target.with_suffix(chosen.split("*", 1)[1].split()[0].rstrip(")") if "*" in chosen else ".png")
+        try:
+            output_format(target, cutout)
+        except ValueError as exc:
+            self.window.show_error(f"Cannot save the {kind}", str(exc))
+            return
+        self.save_in_background(target, cutout=cutout, then=then)
 
     def save_in_background(self, path: Path, cutout: bool, then: Callable[[], None] | None = None) -> Task:
         """Write the cutout or mask atomically on the save lane; once written the selection counts

@@ -1,4 +1,9 @@
-"""Writing masks and cutouts as PNG files, atomically."""
+"""Writing masks and cutouts, atomically, in the format their file name's extension says.
+
+Both are written losslessly: PNG, TIFF (deflate) and lossless WebP hold alpha, so they take
+cutouts and masks; BMP holds grey but no alpha, so it takes masks only. JPEG is refused for both:
+it cannot hold transparency, and its lossy coding would blur a mask's edge.
+"""
 
 from __future__ import annotations
 
@@ -30,18 +35,51 @@ def cutout_rgba(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = No
     return np.dstack([rgb, sel])
 
 
-def _save_png(path: Path | str, array: np.ndarray) -> Path:
-    """``H x W`` uint8 saves as grey (L), ``H x W x 4`` as RGBA."""
+# extension -> (Pillow format, save options, holds alpha)
+_FORMATS: dict[str, tuple[str, dict, bool]] = {
+    ".png": ("PNG", {}, True),
+    ".tif": ("TIFF", {"compression": "tiff_adobe_deflate"}, True),
+    ".tiff": ("TIFF", {"compression": "tiff_adobe_deflate"}, True),
+    ".webp": ("WEBP", {"lossless": True, "exact": True, "quality": 100}, True),
+    ".bmp": ("BMP", {}, False),
+}
+_LOSSY = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def output_extensions(cutout: bool) -> tuple[str, ...]:
+    """The extensions a cutout (``cutout``) or a mask can be written as, PNG first."""
+    return tuple(ext for ext, (_f, _o, alpha) in _FORMATS.items() if alpha or not cutout)
+
+
+def output_format(path: Path | str, cutout: bool) -> tuple[str, dict]:
+    """Pillow's format name and save options for ``path``'s extension; ``ValueError`` saying which
+    extensions work when it cannot hold a cutout (alpha) or a mask (losslessly)."""
+    ext = Path(path).suffix.lower()
+    allowed = ", ".join(output_extensions(cutout))
+    kind = "a cutout" if cutout else "a mask"
+    if ext in _LOSSY:
+        why = "cannot hold transparency" if cutout else "is lossy and would blur the mask's edge"
+        raise ValueError(f"{path}: JPEG {why}; save {kind} as {allowed}")
+    if ext not in _FORMATS or (cutout and not _FORMATS[ext][2]):
+        shown = ext or "no extension"
+        raise ValueError(f"{path}: samcut cannot write {kind} as {shown}; give a name ending in {allowed}")
+    name, options, _alpha = _FORMATS[ext]
+    return name, options
+
+
+def _save(path: Path | str, array: np.ndarray, cutout: bool) -> Path:
+    """``H x W`` uint8 saves as grey (L), ``H x W x 4`` as RGBA, in the extension's format."""
+    name, options = output_format(path, cutout)
     image = Image.fromarray(np.ascontiguousarray(array))
-    return atomic_write(path, lambda fh: image.save(fh, format="PNG"))
+    return atomic_write(path, lambda fh: image.save(fh, format=name, **options))
 
 
 def save_mask(path: Path | str, mask: np.ndarray) -> Path:
-    """8-bit grey PNG, 255 selected, 0 not (soft values kept)."""
-    return _save_png(path, mask_to_alpha(mask))
+    """8-bit grey, 255 selected, 0 not (soft values kept)."""
+    return _save(path, mask_to_alpha(mask), cutout=False)
 
 
 def save_cutout(path: Path | str, rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None,
                 decontaminate: bool = False) -> Path:
-    """RGBA PNG of the cutout."""
-    return _save_png(path, cutout_rgba(rgb, mask, alpha, decontaminate))
+    """RGBA cutout: the image with the selection as alpha."""
+    return _save(path, cutout_rgba(rgb, mask, alpha, decontaminate), cutout=True)

@@ -91,7 +91,10 @@ def test_unwritable_output(test_model_dir, photo, tmp_path) -> None:
     (["--point=-5,3"], "outside the 160x90 image"),
     (["--box", "200,100,300,200"], "does not overlap"),
     (["--box", "10,10,10,50"], "is empty"),
-    (["--point", "5,5", "--cutout", "out.jpg"], "give a name ending in .png"),
+    (["--point", "5,5", "--cutout", "out.jpg"], "JPEG cannot hold transparency; save a cutout as .png, .tif"),
+    (["--point", "5,5", "--cutout", "out.bmp"], "cannot write a cutout as .bmp; give a name ending in .png"),
+    (["--point", "5,5", "--mask", "m.jpeg"], "JPEG is lossy and would blur the mask's edge"),
+    (["--point", "5,5", "--mask", "m.exr"], "cannot write a mask as .exr"),
 ])
 def test_bad_prompts_and_outputs_are_refused_before_any_work(photo, tmp_path, test_model_dir, args, message) -> None:
     result = run_cli("segment", str(photo), "--models", str(test_model_dir), "--mask", str(tmp_path / "o.png"), *args)

@@ -118,3 +118,24 @@ def test_a_failed_save_keeps_the_image_open(qtbot, window, two_images, tmp_path,
     errors = answer_next_message_box(Button.Ok)  # "Could not save ..."
     qtbot.waitUntil(lambda: bool(errors), timeout=30_000)
     assert window.editor.path == first and window.editor.unsaved
+
+
+def test_the_save_dialog_offers_formats_that_hold_the_result(qtbot, window, two_images, tmp_path,
+                                                             monkeypatch) -> None:
+    """Cutouts: PNG, TIFF, WebP (alpha); masks also BMP. A name without an extension takes the type
+    chosen in the dialog; a JPEG name is refused with the reason, and nothing is written."""
+    from samcut.gui.file_actions import save_filters
+
+    assert save_filters(cutout=True) == "PNG (*.png);;TIFF (*.tif *.tiff);;WebP (lossless) (*.webp)"
+    assert save_filters(cutout=False).endswith(";;BMP (*.bmp)")
+    edited(qtbot, window, two_images[0])
+    answers = iter([(str(tmp_path / "cut"), "WebP (lossless) (*.webp)"), (str(tmp_path / "cut.jpg"), "PNG (*.png)")])
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: next(answers))
+    window.files.save_dialog(cutout=True)
+    qtbot.waitUntil(lambda: (tmp_path / "cut.webp").is_file() and not window.editor.unsaved, timeout=30_000)
+    with Image.open(tmp_path / "cut.webp") as written:
+        assert written.format == "WEBP"
+    errors = answer_next_message_box(Button.Ok)
+    window.files.save_dialog(cutout=True)
+    qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
+    assert "JPEG cannot hold transparency" in errors[0] and not (tmp_path / "cut.jpg").exists()

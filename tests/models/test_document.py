@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from samcut.models.document.selection import Mode, combine, feather, grow, shrink, smooth
 from samcut.models.document.strokes import MAX_POINTS_PER_STROKE, MAX_PROMPT_POINTS, Stroke, StrokePrompt, resample_path
@@ -98,3 +99,26 @@ def test_timeline_is_bounded_by_steps_and_bytes() -> None:
     assert len(timeline) == 3 and timeline.nbytes == 3 * 2 * pixels.nbytes
     timeline.push(Step("huge", (0, 100, 0, 100), np.zeros((1000, 1000), np.uint8), np.zeros((1000, 1000), np.uint8)))
     assert len(timeline) == 1 and timeline.undo_label() == "huge"  # the newest step is always kept
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif", ".tiff", ".webp", ".bmp"])
+def test_masks_and_cutouts_are_written_losslessly_in_the_format_their_name_says(tmp_path, ext) -> None:
+    from samcut.models.document.cutout import output_extensions, save_cutout, save_mask
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    mask = rng.integers(0, 256, (40, 50), dtype=np.uint8)  # soft values too
+    save_mask(tmp_path / f"m{ext}", mask)
+    with Image.open(tmp_path / f"m{ext}") as written:
+        assert written.format == {".tif": "TIFF", ".tiff": "TIFF"}.get(ext, ext[1:].upper())
+        np.testing.assert_array_equal(np.asarray(written.convert("L")), mask)
+    if ext not in output_extensions(cutout=True):
+        with pytest.raises(ValueError, match="cannot write a cutout as .bmp"):
+            save_cutout(tmp_path / f"c{ext}", rgb, mask)
+        assert not (tmp_path / f"c{ext}").exists()
+        return
+    save_cutout(tmp_path / f"c{ext}", rgb, mask)
+    with Image.open(tmp_path / f"c{ext}") as written:
+        back = np.asarray(written.convert("RGBA"))
+    np.testing.assert_array_equal(back[..., 3], mask)
+    np.testing.assert_array_equal(back[..., :3], rgb)  # colour kept even where fully transparent
