@@ -89,13 +89,21 @@ def run(args: argparse.Namespace) -> int:
     if args.host is None:
         raise ValueError("plugins: say which host: krita or gimp")
     if args.action == "install":
+        found = locations.find_host(args.host, platform, env, home, args.flatpak)  # before we make its folders
         paths = install_krita(platform, env, home) if args.host == "krita" else \
             install_gimp(platform, env, home, args.flatpak)
+        title = locations.HOST_TITLES[args.host]
         for path in paths:
             print(f"installed {path}")
-        print(f"restart {args.host.capitalize()}; then use "
-              + ("Tools > Scripts > Select with samcut (Ctrl+Alt+S)" if args.host == "krita"
-                 else "Select > Select with samcut…"))
+        menu = ("Tools > Scripts > Select with samcut… (Ctrl+Alt+S)" if args.host == "krita"
+                else "Select > Select with samcut…")
+        if found is None:
+            print(f"note: {title} was not found on this machine (no '{args.host}' program on PATH, no {title} "
+                  f"settings yet). The plug-in is in place: install {title}"
+                  + (" (Flatpak? add --flatpak)" if args.host == "gimp" and not args.flatpak else "")
+                  + f", start it, then use {menu}", file=sys.stderr)
+        else:
+            print(f"{title} found ({found}): restart it, then use {menu}")
         return 0
     if args.host == "krita":
         target = locations.krita_pykrita_dir(platform, env, home)

@@ -282,3 +282,30 @@ def test_the_client_gives_up_on_a_silent_server_but_not_on_a_working_one(tmp_pat
         listener.close()
         thread.join(timeout=5)
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_install_says_when_the_host_is_not_on_this_machine(tmp_path, monkeypatch, capsys) -> None:
+    """No program on PATH and no settings: the plug-in is still put in place, and a note says that
+    the host was not found (instead of "restart GIMP"); with the host's program on PATH, it is named."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setattr(locations, "_FLATPAK_IDS", {"krita": "none.krita", "gimp": "none.gimp"})
+    for host, title in (("gimp", "GIMP"), ("krita", "Krita")):
+        assert main(["plugins", "install", host]) == 0
+        said = capsys.readouterr()
+        assert f"note: {title} was not found on this machine" in said.err and "restart" not in said.out
+    assert (tmp_path / "config/GIMP/3.0/plug-ins/samcut/samcut.py").is_file()  # in place all the same
+    assert main(["plugins", "install", "krita"]) == 0  # what installing wrote is no sign of Krita
+    assert "note: Krita was not found" in capsys.readouterr().err
+    (tmp_path / "config" / "kritarc").write_text("[MainWindow]\nState=1\n[python]\nenable_samcut_krita=true\n")
+    assert main(["plugins", "install", "krita"]) == 0  # Krita has started once: its settings say so
+    assert "Krita found" in capsys.readouterr().out
+    (tmp_path / "bin").mkdir()
+    program = tmp_path / "bin" / "gimp-3.0"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    assert main(["plugins", "install", "gimp"]) == 0
+    said = capsys.readouterr()
+    assert f"GIMP found ({program}): restart it" in said.out and "note:" not in said.err
