@@ -110,8 +110,9 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[[], None]]) 
     return actions
 
 
-TOOLS = [("smart", "Smart Brush", "W", "Strokes tell MobileSAM what to select (right-drag: what not to)"),
-         ("box", "Box", "B", "Drag a box around an object (Shift+drag works with any tool)"),
+TOOLS = [("smart", "Smart Brush", "W", "Strokes tell MobileSAM what to select (right-drag: what not to; "
+                                        "Shift adds, Alt subtracts)"),
+         ("box", "Box", "B", "Drag a box around an object (Ctrl+drag works with the Smart Brush too)"),
          ("paint", "Paint", "P", "Paint the selection pixel by pixel (right-drag erases)"),
          ("erase", "Erase", "X", "Erase from the selection pixel by pixel (right-drag paints)"),
          ("refine", "Refine Brush", "F", "Brush over hair, fur or blur: the image decides the alpha there")]

@@ -1,9 +1,11 @@
 """The canvas: shows the image with selection and proposal overlays, turns pointer input into strokes.
 
 View transform: widget = image * scale + offset (image pixels: x = column, y = row).
-Input depends on the tool. Smart brush: left-drag = positive stroke, right-drag or Alt+left =
-negative stroke. Box tool or Shift+drag: a box. Paint / Erase: pixel brush on the selection
-(right-drag or Alt does the opposite). Refine brush: where the edge should be looked at again.
+Input depends on the tool. Smart brush: left-drag = positive stroke, right-drag = negative stroke;
+as in Photoshop and Krita, Shift held at the press adds what it selects, Alt subtracts and
+Shift+Alt intersects (``modeHeld``). Box tool or Ctrl+drag: a box (the same modifiers apply).
+Paint / Erase: pixel brush on the selection (right-drag or Alt does the opposite). Refine brush:
+where the edge should be looked at again.
 Always: middle-drag or Space+drag = pan; wheel = zoom about the pointer.
 """
 
@@ -25,6 +27,13 @@ PIXEL_BRUSHES = {"paint": QColor(80, 200, 255, 110), "erase": QColor(255, 90, 90
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
 
 
+def held_mode(shift: bool, alt: bool) -> str | None:
+    """The selection mode modifiers ask for, as in Photoshop: Shift adds, Alt subtracts, both intersect."""
+    if shift and alt:
+        return "intersect"
+    return "add" if shift else "subtract" if alt else None
+
+
 class Canvas(QWidget):
     """Image view with overlays and brush input; knows nothing about the engine."""
 
@@ -32,6 +41,7 @@ class Canvas(QWidget):
     strokeMoved = Signal(object)      # Stroke so far (live)
     strokeFinished = Signal(object)   # Stroke
     boxDrawn = Signal(object)         # (x0, y0, x1, y1)
+    modeHeld = Signal(str)            # "add" / "subtract" / "intersect": modifiers held as a prompt began
     brushFinished = Signal(str, object, float, bool)  # "paint" | "refine", N x 2 path, radius (image px), add
     viewChanged = Signal()
     hovered = Signal(float, float)    # image coordinates under the pointer
@@ -282,15 +292,21 @@ class Canvas(QWidget):
         if self._photo is None or button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return
         point = self.to_image(pos)
-        if button == Qt.MouseButton.LeftButton and (self.tool == "box" or mods & Qt.KeyboardModifier.ShiftModifier):
-            self._box_start = self._box_end = point
-            return
-        self._positive = button == Qt.MouseButton.LeftButton and not mods & Qt.KeyboardModifier.AltModifier
-        self._path = [point]
+        alt = bool(mods & Qt.KeyboardModifier.AltModifier)
         if self.tool in PIXEL_BRUSHES:
+            self._positive = button == Qt.MouseButton.LeftButton and not alt
+            self._path = [point]
             self._brush_tool = self.tool
             self.update()
             return
+        held = held_mode(bool(mods & Qt.KeyboardModifier.ShiftModifier), alt)
+        if held is not None:
+            self.modeHeld.emit(held)
+        if button == Qt.MouseButton.LeftButton and (self.tool == "box" or mods & Qt.KeyboardModifier.ControlModifier):
+            self._box_start = self._box_end = point
+            return
+        self._positive = button == Qt.MouseButton.LeftButton
+        self._path = [point]
         self.strokeStarted.emit(*point)
         self.strokeMoved.emit(Stroke(tuple(self._path), self._positive))
 

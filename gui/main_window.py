@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self.preferences = preferences or Preferences.load()
         self.editor: Editor | None = None
         self.mode = Mode.REPLACE
+        self._mode_before_hold: Mode | None = None  # the chosen mode while Shift/Alt hold another
         self.last_selection: np.ndarray | None = None  # this image's selection when it was last open
         self.runner = TaskRunner(self)
         self.close_hook: Callable[[], None] | None = None  # set while serving a host: closing cancels
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.canvas.strokeMoved.connect(lambda stroke: self._decode(live=stroke))
         self.canvas.strokeFinished.connect(self._on_stroke_finished)
         self.canvas.boxDrawn.connect(self._on_box)
+        self.canvas.modeHeld.connect(lambda name: self.hold_mode(Mode(name)))
         self.canvas.brushFinished.connect(self._on_pixel_brush)
         self.canvas.viewChanged.connect(lambda: self.status.zoom_label.setText(f"{self.canvas.scale * 100:.0f}%"))
         for name, on, slot in (("auto_encode_view", True, lambda v: setattr(self.regions, "automatic", v)),
@@ -199,8 +201,25 @@ class MainWindow(QMainWindow):
         self.bars.tool_actions[tool].setChecked(True)
 
     def set_mode(self, mode: Mode) -> None:
+        """The mode chosen in the toolbar or by key (R, A, S, I): it stays."""
+        self._mode_before_hold = None
+        self._show_mode(mode)
+
+    def _show_mode(self, mode: Mode) -> None:
         self.mode = mode
         self.bars.mode_actions[mode].setChecked(True)
+
+    def hold_mode(self, mode: Mode) -> None:
+        """Shift / Alt / Shift+Alt held as a stroke or box began: the proposal it makes is applied
+        in ``mode``; once it is applied or dropped, the mode chosen before comes back."""
+        if self._mode_before_hold is None:
+            self._mode_before_hold = self.mode
+        self._show_mode(mode)
+
+    def _release_held_mode(self) -> None:
+        if self._mode_before_hold is not None:
+            before, self._mode_before_hold = self._mode_before_hold, None
+            self._show_mode(before)
 
     # editing --------------------------------------------------------------------------------
     def cycle_candidate(self, step: int) -> None:
@@ -212,6 +231,7 @@ class MainWindow(QMainWindow):
             if self.bridge is not None:
                 self.bridge.cancel_pending()
             self.editor.drop_proposal()
+            self._release_held_mode()
             self._redraw(selection=False)
 
     def apply_proposal(self) -> None:
@@ -223,6 +243,7 @@ class MainWindow(QMainWindow):
             if self.bridge is not None:
                 self.bridge.cancel_pending()
             self.editor.commit(mode, refine=self.bars.refine_action.isChecked())
+            self._release_held_mode()
             self._redraw()
 
     def _edit(self, name: str, *args: object) -> None:

@@ -196,11 +196,11 @@ def test_paste_and_copy_through_the_clipboard(qtbot, window) -> None:
     assert QGuiApplication.clipboard().mimeData().hasImage()
 
 
-def test_box_tool_and_shift_drag(qtbot, window, tmp_path) -> None:
+def test_box_tool_and_ctrl_drag(qtbot, window, tmp_path) -> None:
     write_image(tmp_path / "a.png")
     open_now(qtbot, window, tmp_path / "a.png")
     wait_for_encode(qtbot, window)
-    drag(window.canvas, [(100, 80), (200, 140), (300, 200)], modifier=Qt.KeyboardModifier.ShiftModifier)
+    drag(window.canvas, [(100, 80), (200, 140), (300, 200)], modifier=Qt.KeyboardModifier.ControlModifier)
     wait_for_proposal(qtbot, window)
     box = window.editor.prompt.box
     assert box is not None and abs(box[0] - 100) < 2 and abs(box[3] - 200) < 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -187,3 +188,45 @@ def test_reopening_an_image_offers_its_last_selection_back(qtbot, fake_window, t
     window.editor.mark_saved()
     assert open_now(qtbot, window, first)
     assert not window.actions_by_name["reselect"].isEnabled()
+
+
+@pytest.mark.parametrize("modifier,mode,combine", [
+    (Qt.KeyboardModifier.ShiftModifier, "add", np.logical_or),
+    (Qt.KeyboardModifier.AltModifier, "subtract", lambda sel, prop: sel & ~prop),
+    (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier, "intersect", np.logical_and),
+])
+def test_shift_adds_alt_subtracts_as_in_photoshop(qtbot, fake_window, tmp_path, modifier, mode, combine) -> None:
+    """Shift / Alt / both held as a Smart Brush stroke begins: the stroke stays positive (what to
+    select), its proposal is applied in that mode, and the chosen mode comes back afterwards."""
+    from samcut.models.document.selection import Mode
+
+    window = fake_window
+    open_grey(qtbot, window, tmp_path)
+    window.bars.tool_actions["paint"].trigger()
+    drag(window.canvas, [(60, 60), (200, 60), (200, 120)])
+    before = window.editor.selection > 0
+    window.bars.tool_actions["smart"].trigger()
+    drag(window.canvas, [(150, 100), (170, 110)], modifier=modifier)
+    qtbot.waitUntil(lambda: window.editor.proposal is not None, timeout=10_000)
+    assert all(stroke.positive for stroke in window.editor.prompt.strokes)
+    assert window.mode == Mode(mode) and window.bars.mode_actions[Mode(mode)].isChecked()
+    proposal = window.editor.proposal.full()
+    window.bars.refine_action.setChecked(False)  # the proposal as it is, not snapped to edges
+    window.apply_proposal()
+    np.testing.assert_array_equal(window.editor.selection > 0, combine(before, proposal))
+    assert window.mode == Mode.REPLACE and window.bars.mode_actions[Mode.REPLACE].isChecked()
+
+
+def test_a_mode_chosen_by_hand_is_not_taken_back(qtbot, fake_window, tmp_path) -> None:
+    from samcut.models.document.selection import Mode
+
+    window = fake_window
+    open_grey(qtbot, window, tmp_path)
+    drag(window.canvas, [(150, 100), (170, 110)], modifier=Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: window.editor.proposal is not None, timeout=10_000)
+    window.bars.mode_actions[Mode.ADD].trigger()  # the user picks Add while Alt's Subtract is held
+    window.apply_proposal()
+    assert window.mode == Mode.ADD
+    drag(window.canvas, [(50, 50), (60, 60)], modifier=Qt.KeyboardModifier.ShiftModifier)
+    window.drop_proposal()  # dropped, not applied: the chosen mode is back too
+    assert window.mode == Mode.ADD
