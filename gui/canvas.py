@@ -16,7 +16,15 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
-from samcut.gui.overlay import PROPOSAL_TINT, SELECTION_TINT, outline_levels, outline_table, sample_grid, tint_rgba
+from samcut.gui.overlay import (
+    PROPOSAL_TINT,
+    SELECTION_TINT,
+    contrasting_tint,
+    outline_levels,
+    outline_table,
+    sample_grid,
+    tint_rgba,
+)
 from samcut.gui.qimage import indexed_to_qimage, rgb_view, rgba_to_qimage
 from samcut.models.document.strokes import Stroke
 from samcut.models.editor.proposal import Proposal
@@ -69,6 +77,7 @@ class Canvas(QWidget):
         self._space = False
         self._cursor: QPointF | None = None
         self._overlay_cache: dict[str, tuple[tuple, QImage, QRectF]] = {}
+        self.proposal_tint = PROPOSAL_TINT  # chosen per proposal to stand out from the image under it
         self._region: tuple[int, int, int, int] | None = None  # zoomed region in use, outlined
         self._trail: tuple[Stroke, ...] = ()  # the prompt's finished strokes, drawn faintly
 
@@ -83,6 +92,7 @@ class Canvas(QWidget):
         self._region = None
         self._overlay_cache.clear()
         self._trail = ()
+        self.proposal_tint = PROPOSAL_TINT
         self.cancel_drag()
         self.fit()
 
@@ -192,11 +202,20 @@ class Canvas(QWidget):
             if sampled.any():
                 image = rgba_to_qimage(tint_rgba(sampled, SELECTION_TINT, 90, outline=True, dashed=True))
         elif rows.size and cols.size:  # redrawn at every stroke: colour-table indices, expanded by Qt
-            image = indexed_to_qimage(outline_levels(self._proposal.mask(rows, cols)),
-                                      outline_table(PROPOSAL_TINT, 110))
+            mask = self._proposal.mask(rows, cols)
+            self.proposal_tint = self._tint_for(mask, rows, cols)
+            image = indexed_to_qimage(outline_levels(mask), outline_table(self.proposal_tint, 110))
         rect = self._visible_span()[4]  # the same [lo, hi) spans that sample_grid covered
         self._overlay_cache[name] = (key, image, rect)
         return None if image is None else (image, rect)
+
+    def _tint_for(self, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[int, int, int]:
+        """The proposal colour that contrasts with the image under the proposal (about 4000 samples)."""
+        yy, xx = np.nonzero(mask)
+        if yy.size == 0 or self._photo_pixels is None:
+            return self.proposal_tint
+        pick = slice(None, None, max(1, yy.size // 4000))
+        return contrasting_tint(self._photo_pixels[rows[yy[pick]], cols[xx[pick]]], self.proposal_tint)
 
     def _visible_span(self) -> tuple[int, int, int, int, QRectF]:
         """The visible image pixels ``[x0, x1) x [y0, y1)`` (whole pixels) and their widget rectangle."""

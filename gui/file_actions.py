@@ -187,7 +187,7 @@ class FileActions(QObject):
         if editor.proposal is not None:
             answer = QMessageBox.question(
                 self.window, "Apply the proposal?",
-                "The proposal (blue) is not part of the selection yet. Apply it before saving?",
+                "The proposal (drawn in colour) is not part of the selection yet. Apply it before saving?",
                 Button.Yes | Button.No | Button.Cancel, Button.Yes)
             if answer == Button.Cancel:
                 return

@@ -14,6 +14,23 @@ from samcut.models.document.selection import edges
 
 SELECTION_TINT = (255, 80, 40)
 PROPOSAL_TINT = (40, 140, 255)
+# Proposal colours to choose from, each far from the selection's orange-red: blue, magenta, lime.
+PROPOSAL_TINTS = ((40, 140, 255), (240, 50, 220), (60, 230, 60))
+
+
+def contrasting_tint(under: np.ndarray, current: tuple[int, int, int] = PROPOSAL_TINT,
+                     keep_margin: float = 1.25) -> tuple[int, int, int]:
+    """The proposal colour that stands out most from the pixels ``under`` it (``uint8 N x 3``):
+    the one farthest from their mean colour. The ``current`` one is kept unless another is
+    ``keep_margin`` times farther, so the colour does not flicker from stroke to stroke."""
+    if under.size == 0:
+        return current
+    mean = under.reshape(-1, 3).mean(axis=0)
+    distance = {tint: float(np.linalg.norm(mean - np.asarray(tint, np.float64))) for tint in PROPOSAL_TINTS}
+    best = max(distance, key=distance.__getitem__)
+    if current in distance and distance[best] < keep_margin * distance[current]:
+        return current
+    return best
 
 
 def sample_grid(start: float, stop: float, scale: float, limit: int) -> np.ndarray:

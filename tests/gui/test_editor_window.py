@@ -230,3 +230,28 @@ def test_a_mode_chosen_by_hand_is_not_taken_back(qtbot, fake_window, tmp_path) -
     drag(window.canvas, [(50, 50), (60, 60)], modifier=Qt.KeyboardModifier.ShiftModifier)
     window.drop_proposal()  # dropped, not applied: the chosen mode is back too
     assert window.mode == Mode.ADD
+
+
+def test_the_proposal_colour_stands_out_from_the_object_under_it(qtbot, fake_window, tmp_path) -> None:
+    """Blue on a blue object cannot be seen: there the proposal turns magenta or green, and a grey
+    image keeps the usual blue. The choice holds still while the proposal changes a little."""
+    from samcut.gui.overlay import PROPOSAL_TINT, PROPOSAL_TINTS, contrasting_tint
+
+    window = fake_window
+    path = tmp_path / "blue.png"
+    Image.new("RGB", (320, 240), (40, 130, 250)).save(path)
+    assert open_now(qtbot, window, path)
+    wait_for_encode(qtbot, window)
+    drag(window.canvas, [(150, 100), (170, 110)])
+    qtbot.waitUntil(lambda: window.editor.proposal is not None, timeout=10_000)
+    window.canvas.grab()  # paints: the overlay (and its colour) is made for what is on screen
+    assert window.canvas.proposal_tint != PROPOSAL_TINT and window.canvas.proposal_tint in PROPOSAL_TINTS
+    window.drop_proposal()  # (a proposal is unsaved work: opening another image would ask)
+    window.editor.mark_saved()
+    open_grey(qtbot, window, tmp_path)
+    drag(window.canvas, [(150, 100), (170, 110)])
+    qtbot.waitUntil(lambda: window.editor.proposal is not None, timeout=10_000)
+    window.canvas.grab()
+    assert window.canvas.proposal_tint == PROPOSAL_TINT
+    greyish = np.full((50, 3), 128, np.uint8)
+    assert contrasting_tint(greyish + np.uint8(10), PROPOSAL_TINTS[2]) == PROPOSAL_TINTS[2]  # no flicker
