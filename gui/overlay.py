@@ -18,19 +18,35 @@ PROPOSAL_TINT = (40, 140, 255)
 PROPOSAL_TINTS = ((40, 140, 255), (240, 50, 220), (60, 230, 60))
 
 
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    """A colour minus its grey: the direction of its hue, its length how colourful it is."""
+    rgb = np.asarray(rgb, np.float64)
+    return rgb - rgb.mean(axis=-1, keepdims=True)
+
+
 def contrasting_tint(under: np.ndarray, current: tuple[int, int, int] = PROPOSAL_TINT,
-                     keep_margin: float = 1.25) -> tuple[int, int, int]:
-    """The proposal colour that stands out most from the pixels ``under`` it (``uint8 N x 3``):
-    the one farthest from their mean colour. The ``current`` one is kept unless another is
-    ``keep_margin`` times farther, so the colour does not flicker from stroke to stroke."""
+                     similar: float = 0.5, colourful: float = 12.0) -> tuple[int, int, int]:
+    """The proposal colour that stands out from the pixels ``under`` it (``uint8 N x 3``).
+
+    Hue decides, not brightness (a translucent blue over navy is still blue on blue): the
+    ``current`` colour is kept unless the pixels' mean colour is ``colourful`` (chroma, 0-255)
+    and of a similar hue (cosine above ``similar``); then the colour whose hue is farthest from
+    theirs is taken. So grey images keep the usual blue and nothing flickers from stroke to stroke.
+    """
     if under.size == 0:
         return current
-    mean = under.reshape(-1, 3).mean(axis=0)
-    distance = {tint: float(np.linalg.norm(mean - np.asarray(tint, np.float64))) for tint in PROPOSAL_TINTS}
-    best = max(distance, key=distance.__getitem__)
-    if current in distance and distance[best] < keep_margin * distance[current]:
+    mean = _chroma(under.reshape(-1, 3).mean(axis=0))
+    strength = float(np.linalg.norm(mean))
+    if strength < colourful:
         return current
-    return best
+
+    def cosine(tint: tuple[int, int, int]) -> float:
+        direction = _chroma(np.asarray(tint))
+        return float(mean @ direction) / (strength * float(np.linalg.norm(direction)))
+
+    if cosine(current) <= similar:
+        return current
+    return min(PROPOSAL_TINTS, key=cosine)
 
 
 def sample_grid(start: float, stop: float, scale: float, limit: int) -> np.ndarray:
