@@ -25,28 +25,31 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
 
 
 def contrasting_tint(under: np.ndarray, current: tuple[int, int, int] = PROPOSAL_TINT,
-                     similar: float = 0.5, colourful: float = 12.0) -> tuple[int, int, int]:
+                     clash_limit: float = 6.0) -> tuple[int, int, int]:
     """The proposal colour that stands out from the pixels ``under`` it (``uint8 N x 3``).
 
-    Hue decides, not brightness (a translucent blue over navy is still blue on blue): the
-    ``current`` colour is kept unless the pixels' mean colour is ``colourful`` (chroma, 0-255)
-    and of a similar hue (cosine above ``similar``); then the colour whose hue is farthest from
-    theirs is taken. So grey images keep the usual blue and nothing flickers from stroke to stroke.
+    Hue decides, not brightness (a translucent blue over navy is still blue on blue). A colour's
+    *clash* with the pixels is the mean, over them, of their chroma (their colour minus its grey,
+    0-255) times the squared cosine of the hue angle between them, where it is positive: only
+    near hues clash. The ``current`` colour
+    is kept while its clash stays under ``clash_limit`` or no other clashes a quarter less; so
+    grey images keep the usual blue and nothing flickers from stroke to stroke.
     """
     if under.size == 0:
         return current
-    mean = _chroma(under.reshape(-1, 3).mean(axis=0))
-    strength = float(np.linalg.norm(mean))
-    if strength < colourful:
-        return current
+    chroma = _chroma(under.reshape(-1, 3))
+    strength = np.linalg.norm(chroma, axis=1)
 
-    def cosine(tint: tuple[int, int, int]) -> float:
+    def clash(tint: tuple[int, int, int]) -> float:
         direction = _chroma(np.asarray(tint))
-        return float(mean @ direction) / (strength * float(np.linalg.norm(direction)))
+        cosine = chroma @ (direction / np.linalg.norm(direction)) / np.maximum(strength, 1e-9)
+        return float((strength * np.maximum(cosine, 0) ** 2).mean())  # squared: only near hues clash
 
-    if cosine(current) <= similar:
+    clashes = {tint: clash(tint) for tint in {*PROPOSAL_TINTS, current}}
+    best = min(PROPOSAL_TINTS, key=clashes.__getitem__)
+    if clashes[current] < clash_limit or clashes[best] > 0.75 * clashes[current]:
         return current
-    return min(PROPOSAL_TINTS, key=cosine)
+    return best
 
 
 def sample_grid(start: float, stop: float, scale: float, limit: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,7 @@ import numpy as np
 from samcut.models.engine.cancellation import Cancellation
 from samcut.models.engine.candidates import default_token
 from samcut.models.engine.preprocess import resized_size
+from samcut.models.engine.prompt_agreement import points_honoured
 from samcut.models.engine.types import ImageEmbedding, Prompt
 from samcut.models.io.atomic import atomic_write
 from samcut.models.io.lanes import Lane
@@ -258,10 +259,28 @@ class SegmentationService:
         if generation != self._latest_generation:
             return None
         start = time.perf_counter()
-        logits, iou = self.engine.decode_low_res(embedding, prompt)
-        default = default_token(iou, len(prompt.points), prompt.box is not None)
+        logits, iou, default = self._decode_honouring_points(embedding, prompt)
         return DecodeResult(handle.ticket, generation, logits, iou, default, embedding.input_size,
                             embedding.original_size, (time.perf_counter() - start) * 1000, handle.origin)
+
+    def _decode_honouring_points(self, embedding: ImageEmbedding,
+                                 prompt: Prompt) -> tuple[np.ndarray, np.ndarray, int]:
+        """Decode; when the refined answer contradicts one of the prompt's own points, decode again
+        without the mask input and keep whichever honours more of them (``prompt_agreement``)."""
+        logits, iou = self.engine.decode_low_res(embedding, prompt)
+        default = default_token(iou, len(prompt.points), prompt.box is not None)
+        if prompt.mask_input is None or not len(prompt.points):
+            return logits, iou, default
+        sizes = (embedding.input_size, embedding.original_size)
+        honoured = points_honoured(logits[default], prompt, *sizes)
+        if honoured == len(prompt.points):
+            return logits, iou, default
+        fresh = replace(prompt, mask_input=None)
+        logits2, iou2 = self.engine.decode_low_res(embedding, fresh)
+        default2 = default_token(iou2, len(prompt.points), prompt.box is not None)
+        if points_honoured(logits2[default2], fresh, *sizes) > honoured:
+            return logits2, iou2, default2
+        return logits, iou, default
 
     def close(self) -> None:
         """Cancel work in flight and stop both lanes (waits for the worker threads to end)."""

@@ -104,8 +104,8 @@ def test_proposal_overlay_tints_what_the_mask_covers(qtbot, synthetic_window) ->
     covered = np.zeros(after.shape[:2], bool)
     covered[on_image] = mask[iy[on_image], ix[on_image]]
     assert covered.sum() > 1000
-    tint = np.array([40, 140, 255])
-    # Inside: the photo blended towards the proposal's blue (alpha 110/255), or the opaque outline.
+    tint = np.array(canvas.proposal_tint)  # blue, or the colour chosen to stand out on a blue object
+    # Inside: the photo blended towards the proposal's colour (alpha 110/255), or the opaque outline.
     blended = before + (tint - before) * 110 / 255
     inside = covered & (np.abs(after - blended).max(-1) <= 3)
     outline = np.abs(after - tint).max(-1) <= 1
