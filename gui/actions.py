@@ -68,6 +68,10 @@ MENUS: dict[str, list[ActionSpec | None]] = {
         ActionSpec("zoom_in", "Zoom &In", ("Ctrl++", "Ctrl+=")),
         ActionSpec("zoom_out", "Zoom &Out", ("Ctrl+-",)),
         None,
+        ActionSpec("cycle_view", "&Next View Mode", ("F",),
+                   "Overlay, marching ants, on black, on white, on checkerboard, mask (as in Select and Mask)"),
+        ActionSpec("previous_view", "Pre&vious View Mode", ("Shift+F",)),
+        None,
         ActionSpec("encode_view", "&Encode Visible Region", ("Ctrl+E",),
                    "Encode what you see at the model's full resolution: finer masks, small objects found"),
         ActionSpec("auto_encode_view", "Re-encode When &Zoomed In", (),
@@ -89,6 +93,7 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[[], None]]) 
     bar = window.menuBar()
     for title, specs in MENUS.items():
         menu: QMenu = bar.addMenu(title)
+        actions[f"{title.strip('&').lower()}_menu"] = menu.menuAction()  # e.g. "view_menu"
         for spec in specs:
             if spec is None:
                 menu.addSeparator()
@@ -115,7 +120,7 @@ TOOLS = [("smart", "Smart Brush", "W", "Strokes tell MobileSAM what to select (r
          ("box", "Box", "B", "Drag a box around an object (Ctrl+drag works with the Smart Brush too)"),
          ("paint", "Paint", "P", "Paint the selection pixel by pixel (right-drag erases)"),
          ("erase", "Erase", "X", "Erase from the selection pixel by pixel (right-drag paints)"),
-         ("refine", "Refine Brush", "F", "Brush over hair, fur or blur: the image decides the alpha there")]
+         ("refine", "Refine Brush", "Shift+E", "Brush over hair, fur or blur: the image decides the alpha there")]
 
 
 def _exclusive_group(window: QMainWindow, entries: list[tuple[object, str, str, str]],
@@ -137,8 +142,27 @@ def _exclusive_group(window: QMainWindow, entries: list[tuple[object, str, str, 
     return group, by_value
 
 
+def build_view_group(window: QMainWindow, menu: QMenu, views: tuple[tuple[str, str], ...],
+                     on_view: Callable[[str], None]) -> dict[str, QAction]:
+    """A "View Mode" submenu of ``menu`` with one checkable action per ``(name, text)`` of ``views``."""
+    sub = QMenu("View &Mode", window)
+    menu.insertMenu(menu.actions()[0], sub)
+    group = QActionGroup(window)
+    group.setExclusive(True)
+    actions: dict[str, QAction] = {}
+    for name, text in views:
+        action = QAction(text, window)
+        action.setCheckable(True)
+        action.triggered.connect(lambda _checked=False, v=name: on_view(v))
+        group.addAction(action)
+        sub.addAction(action)
+        actions[name] = action
+    actions[views[0][0]].setChecked(True)
+    return actions
+
+
 def build_tool_group(window: QMainWindow, on_tool: Callable[[str], None]) -> dict[str, QAction]:
-    """Exclusive tool actions (keys W, B, P, X, F); the smart brush is on."""
+    """Exclusive tool actions (keys W, B, P, X, Shift+E); the smart brush is on."""
     return _exclusive_group(window, TOOLS, on_tool)[1]
 
 

@@ -16,16 +16,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
-from samcut.gui.overlay import (
-    PROPOSAL_TINT,
-    SELECTION_TINT,
-    contrasting_tint,
-    outline_levels,
-    outline_table,
-    sample_grid,
-    tint_rgba,
-)
+from samcut.gui.overlay import PROPOSAL_TINT, contrasting_tint, outline_levels, outline_table, sample_grid
 from samcut.gui.qimage import indexed_to_qimage, rgb_view, rgba_to_qimage
+from samcut.gui.view_modes import compose, overlay_selection
 from samcut.models.document.strokes import Stroke
 from samcut.models.editor.proposal import Proposal
 
@@ -77,6 +70,8 @@ class Canvas(QWidget):
         self._space = False
         self._cursor: QPointF | None = None
         self._overlay_cache: dict[str, tuple[tuple, QImage, QRectF]] = {}
+        self._sample_cache: dict[str, tuple[tuple, np.ndarray | None]] = {}
+        self.view_mode = "overlay"
         self.proposal_tint = PROPOSAL_TINT  # chosen per proposal to stand out from the image under it
         self._region: tuple[int, int, int, int] | None = None  # zoomed region in use, outlined
         self._trail: tuple[Stroke, ...] = ()  # the prompt's finished strokes, drawn faintly
@@ -91,6 +86,7 @@ class Canvas(QWidget):
         self._proposal = None
         self._region = None
         self._overlay_cache.clear()
+        self._sample_cache.clear()
         self._trail = ()
         self.proposal_tint = PROPOSAL_TINT
         self.cancel_drag()
@@ -106,11 +102,13 @@ class Canvas(QWidget):
     def set_selection(self, selection: np.ndarray | None) -> None:
         self._selection = selection
         self._overlay_cache.pop("selection", None)
+        self._sample_cache.pop("selection", None)
         self.update()
 
     def set_proposal(self, proposal: Proposal | None) -> None:
         self._proposal = proposal
         self._overlay_cache.pop("proposal", None)
+        self._sample_cache.pop("proposal", None)
         self.update()
 
     def set_trail(self, strokes: tuple[Stroke, ...]) -> None:
@@ -167,6 +165,7 @@ class Canvas(QWidget):
 
     def _view_changed(self) -> None:
         self._overlay_cache.clear()
+        self._sample_cache.clear()
         self.viewChanged.emit()
         self.update()
 
@@ -183,31 +182,73 @@ class Canvas(QWidget):
         return x0, y0, x1, y1
 
     # painting ----------------------------------------------------------------------------
-    def _overlay(self, name: str) -> tuple[QImage, QRectF] | None:
-        """The named overlay for the visible region, sampled at screen resolution and cached."""
+    def _sampled(self, name: str) -> tuple[tuple, np.ndarray | None]:
+        """The named mask sampled once per screen pixel of the visible region (``uint8`` for the
+        selection, bool for the proposal; None when empty), cached per view and per mask. Every
+        view mode is drawn from these: switching mode never upsamples a mask again."""
         source = self._selection if name == "selection" else self._proposal
-        if source is None or self._image_size is None:
-            return None
-        h, w = self._image_size
         x0, y0, x1, y1 = self.visible_image_rect()
         key = (id(source), x0, y0, x1, y1, self.width(), self.height())
+        cached = self._sample_cache.get(name)
+        if cached and cached[0] == key:
+            return cached
+        sampled = None
+        if source is not None and self._image_size is not None:
+            h, w = self._image_size
+            rows, cols = sample_grid(y0, y1, self.scale, h), sample_grid(x0, x1, self.scale, w)
+            if rows.size and cols.size:
+                sampled = (self._selection[np.ix_(rows, cols)] if name == "selection"
+                           else self._proposal.mask(rows, cols))
+                if not sampled.any():
+                    sampled = None
+                elif name == "proposal":
+                    self.proposal_tint = self._tint_for(sampled, rows, cols)
+        self._sample_cache[name] = (key, sampled)
+        return key, sampled
+
+    def _overlay(self, name: str) -> tuple[QImage, QRectF] | None:
+        """The overlay view's layer ``name``, from the sampled mask, cached."""
+        key, sampled = self._sampled(name)
+        key = (*key, self.proposal_tint)
         cached = self._overlay_cache.get(name)
         if cached and cached[0] == key:  # an empty overlay is cached too (as None)
             return None if cached[1] is None else (cached[1], cached[2])
-        rows = sample_grid(y0, y1, self.scale, h)
-        cols = sample_grid(x0, x1, self.scale, w)
         image = None
-        if rows.size and cols.size and name == "selection":
-            sampled = self._selection[np.ix_(rows, cols)]
-            if sampled.any():
-                image = rgba_to_qimage(tint_rgba(sampled, SELECTION_TINT, 90, outline=True, dashed=True))
-        elif rows.size and cols.size:  # redrawn at every stroke: colour-table indices, expanded by Qt
-            mask = self._proposal.mask(rows, cols)
-            self.proposal_tint = self._tint_for(mask, rows, cols)
-            image = indexed_to_qimage(outline_levels(mask), outline_table(self.proposal_tint, 110))
+        if sampled is not None and name == "selection":
+            image = rgba_to_qimage(overlay_selection(sampled))
+        elif sampled is not None:  # redrawn at every stroke: colour-table indices, expanded by Qt
+            image = indexed_to_qimage(outline_levels(sampled), outline_table(self.proposal_tint, 110))
         rect = self._visible_span()[4]  # the same [lo, hi) spans that sample_grid covered
         self._overlay_cache[name] = (key, image, rect)
         return None if image is None else (image, rect)
+
+    def _composed(self) -> tuple[QImage, QRectF] | None:
+        """Every view but the overlay: one image from both sampled masks (``view_modes.compose``)."""
+        sel_key, selection = self._sampled("selection")
+        prop_key, proposal = self._sampled("proposal")
+        rect = self._visible_span()[4]
+        key = (sel_key, prop_key, self.view_mode, self.proposal_tint)
+        cached = self._overlay_cache.get("composed")
+        if cached and cached[0] == key:
+            return None if cached[1] is None else (cached[1], cached[2])
+        shape = (selection if selection is not None else proposal).shape if (
+            selection is not None or proposal is not None) else self._sampled_shape()
+        rgba = compose(self.view_mode, selection, proposal, self.proposal_tint, shape,
+                       (int(rect.x()), int(rect.y())))
+        image = None if rgba is None else rgba_to_qimage(rgba)
+        self._overlay_cache["composed"] = (key, image, rect)
+        return None if image is None else (image, rect)
+
+    def _sampled_shape(self) -> tuple[int, int]:
+        h, w = self._image_size
+        x0, y0, x1, y1 = self.visible_image_rect()
+        return int(sample_grid(y0, y1, self.scale, h).size), int(sample_grid(x0, x1, self.scale, w).size)
+
+    def set_view_mode(self, mode: str) -> None:
+        """Show the selection and proposal as view ``mode`` (``view_modes.VIEW_NAMES``)."""
+        if mode != self.view_mode:
+            self.view_mode = mode
+            self.update()
 
     def _tint_for(self, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[int, int, int]:
         """The proposal colour that contrasts with the image under the proposal (about 4000 samples)."""
@@ -256,11 +297,12 @@ class Canvas(QWidget):
             x0, y0, x1, y1, rect = self._visible_span()
             if x1 > x0 and y1 > y0:
                 painter.drawImage(rect, self._photo, QRectF(x0, y0, x1 - x0, y1 - y0))
-        for name in ("selection", "proposal"):
-            overlay = self._overlay(name)
-            if overlay is not None:
-                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-                painter.drawImage(overlay[1], overlay[0])
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        layers = [self._overlay("selection"), self._overlay("proposal")] if self.view_mode == "overlay" \
+            else [self._composed()]
+        for layer in layers:
+            if layer is not None:
+                painter.drawImage(layer[1], layer[0])
         if self._region is not None:
             painter.setPen(QPen(QColor(255, 210, 80, 160), 1, Qt.PenStyle.DashDotLine))
             x0, y0, x1, y1 = self._region
@@ -398,4 +440,5 @@ class Canvas(QWidget):
         if self._image_size is not None and event.oldSize().width() <= 0:
             self.fit()
         self._overlay_cache.clear()
+        self._sample_cache.clear()
         super().resizeEvent(event)

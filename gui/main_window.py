@@ -16,13 +16,14 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QInputDialog, QMainWindow, QMessageBox, QWidget
 
 from samcut.gui import dialogs
-from samcut.gui.actions import build_actions
+from samcut.gui.actions import build_actions, build_view_group
 from samcut.gui.canvas import ZOOM_STEP, Canvas
 from samcut.gui.chrome import StatusPanel, build_toolbars
 from samcut.gui.engine_bridge import EngineBridge
 from samcut.gui.file_actions import FileActions
 from samcut.gui.region_controller import RegionController
 from samcut.gui.tasks import TaskRunner
+from samcut.gui.view_modes import VIEW_MODES, VIEW_NAMES, next_view
 from samcut.models.document.imageio import LoadedImage
 from samcut.models.document.preferences import Preferences
 from samcut.models.document.selection import Mode
@@ -78,6 +79,10 @@ class MainWindow(QMainWindow):
             action.toggled.connect(slot)
         if bridge is not None:
             self.attach_bridge(bridge)
+        view_menu = self.actions_by_name["view_menu"].menu()
+        self.view_actions = build_view_group(self, view_menu, VIEW_MODES, self.set_view)
+        self.set_view(self.preferences.view_mode if self.preferences.view_mode in VIEW_NAMES else "overlay",
+                      remember=False)
         self.files.refresh_recent()
         self._redraw()
         if self.preferences.notice:
@@ -119,6 +124,8 @@ class MainWindow(QMainWindow):
             "zoom_in": lambda: self._zoom(ZOOM_STEP), "zoom_out": lambda: self._zoom(1 / ZOOM_STEP),
             "encode_view": lambda: self.regions.encode_view(force=True), "about": lambda: dialogs.show_about(self),
             "install_model": lambda: dialogs.install_model(self),
+            "cycle_view": lambda: self.set_view(next_view(self.canvas.view_mode)),
+            "previous_view": lambda: self.set_view(next_view(self.canvas.view_mode, -1)),
         }
 
     # images ---------------------------------------------------------------------------------
@@ -195,6 +202,17 @@ class MainWindow(QMainWindow):
         if self.editor is not None:
             self.editor.refine_brush(path, radius) if tool == "refine" else self.editor.paint(path, radius, add)
             self._redraw()
+
+    def set_view(self, mode: str, remember: bool = True) -> None:
+        """Show the selection and proposal as view ``mode`` (F cycles); remembered for next time."""
+        self.canvas.set_view_mode(mode)
+        self.view_actions[mode].setChecked(True)
+        label = dict(VIEW_MODES)[mode].replace("&", "")
+        if remember:
+            self.status.say(f"View: {label} (F for the next view)", 3000)
+            if self.preferences.view_mode != mode:
+                self.preferences.view_mode = mode
+                self.files.save_preferences()
 
     def set_tool(self, tool: str) -> None:
         self.canvas.tool = tool

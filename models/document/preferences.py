@@ -33,6 +33,7 @@ def cache_dir() -> Path:
 FIELD_RULES: dict[str, tuple[type, float | None, float | None]] = {
     "threads": (int, 0, 256), "memory_cache": (int, 1, 64), "disk_cache": (int, 0, 1000),
     "model_dir": (str, None, None), "recent_files": (list, None, None), "decontaminate": (bool, None, None),
+    "view_mode": (str, None, None), "hover_preview": (bool, None, None),
 }
 
 
@@ -63,6 +64,8 @@ class Preferences:
     model_dir: str = ""
     recent_files: list[str] = field(default_factory=list)
     decontaminate: bool = False  # cutouts: remove the background's colour from soft edges
+    view_mode: str = "overlay"   # how the selection is shown (the window checks the name)
+    hover_preview: bool = True   # Smart Brush: the object under the pointer shows before a click
     notice: str | None = field(default=None, compare=False, repr=False)  # set by load(): what was reset
 
     @classmethod
