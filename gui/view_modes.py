@@ -79,15 +79,17 @@ def compose(mode: str, selection: np.ndarray | None, proposal: np.ndarray | None
         if proposal is not None:
             _outline(out, proposal, proposal_tint, dashed=False)
         return out
-    kept = _combined(selection, proposal, shape)
-    if mode == "mask":
+    if mode == "mask":  # the selection white on black; a proposal not applied yet, light grey
         out = np.empty((*shape, 4), np.uint8)
-        grey = kept if proposal is None else np.where(proposal & (kept < 255), 160, kept).astype(np.uint8)
+        grey = _combined(selection, None, shape)
+        if proposal is not None:
+            grey = np.where(proposal, np.maximum(grey, 160), grey).astype(np.uint8)
         out[..., :3] = grey[..., None]
         out[..., 3] = 255
         if proposal is not None:
             _outline(out, proposal, proposal_tint, dashed=False)
         return out
+    kept = _combined(selection, proposal, shape)
     out = np.empty((*shape, 4), np.uint8)
     out[..., :3] = _background(mode, shape, origin)
     out[..., 3] = 255 - kept  # the photo shows through where it is kept (soft edges blend)
