@@ -71,6 +71,8 @@ MENUS: dict[str, list[ActionSpec | None]] = {
         ActionSpec("cycle_view", "&Next View Mode", ("F",),
                    "Overlay, marching ants, on black, on white, on checkerboard, mask (as in Select and Mask)"),
         ActionSpec("previous_view", "Pre&vious View Mode", ("Shift+F",)),
+        ActionSpec("hover_preview", "&Hover Preview", (),
+                   "Smart Brush: show the object under the pointer before you click"),
         None,
         ActionSpec("encode_view", "&Encode Visible Region", ("Ctrl+E",),
                    "Encode what you see at the model's full resolution: finer masks, small objects found"),

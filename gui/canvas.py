@@ -23,6 +23,7 @@ from samcut.models.document.strokes import Stroke
 from samcut.models.editor.proposal import Proposal
 
 ZOOM_STEP = 1.25
+HOVER_ALPHA = 55  # the hover preview's fill: half the proposal's
 PIXEL_BRUSHES = {"paint": QColor(80, 200, 255, 110), "erase": QColor(255, 90, 90, 110),
                  "refine": QColor(255, 220, 60, 110)}
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
@@ -71,6 +72,7 @@ class Canvas(QWidget):
         self._cursor: QPointF | None = None
         self._overlay_cache: dict[str, tuple[tuple, QImage, QRectF]] = {}
         self._sample_cache: dict[str, tuple[tuple, np.ndarray | None]] = {}
+        self._hover: Proposal | None = None
         self.view_mode = "overlay"
         self.proposal_tint = PROPOSAL_TINT  # chosen per proposal to stand out from the image under it
         self._region: tuple[int, int, int, int] | None = None  # zoomed region in use, outlined
@@ -84,6 +86,7 @@ class Canvas(QWidget):
         self._image_size = None if rgb is None else (int(rgb.shape[0]), int(rgb.shape[1]))
         self._selection = None
         self._proposal = None
+        self._hover = None
         self._region = None
         self._overlay_cache.clear()
         self._sample_cache.clear()
@@ -110,6 +113,14 @@ class Canvas(QWidget):
         self._overlay_cache.pop("proposal", None)
         self._sample_cache.pop("proposal", None)
         self.update()
+
+    def set_hover(self, proposal: Proposal | None) -> None:
+        """What a click under the pointer would select, drawn lightly (None: nothing)."""
+        if proposal is not self._hover:
+            self._hover = proposal
+            self._overlay_cache.pop("hover", None)
+            self._sample_cache.pop("hover", None)
+            self.update()
 
     def set_trail(self, strokes: tuple[Stroke, ...]) -> None:
         """The prompt's finished strokes, drawn faintly until the proposal is applied or dropped
@@ -186,7 +197,7 @@ class Canvas(QWidget):
         """The named mask sampled once per screen pixel of the visible region (``uint8`` for the
         selection, bool for the proposal; None when empty), cached per view and per mask. Every
         view mode is drawn from these: switching mode never upsamples a mask again."""
-        source = self._selection if name == "selection" else self._proposal
+        source = {"selection": self._selection, "proposal": self._proposal, "hover": self._hover}[name]
         x0, y0, x1, y1 = self.visible_image_rect()
         key = (id(source), x0, y0, x1, y1, self.width(), self.height())
         cached = self._sample_cache.get(name)
@@ -198,7 +209,7 @@ class Canvas(QWidget):
             rows, cols = sample_grid(y0, y1, self.scale, h), sample_grid(x0, x1, self.scale, w)
             if rows.size and cols.size:
                 sampled = (self._selection[np.ix_(rows, cols)] if name == "selection"
-                           else self._proposal.mask(rows, cols))
+                           else source.mask(rows, cols))
                 if not sampled.any():
                     sampled = None
                 elif name == "proposal":
@@ -217,7 +228,8 @@ class Canvas(QWidget):
         if sampled is not None and name == "selection":
             image = rgba_to_qimage(overlay_selection(sampled))
         elif sampled is not None:  # redrawn at every stroke: colour-table indices, expanded by Qt
-            image = indexed_to_qimage(outline_levels(sampled), outline_table(self.proposal_tint, 110))
+            image = indexed_to_qimage(outline_levels(sampled),
+                                      outline_table(self.proposal_tint, 110 if name == "proposal" else HOVER_ALPHA))
         rect = self._visible_span()[4]  # the same [lo, hi) spans that sample_grid covered
         self._overlay_cache[name] = (key, image, rect)
         return None if image is None else (image, rect)
@@ -300,6 +312,8 @@ class Canvas(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         layers = [self._overlay("selection"), self._overlay("proposal")] if self.view_mode == "overlay" \
             else [self._composed()]
+        if self._hover is not None and not self.dragging:
+            layers.append(self._overlay("hover"))
         for layer in layers:
             if layer is not None:
                 painter.drawImage(layer[1], layer[0])

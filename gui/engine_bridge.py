@@ -4,6 +4,11 @@ Decode requests are throttled: the first goes out at once (leading edge); while 
 flight, newer requests replace each other and the newest goes out when it returns (trailing
 edge). Every result goes out with its request's prompt revision: whether it is still wanted is
 the editor's decision (``Editor.accept``), made there and nowhere else.
+
+Hover previews (the object a click would take, shown under the pointer) share that one decode
+in flight, at a lower priority: at most one hover is pending (the newest pointer position wins),
+it goes out only when no stroke is waiting, and a stroke that arrives while a hover is being
+decoded waits for that one decode and no more.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from samcut.models.document.preferences import Preferences, cache_dir
 from samcut.models.editor import DecodeRequest
 from samcut.models.engine.errors import EncodeCancelled
 from samcut.models.engine.service import DecodeResult, ImageHandle, SegmentationService
+from samcut.models.engine.types import Prompt
 
 
 class EngineBridge(QObject):
@@ -28,13 +34,14 @@ class EngineBridge(QObject):
     encodeFinished = Signal(int, float, bool)  # ticket, milliseconds, taken from a cache
     encodeFailed = Signal(int, str)        # ticket, message
     proposalReady = Signal(object, int)    # DecodeResult, the revision of the prompt it answers
+    hoverReady = Signal(object, object)    # DecodeResult, the (x, y) image point it answers
     decodeFailed = Signal(str)
     regionStarted = Signal(object)         # (x0, y0, x1, y1) being encoded
     regionReady = Signal(object, float)    # (x0, y0, x1, y1), milliseconds
     regionFailed = Signal(str)             # message; the whole-image encode still serves
     _encodeDone = Signal(object, float)    # (handle, started) from a worker thread
     _regionDone = Signal(object, float)    # (region handle, started) from a worker thread
-    _decodeDone = Signal(object, int)      # (future, revision) from a worker thread
+    _decodeDone = Signal(object, object)   # (future, revision or hover point) from a worker thread
 
     def __init__(self, service: SegmentationService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -43,6 +50,7 @@ class EngineBridge(QObject):
         self.region: ImageHandle | None = None  # the zoomed region being (or last) encoded
         self._in_flight: Future | None = None
         self._pending: tuple[DecodeRequest, ImageHandle] | None = None
+        self._pending_hover: tuple[float, float] | None = None
         self._closed = False
         self._encodeDone.connect(self._on_encode_done)
         self._decodeDone.connect(self._on_decode_done)
@@ -64,6 +72,7 @@ class EngineBridge(QObject):
     def open_image(self, rgb: np.ndarray) -> int:
         """Start encoding; returns the image's ticket. Pending decodes of the old image are dropped."""
         self._pending = None
+        self._pending_hover = None
         self._in_flight = None
         self.region = None
         self.handle = self.service.open_image(rgb)
@@ -130,17 +139,33 @@ class EngineBridge(QObject):
         if self.handle is None or self._closed:
             return
         frame = frame or self.handle
+        self._pending_hover = None  # the user is drawing: the pointer's object is not wanted now
         if self._in_flight is not None:
             self._pending = (request, frame)
             return
         self._submit(request, frame)
+
+    def request_hover(self, x: float, y: float) -> None:
+        """Ask what a click at image point ``(x, y)`` would select, once the encode is done; a
+        pending hover is replaced, and strokes always go first."""
+        if self.handle is None or self._closed or not self.handle.embedding.done():
+            return
+        if self._in_flight is not None or self._pending is not None:
+            self._pending_hover = (x, y)
+            return
+        self._submit_hover(x, y)
 
     def _submit(self, request: DecodeRequest, frame: ImageHandle) -> None:
         future = self.service.decode(frame, request.prompt)
         self._in_flight = future
         future.add_done_callback(lambda f: self._decodeDone.emit(f, request.revision))
 
-    def _on_decode_done(self, future: Future, revision: int) -> None:
+    def _submit_hover(self, x: float, y: float) -> None:
+        future = self.service.decode(self.handle, Prompt(points=[(x, y)], labels=[1]))
+        self._in_flight = future
+        future.add_done_callback(lambda f: self._decodeDone.emit(f, (x, y)))
+
+    def _on_decode_done(self, future: Future, answers: int | tuple[float, float]) -> None:
         if future is not self._in_flight:
             return  # sent before the image changed
         self._in_flight = None
@@ -150,16 +175,28 @@ class EngineBridge(QObject):
         except (CancelledError, EncodeCancelled):
             pass
         except Exception as exc:  # noqa: BLE001 - shown to the user
-            self.decodeFailed.emit(str(exc) or exc.__class__.__name__)
+            if not isinstance(answers, tuple):
+                self.decodeFailed.emit(str(exc) or exc.__class__.__name__)
         if self._pending is not None:
             (request, frame), self._pending = self._pending, None
             self._submit(request, frame)
-        if result is not None:
-            self.proposalReady.emit(result, revision)
+        elif self._pending_hover is not None:
+            point, self._pending_hover = self._pending_hover, None
+            self._submit_hover(*point)
+        if result is None:
+            return
+        if isinstance(answers, tuple):
+            self.hoverReady.emit(result, answers)
+        else:
+            self.proposalReady.emit(result, answers)
 
     def cancel_pending(self) -> None:
         """Forget the queued request (e.g. when the user drops or applies the proposal)."""
         self._pending = None
+
+    def cancel_hover(self) -> None:
+        """Forget a queued hover (the pointer left, a button went down)."""
+        self._pending_hover = None
 
     def close(self) -> None:
         """Stop the service; later requests are ignored (a timer may still fire after the window closed)."""

@@ -21,6 +21,7 @@ from samcut.gui.canvas import ZOOM_STEP, Canvas
 from samcut.gui.chrome import StatusPanel, build_toolbars
 from samcut.gui.engine_bridge import EngineBridge
 from samcut.gui.file_actions import FileActions
+from samcut.gui.hover import HoverPreview
 from samcut.gui.region_controller import RegionController
 from samcut.gui.tasks import TaskRunner
 from samcut.gui.view_modes import VIEW_MODES, VIEW_NAMES, next_view
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self.runner.busyChanged.connect(self.status.work_bar.setVisible)
         self.files = FileActions(self, self.actions_by_name["recent_menu"])
         self.regions = RegionController(self.canvas, self.status, self)
+        self.hover = HoverPreview(self, self.preferences.hover_preview)
         for name, handler in self._handlers().items():
             self.actions_by_name[name].triggered.connect(handler)
         self.canvas.strokeStarted.connect(self._on_stroke_started)
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self.canvas.brushFinished.connect(self._on_pixel_brush)
         self.canvas.viewChanged.connect(lambda: self.status.zoom_label.setText(f"{self.canvas.scale * 100:.0f}%"))
         for name, on, slot in (("auto_encode_view", True, lambda v: setattr(self.regions, "automatic", v)),
+                               ("hover_preview", self.preferences.hover_preview, self._set_hover_preview),
                                ("decontaminate", self.preferences.decontaminate, self._set_decontaminate)):
             action = self.actions_by_name[name]
             action.setCheckable(True)
@@ -98,6 +101,7 @@ class MainWindow(QMainWindow):
         bridge.proposalReady.connect(self._on_proposal)
         bridge.decodeFailed.connect(lambda msg: self.show_error("The mask could not be computed", msg))
         self.regions.attach(bridge)
+        self.hover.attach(bridge)
         if self.editor is not None:
             bridge.open_image(self.editor.image.model_rgb())
 
@@ -202,6 +206,12 @@ class MainWindow(QMainWindow):
         if self.editor is not None:
             self.editor.refine_brush(path, radius) if tool == "refine" else self.editor.paint(path, radius, add)
             self._redraw()
+
+    def _set_hover_preview(self, on: bool) -> None:
+        self.hover.set_enabled(on)
+        if self.preferences.hover_preview != on:
+            self.preferences.hover_preview = on
+            self.files.save_preferences()
 
     def set_view(self, mode: str, remember: bool = True) -> None:
         """Show the selection and proposal as view ``mode`` (F cycles); remembered for next time."""

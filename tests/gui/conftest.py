@@ -73,3 +73,17 @@ def fake_window(qtbot):
     win = make_window(qtbot, None, engine=FakeEngine())
     yield win
     close_discarding(win)
+
+
+@pytest.fixture()
+def window_on(qtbot):
+    """Make windows on a given engine (``window_on(engine)``); each is closed after the test."""
+    made = []
+
+    def make(engine):
+        made.append(make_window(qtbot, None, engine=engine))
+        return made[-1]
+
+    yield make
+    for win in made:
+        close_discarding(win)
