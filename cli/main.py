@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from samcut.cli import host, models_cmd, plugins_cmd, segment
+from samcut.cli import host, models_cmd, objects, plugins_cmd, segment
 from samcut.models.document.imageio import ImageError
 from samcut.models.engine import ModelError
 from samcut.models.store.convert import ConversionError
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samcut", description="Cut objects out of images with MobileSAM.")
     sub = parser.add_subparsers(dest="command")
     segment.add_arguments(sub.add_parser("segment", help="segment an image from clicks or a box, no window"))
+    objects.add_arguments(sub.add_parser("objects", help="find the image's objects: one mask file each, best first"))
     models_cmd.add_arguments(sub.add_parser("models", help="install, list, verify and export models"))
     host = sub.add_parser("host", help="answer a GIMP/Krita plug-in request (used by the plug-ins)")
     host.add_argument("request", help="request JSON file written by the plug-in")
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("segment", "models", "host", "plugins")
+COMMANDS = ("segment", "objects", "models", "host", "plugins")
 
 
 def run_gui(argv: list[str]) -> int:
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_gui(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"segment": segment.run, "models": models_cmd.run, "plugins": plugins_cmd.run,
+    handler = {"segment": segment.run, "objects": objects.run, "models": models_cmd.run, "plugins": plugins_cmd.run,
                "host": lambda a: host.run(a.request, a.models)}[args.command]
     try:
         return handler(args)

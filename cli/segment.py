@@ -75,6 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a click in image pixels; LABEL 1 includes (default), 0 excludes; repeatable. "
                              "Given like clicks in the app: the box first, then the points in order")
     parser.add_argument("--box", type=parse_box, metavar="X0,Y0,X1,Y1", help="a box around the object")
+    parser.add_argument("--subject", action="store_true",
+                        help="the image's main subject, from the Object Finder (instead of points or a box)")
     parser.add_argument("--models", type=resolve_model, metavar="DIR|NAME",
                         help="a model folder, or the name of an installed model (default: the official model)")
     parser.add_argument("--mask", type=Path, metavar="OUT.png",
@@ -116,6 +118,19 @@ def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
         service.close()
 
 
+def subject_mask(image: LoadedImage, models: Path | None, cache: bool = True) -> np.ndarray:
+    """``uint8`` 0/255 mask of the image's main subject (``finder.main_subject``)."""
+    from samcut.cli.objects import image_objects, object_mask
+    from samcut.cli.progress import ProgressBar
+    from samcut.models.engine.finder import main_subject
+
+    objects, input_size = image_objects(image, models, cache, ProgressBar("finding objects", unit="points"))
+    subject = main_subject(objects, image.size)
+    if subject is None:
+        raise ValueError(f"no object was found in {image.size[1]}x{image.size[0]} image")
+    return object_mask(subject, input_size, image.size)
+
+
 def check_output(option: str, path: Path | None) -> None:
     """Before any work: an output's extension must name a format it can be written in (PNG, TIFF,
     WebP; BMP for masks) and its folder must exist and be writable."""
@@ -148,16 +163,21 @@ def check_prompt(points: list[tuple[float, float, int]], box: tuple[float, float
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.point and args.box is None:
-        raise ValueError("segment: give at least one --point or a --box")
+    if args.subject and (args.point or args.box is not None):
+        raise ValueError("segment: --subject finds the object itself; give it without --point or --box")
+    if not args.point and args.box is None and not args.subject:
+        raise ValueError("segment: give at least one --point, a --box, or --subject")
     if args.mask is None and args.cutout is None:
         raise ValueError("segment: give --mask OUT.png and/or --cutout OUT.png")
     for option, out in (("--mask", args.mask), ("--cutout", args.cutout)):
         check_output(option, out)
     image = load_image(args.image, args.max_pixels, args.max_memory)
-    check_prompt(args.point, args.box, image.size)
-    mask = segment_image(image, args.point, args.box, args.models, args.threads, args.candidate, args.refine,
-                         cache=not args.no_cache)
+    if args.subject:
+        mask = subject_mask(image, args.models, cache=not args.no_cache)
+    else:
+        check_prompt(args.point, args.box, image.size)
+        mask = segment_image(image, args.point, args.box, args.models, args.threads, args.candidate, args.refine,
+                             cache=not args.no_cache)
     if args.mask is not None:
         save_mask(args.mask, mask)
     if args.cutout is not None:

@@ -53,6 +53,7 @@ MENUS: dict[str, list[ActionSpec | None]] = {
     "&Select": [
         ActionSpec("select_all", "&All", ("Ctrl+A",)),
         ActionSpec("select_none", "&None", ("Ctrl+Shift+A",)),
+        ActionSpec("subject", "S&ubject", ("Ctrl+Alt+Shift+S",), "Propose the image's main subject (Enter applies it)"),
         ActionSpec("reselect", "&Reselect", ("Ctrl+Shift+D",),
                    "Bring back the selection this image had when it was last open"),
         ActionSpec("invert", "&Invert", ("Ctrl+I",)),

@@ -85,9 +85,10 @@ class StatusPanel:
         self.decode_label = QLabel("")
         self.work_bar = _busy_bar()
         self.message_label = QLabel("")
+        self.finder_label = QLabel("")  # the Object Finder's progress, then how many objects it found
         self.zoom_label = QLabel("")
-        for widget in (self.size_label, self.encoder_label, self.encode_bar, self.decode_label, self.work_bar,
-                       self.message_label):
+        for widget in (self.size_label, self.encoder_label, self.encode_bar, self.decode_label, self.finder_label,
+                       self.work_bar, self.message_label):
             status.addWidget(widget)
         status.addPermanentWidget(self.zoom_label)
         self._message_timer = QTimer(window)

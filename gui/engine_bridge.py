@@ -8,7 +8,8 @@ the editor's decision (``Editor.accept``), made there and nowhere else.
 Hover previews (the object a click would take, shown under the pointer) share that one decode
 in flight, at a lower priority: at most one hover is pending (the newest pointer position wins),
 it goes out only when no stroke is waiting, and a stroke that arrives while a hover is being
-decoded waits for that one decode and no more.
+decoded waits for that one decode and no more. The Object Finder's grid points come last of all,
+one at a time, only when nothing else waits.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ class EngineBridge(QObject):
     encodeFailed = Signal(int, str)        # ticket, message
     proposalReady = Signal(object, int)    # DecodeResult, the revision of the prompt it answers
     hoverReady = Signal(object, object)    # DecodeResult, the (x, y) image point it answers
+    finderStep = Signal(object, object, int)  # DecodeResult, its grid point (x, y), the image's ticket
     decodeFailed = Signal(str)
     regionStarted = Signal(object)         # (x0, y0, x1, y1) being encoded
     regionReady = Signal(object, float)    # (x0, y0, x1, y1), milliseconds
     regionFailed = Signal(str)             # message; the whole-image encode still serves
     _encodeDone = Signal(object, float)    # (handle, started) from a worker thread
     _regionDone = Signal(object, float)    # (region handle, started) from a worker thread
-    _decodeDone = Signal(object, object)   # (future, revision or hover point) from a worker thread
+    _decodeDone = Signal(object, object)   # (future, (kind, revision or point[, ticket])) from a worker thread
 
     def __init__(self, service: SegmentationService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +53,7 @@ class EngineBridge(QObject):
         self._in_flight: Future | None = None
         self._pending: tuple[DecodeRequest, ImageHandle] | None = None
         self._pending_hover: tuple[float, float] | None = None
+        self._pending_finder: tuple[float, float] | None = None
         self._closed = False
         self._encodeDone.connect(self._on_encode_done)
         self._decodeDone.connect(self._on_decode_done)
@@ -73,6 +76,7 @@ class EngineBridge(QObject):
         """Start encoding; returns the image's ticket. Pending decodes of the old image are dropped."""
         self._pending = None
         self._pending_hover = None
+        self._pending_finder = None
         self._in_flight = None
         self.region = None
         self.handle = self.service.open_image(rgb)
@@ -155,17 +159,30 @@ class EngineBridge(QObject):
             return
         self._submit_hover(x, y)
 
+    def request_finder(self, x: float, y: float) -> None:
+        """Decode the Object Finder's grid point ``(x, y)`` when nothing else is waiting."""
+        if self.handle is None or self._closed or not self.handle.embedding.done():
+            return
+        if self._in_flight is not None or self._pending is not None or self._pending_hover is not None:
+            self._pending_finder = (x, y)
+            return
+        self._submit_point("finder", x, y)
+
     def _submit(self, request: DecodeRequest, frame: ImageHandle) -> None:
         future = self.service.decode(frame, request.prompt)
         self._in_flight = future
-        future.add_done_callback(lambda f: self._decodeDone.emit(f, request.revision))
+        future.add_done_callback(lambda f: self._decodeDone.emit(f, ("proposal", request.revision)))
 
     def _submit_hover(self, x: float, y: float) -> None:
+        self._submit_point("hover", x, y)
+
+    def _submit_point(self, kind: str, x: float, y: float) -> None:
         future = self.service.decode(self.handle, Prompt(points=[(x, y)], labels=[1]))
         self._in_flight = future
-        future.add_done_callback(lambda f: self._decodeDone.emit(f, (x, y)))
+        ticket = self.handle.ticket
+        future.add_done_callback(lambda f: self._decodeDone.emit(f, (kind, (x, y), ticket)))
 
-    def _on_decode_done(self, future: Future, answers: int | tuple[float, float]) -> None:
+    def _on_decode_done(self, future: Future, answers: tuple) -> None:
         if future is not self._in_flight:
             return  # sent before the image changed
         self._in_flight = None
@@ -175,7 +192,7 @@ class EngineBridge(QObject):
         except (CancelledError, EncodeCancelled):
             pass
         except Exception as exc:  # noqa: BLE001 - shown to the user
-            if not isinstance(answers, tuple):
+            if answers[0] == "proposal":
                 self.decodeFailed.emit(str(exc) or exc.__class__.__name__)
         if self._pending is not None:
             (request, frame), self._pending = self._pending, None
@@ -183,12 +200,19 @@ class EngineBridge(QObject):
         elif self._pending_hover is not None:
             point, self._pending_hover = self._pending_hover, None
             self._submit_hover(*point)
+        elif self._pending_finder is not None:
+            point, self._pending_finder = self._pending_finder, None
+            self._submit_point("finder", *point)
         if result is None:
+            if answers[0] == "finder":  # cancelled or failed: the finder asks again when idle
+                self.finderStep.emit(None, answers[1], answers[2])
             return
-        if isinstance(answers, tuple):
-            self.hoverReady.emit(result, answers)
+        if answers[0] == "hover":
+            self.hoverReady.emit(result, answers[1])
+        elif answers[0] == "finder":
+            self.finderStep.emit(result, answers[1], answers[2])
         else:
-            self.proposalReady.emit(result, answers)
+            self.proposalReady.emit(result, answers[1])
 
     def cancel_pending(self) -> None:
         """Forget the queued request (e.g. when the user drops or applies the proposal)."""
@@ -197,6 +221,12 @@ class EngineBridge(QObject):
     def cancel_hover(self) -> None:
         """Forget a queued hover (the pointer left, a button went down)."""
         self._pending_hover = None
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight and nothing waiting."""
+        return (self._in_flight is None and self._pending is None and self._pending_hover is None
+                and self._pending_finder is None)
 
     def close(self) -> None:
         """Stop the service; later requests are ignored (a timer may still fire after the window closed)."""

@@ -30,6 +30,7 @@ class HoverPreview(QObject):
         self.pointer: tuple[float, float] | None = None
         self.asked_at: dict[tuple[float, float], float] = {}
         self.latencies_ms: list[float] = []  # pointer move -> preview set, for the bench and tests
+        self._shown_object: object = None  # the found object the preview shows, if it is one
         window.canvas.hovered.connect(self.on_pointer)
         window.canvas.strokeStarted.connect(lambda _x, _y: self.clear())
         window.canvas.boxDrawn.connect(lambda _box: self.clear())
@@ -58,6 +59,21 @@ class HoverPreview(QObject):
             self.clear()
             return
         self.pointer = (x, y)
+        if self.window.finder.objects is not None:  # the objects are known: no decode at all
+            started = time.perf_counter()
+            found = self.window.finder.under(x, y)
+            if found is self._shown_object and found is not None:
+                return  # the same object: nothing to redraw
+            self._shown_object = found
+            if found is None:
+                self.window.canvas.set_hover(None)
+            else:
+                result = self.window.finder.result_for(found)
+                self.window.canvas.set_hover(Proposal(result.low_res_logits, result.scores, result.default,
+                                                      result.input_size, result.original_size, (0, 0),
+                                                      self.window.editor.size))
+            self.latencies_ms.append((time.perf_counter() - started) * 1000)
+            return
         self.asked_at[(x, y)] = time.perf_counter()
         if len(self.asked_at) > 64:  # only the newest few can still be answered
             self.asked_at = dict(list(self.asked_at.items())[-16:])
@@ -77,6 +93,7 @@ class HoverPreview(QObject):
 
     def clear(self) -> None:
         self.pointer = None
+        self._shown_object = None
         self.window.canvas.set_hover(None)
         if self.window.bridge is not None:
             self.window.bridge.cancel_hover()

@@ -21,6 +21,7 @@ from samcut.gui.canvas import ZOOM_STEP, Canvas
 from samcut.gui.chrome import StatusPanel, build_toolbars
 from samcut.gui.engine_bridge import EngineBridge
 from samcut.gui.file_actions import FileActions
+from samcut.gui.finder import FinderRun
 from samcut.gui.hover import HoverPreview
 from samcut.gui.region_controller import RegionController
 from samcut.gui.tasks import TaskRunner
@@ -34,7 +35,7 @@ from samcut.models.engine.service import DecodeResult
 
 PROPOSAL_ACTIONS = ("commit", "commit_add", "commit_subtract", "commit_intersect", "next_candidate",
                     "prev_candidate", "drop")
-IMAGE_ACTIONS = ("save_cutout", "save_mask", "copy_cutout", "select_all", "select_none", "invert", "grow",
+IMAGE_ACTIONS = ("save_cutout", "save_mask", "copy_cutout", "select_all", "select_none", "subject", "invert", "grow",
                  "shrink", "feather", "smooth", "undo", "redo", "fit", "actual_size", "zoom_in", "zoom_out")
 
 
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self, self.actions_by_name["recent_menu"])
         self.regions = RegionController(self.canvas, self.status, self)
         self.hover = HoverPreview(self, self.preferences.hover_preview)
+        self.finder = FinderRun(self)
         for name, handler in self._handlers().items():
             self.actions_by_name[name].triggered.connect(handler)
         self.canvas.strokeStarted.connect(self._on_stroke_started)
@@ -102,6 +104,7 @@ class MainWindow(QMainWindow):
         bridge.decodeFailed.connect(lambda msg: self.show_error("The mask could not be computed", msg))
         self.regions.attach(bridge)
         self.hover.attach(bridge)
+        self.finder.attach(bridge)
         if self.editor is not None:
             bridge.open_image(self.editor.image.model_rgb())
 
@@ -128,6 +131,7 @@ class MainWindow(QMainWindow):
             "zoom_in": lambda: self._zoom(ZOOM_STEP), "zoom_out": lambda: self._zoom(1 / ZOOM_STEP),
             "encode_view": lambda: self.regions.encode_view(force=True), "about": lambda: dialogs.show_about(self),
             "install_model": lambda: dialogs.install_model(self),
+            "subject": self.select_subject,
             "cycle_view": lambda: self.set_view(next_view(self.canvas.view_mode)),
             "previous_view": lambda: self.set_view(next_view(self.canvas.view_mode, -1)),
         }
@@ -191,9 +195,30 @@ class MainWindow(QMainWindow):
 
     def _on_stroke_finished(self, stroke: Stroke) -> None:
         if self.editor is not None:
+            first_click = self.editor.prompt.empty and len(set(stroke.path)) == 1
             self.editor.add_stroke(stroke)
-            self._decode()
+            found = self.finder.under(*stroke.path[0]) if first_click and self.hover.enabled else None
+            if found is not None and self.editor.frame is None:  # the highlighted object is taken
+                self.editor.accept(self.editor.revision, self.finder.result_for(found))
+            else:
+                self._decode()
             self._redraw(selection=False)
+
+    def select_subject(self) -> None:
+        """Select > Subject: the Object Finder's main subject becomes the proposal (as if clicked)."""
+        if self.editor is None:
+            return
+        found = self.finder.subject()
+        if found is None:
+            self.status.say("Still finding the image's objects… try again in a moment" if self.finder.objects is None
+                            else "No object found in this image", 5000)
+            return
+        if not self.editor.prompt.empty or self.editor.proposal is not None:
+            self.drop_proposal()
+        self.editor.begin_stroke()
+        self.editor.add_stroke(Stroke((found.point,), positive=True))
+        self.editor.accept(self.editor.revision, self.finder.result_for(found))
+        self._redraw(selection=False)
 
     def _on_box(self, box: tuple[float, float, float, float]) -> None:
         if self.editor is not None:

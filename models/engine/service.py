@@ -27,6 +27,7 @@ import numpy as np
 
 from samcut.models.engine.cancellation import Cancellation
 from samcut.models.engine.candidates import default_token
+from samcut.models.engine.finder import FoundObject, from_arrays, to_arrays
 from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.prompt_agreement import points_honoured
 from samcut.models.engine.types import ImageEmbedding, Prompt
@@ -51,6 +52,7 @@ class ImageHandle:
     embedding: Future
     origin: tuple[int, int] = (0, 0)
     source: list[str] = field(default_factory=list, compare=False)  # "encoder", "memory" or "disk" once done
+    cache_key: list[str] = field(default_factory=list, compare=False)  # the pixels' content key, once hashed
 
     @property
     def from_cache(self) -> bool:
@@ -94,6 +96,14 @@ def image_key(rgb: np.ndarray) -> str:
 
 def _features_digest(features: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(features).data, digest_size=16).hexdigest()
+
+
+def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(arrays[name]).data)
+    return digest.hexdigest()
 
 
 def model_cache_id(manifest: dict) -> str:
@@ -140,6 +150,33 @@ class EmbeddingDiskCache:
             pass
         return ImageEmbedding(features, original, input_size)
 
+    def _objects_path(self, key: str) -> Path:
+        return self.folder / f"{key}.objects.npz"
+
+    def get_objects(self, key: str) -> list[FoundObject] | None:
+        """The Object Finder's objects stored with ``key``'s embedding; a damaged file is deleted."""
+        path = self._objects_path(key)
+        if not path.is_file() or not self._path(key).is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: np.asarray(data[name]) for name in data.files}
+            if str(arrays.pop("checksum")) != _arrays_digest(arrays):
+                raise ValueError("checksum")
+            return from_arrays(arrays)
+        except Exception:  # noqa: BLE001 - only a cache
+            path.unlink(missing_ok=True)
+            return None
+
+    def put_objects(self, key: str, objects: list[FoundObject]) -> None:
+        arrays = to_arrays(objects)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(self._objects_path(key),
+                         lambda fh: np.savez_compressed(fh, checksum=_arrays_digest(arrays), **arrays))
+        except OSError:
+            pass
+
     def put(self, key: str, emb: ImageEmbedding) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -147,9 +184,11 @@ class EmbeddingDiskCache:
                                                               original_size=emb.original_size,
                                                               input_size=emb.input_size,
                                                               checksum=_features_digest(emb.features)))
-            files = sorted(self.folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+            files = sorted((p for p in self.folder.glob("*.npz") if not p.name.endswith(".objects.npz")),
+                           key=lambda p: p.stat().st_mtime, reverse=True)
             for old in files[self.max_files:]:
                 old.unlink(missing_ok=True)
+                old.with_name(old.name.replace(".npz", ".objects.npz")).unlink(missing_ok=True)
         except OSError:
             pass  # a cache that cannot be written is only slower
 
@@ -165,6 +204,7 @@ class SegmentationService:
         self._encode_lane = Lane("encode", inline=synchronous)
         self._decode_lane = Lane("decode", inline=synchronous)
         self._cache: OrderedDict[str, ImageEmbedding] = OrderedDict()
+        self._objects: dict[str, list[FoundObject]] = {}  # the finder's objects of images in _cache
         self._lock = threading.Lock()
         self._tickets = itertools.count(1)
         self._generations = itertools.count(1)
@@ -182,8 +222,9 @@ class SegmentationService:
         cancel = Cancellation()
         ticket = next(self._tickets)
         source: list[str] = []
-        future = self._encode_lane.submit(self._encode_job, rgb, cancel, True, source)
-        handle = ImageHandle(ticket, (int(rgb.shape[0]), int(rgb.shape[1])), future, source=source)
+        keys: list[str] = []
+        future = self._encode_lane.submit(self._encode_job, rgb, cancel, True, source, keys)
+        handle = ImageHandle(ticket, (int(rgb.shape[0]), int(rgb.shape[1])), future, source=source, cache_key=keys)
         self._current = (handle, cancel)
         return handle
 
@@ -218,11 +259,13 @@ class SegmentationService:
         self._current = self._current_region = None
 
     def _encode_job(self, rgb: np.ndarray, cancel: Cancellation, persist: bool = True,
-                    source: list[str] | None = None) -> ImageEmbedding:
+                    source: list[str] | None = None, keys: list[str] | None = None) -> ImageEmbedding:
         """Encode, or take from the caches; only ``persist`` results go to the disk cache (zoomed
         regions stay in memory: they follow the view and would push whole images out of the disk
         cache)."""
         key = image_key(rgb)
+        if keys is not None:
+            keys.append(key)
         source = source if source is not None else []
         with self._lock:
             if key in self._cache:
@@ -241,8 +284,35 @@ class SegmentationService:
         with self._lock:
             self._cache[key] = emb
             while len(self._cache) > self.memory_cache:
-                self._cache.popitem(last=False)
+                dropped, _ = self._cache.popitem(last=False)
+                self._objects.pop(dropped, None)
         return emb
+
+    # the Object Finder's results, kept with the embedding ------------------------------------
+    def objects_for(self, handle: ImageHandle) -> list[FoundObject] | None:
+        """The objects found earlier in ``handle``'s image (memory, then disk), or None. Call once
+        the handle is encoded; it reads a small file at most."""
+        if not handle.cache_key or handle.origin != (0, 0):
+            return None
+        key = handle.cache_key[0]
+        with self._lock:
+            if key in self._objects:
+                return self._objects[key]
+        found = self.disk_cache.get_objects(key) if self.disk_cache else None
+        if found is not None:
+            with self._lock:
+                self._objects[key] = found
+        return found
+
+    def store_objects(self, handle: ImageHandle, objects: list[FoundObject]) -> None:
+        """Keep ``objects`` with ``handle``'s embedding, in memory and on disk."""
+        if not handle.cache_key or handle.origin != (0, 0):
+            return
+        key = handle.cache_key[0]
+        with self._lock:
+            self._objects[key] = objects
+        if self.disk_cache:
+            self.disk_cache.put_objects(key, objects)
 
     # decode lane -------------------------------------------------------------------------
     def decode(self, handle: ImageHandle, prompt: Prompt) -> Future:

@@ -1,0 +1,151 @@
+"""The Object Finder in the app: after an image is encoded, its objects are found in the
+background, one grid point per decode, at the lowest priority.
+
+A step is asked for only when the decode lane is idle and the user has not touched the canvas
+for ``QUIET_S``: strokes and hover previews always go first, and the finder resumes by itself
+once the user pauses. The objects are kept with the embedding (memory and disk), so reopening an
+image finds them at once. Once found, hovering needs no decode (``HoverPreview``), a click on a
+highlighted object takes it, and Select > Subject proposes the main one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from samcut.models.engine.finder import FoundObject, ObjectFinder, main_subject, object_under
+from samcut.models.engine.service import DecodeResult
+
+QUIET_S = 0.3
+
+
+def object_result(obj: FoundObject, input_size: tuple[int, int], original_size: tuple[int, int]) -> DecodeResult:
+    """A found object dressed as a decoder answer (all four tokens the object), for the editor."""
+    logits = np.repeat(obj.logits()[None], 4, axis=0)
+    scores = np.full(4, obj.score, np.float32)
+    return DecodeResult(0, 0, logits, scores, 1, input_size, original_size, 0.0)
+
+
+class FinderRun(QObject):
+    """Finds the open image's objects for ``window`` (a MainWindow); ``objects`` once done."""
+
+    found = Signal(int)  # how many objects
+
+    def __init__(self, window: Any) -> None:  # noqa: ANN401 - MainWindow
+        super().__init__(window)
+        self.window = window
+        self.objects: list[FoundObject] | None = None
+        self.ticket = 0
+        self.finder: ObjectFinder | None = None
+        self.input_size: tuple[int, int] | None = None
+        self.next_index = 0
+        self.decodes = 0
+        self.started = 0.0
+        self.elapsed_s = 0.0
+        self._last_input = 0.0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._step)
+        canvas = window.canvas
+        for signal in (canvas.strokeStarted, canvas.strokeMoved, canvas.boxDrawn, canvas.brushFinished):
+            signal.connect(self._touched)
+
+    def _touched(self, *_args: object) -> None:
+        self._last_input = time.perf_counter()
+
+    def attach(self, bridge: Any) -> None:  # noqa: ANN401 - EngineBridge
+        bridge.encodeFinished.connect(lambda ticket, _ms, _cached: self.start(ticket))
+        bridge.encodeStarted.connect(lambda _ticket: self.reset())
+        bridge.finderStep.connect(self._on_step)
+
+    def reset(self) -> None:
+        self.objects, self.finder, self.ticket = None, None, 0
+        self._timer.stop()
+        self.window.status.finder_label.setText("")
+
+    def start(self, ticket: int) -> None:
+        """The image ``ticket`` is encoded: take its objects from the cache, or start finding them."""
+        bridge = self.window.bridge
+        if bridge is None or bridge.handle is None or bridge.handle.ticket != ticket:
+            return
+        self.reset()
+        self.ticket = ticket
+        handle = bridge.handle
+        cached = bridge.service.objects_for(handle)
+        if cached is not None:
+            self._done(cached, "from the cache")
+            return
+        embedding = handle.embedding.result()
+        self.input_size = embedding.input_size
+        self.finder = ObjectFinder(embedding.original_size, embedding.input_size)
+        self.next_index, self.decodes, self.started = 0, 0, time.perf_counter()
+        self._timer.start(0)
+
+    def _step(self) -> None:
+        bridge = self.window.bridge
+        if self.finder is None or bridge is None or bridge.handle is None or bridge.handle.ticket != self.ticket:
+            return
+        quiet = time.perf_counter() - self._last_input
+        if quiet < QUIET_S or not bridge.idle:  # the user first
+            self._timer.start(int(max(0.05, QUIET_S - quiet) * 1000) if quiet < QUIET_S else 50)
+            return
+        if self.next_index >= len(self.finder.points):
+            self._finish()
+            return
+        bridge.request_finder(*self.finder.points[self.next_index])
+
+    def _on_step(self, result: DecodeResult | None, point: tuple[float, float], ticket: int) -> None:
+        if ticket != self.ticket or self.finder is None:
+            return
+        if result is not None:
+            self.finder.add(point, result.low_res_logits, result.scores)
+            self.decodes += 1
+        self.next_index += 1
+        total = len(self.finder.points)
+        self.window.status.finder_label.setText(f"Finding objects… {100 * self.next_index // total}%")
+        self._timer.start(0)
+
+    def _finish(self) -> None:
+        finder, ticket, bridge = self.finder, self.ticket, self.window.bridge
+        self.finder = None
+        self.elapsed_s = time.perf_counter() - self.started
+        handle = bridge.handle
+
+        def dedupe(_cancel: object) -> list[FoundObject]:
+            objects = finder.objects()
+            bridge.service.store_objects(handle, objects)
+            return objects
+
+        self.window.runner.run("finder", dedupe, lambda objects: ticket == self.ticket and self._done(objects),
+                               label="finding objects")
+
+    def _done(self, objects: list[FoundObject], how: str = "") -> None:
+        self.objects = objects
+        self.window.status.finder_label.setText(f"{len(objects)} objects" + (f" ({how})" if how else ""))
+        self.found.emit(len(objects))
+
+    # what the window asks ------------------------------------------------------------------
+    def under(self, x: float, y: float) -> FoundObject | None:
+        """The found object under image point ``(x, y)``, if the finder is done."""
+        editor = self.window.editor
+        if self.objects is None or editor is None or self.input_size is None and not self._sizes():
+            return None
+        return object_under(self.objects, (x, y), self.input_size, editor.size)
+
+    def _sizes(self) -> bool:
+        bridge = self.window.bridge
+        if bridge is None or bridge.handle is None or not bridge.handle.embedding.done():
+            return False
+        self.input_size = bridge.handle.embedding.result().input_size
+        return True
+
+    def subject(self) -> FoundObject | None:
+        editor = self.window.editor
+        return None if self.objects is None or editor is None else main_subject(self.objects, editor.size)
+
+    def result_for(self, obj: FoundObject) -> DecodeResult:
+        assert self.input_size is not None or self._sizes()
+        return object_result(obj, self.input_size, self.window.editor.size)
