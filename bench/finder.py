@@ -96,7 +96,8 @@ def main() -> None:
     window.finder.start = lambda _ticket: None  # first: hover while no objects are known
     window.files.open_path(path)
     deadline = time.perf_counter() + 120
-    while (window.bridge.handle is None or not window.bridge.handle.embedding.done()) and time.perf_counter() < deadline:
+    while ((window.bridge.handle is None or not window.bridge.handle.embedding.done())
+           and time.perf_counter() < deadline):
         app.processEvents()
         time.sleep(0.01)
     h, w = image.size

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QToolBar
 
 from samcut.gui.actions import build_mode_group, build_tool_group
+from samcut.gui.icons import tool_icon
 from samcut.models.document.selection import Mode
 
 
@@ -51,7 +52,10 @@ def build_toolbars(window: QMainWindow, actions: dict[str, QAction], on_mode: Ca
     palette.setMovable(False)
     window.addToolBar(Qt.ToolBarArea.LeftToolBarArea, palette)
     tool_actions = build_tool_group(window, on_tool)
-    for action in tool_actions.values():
+    palette.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    palette.setIconSize(QSize(24, 24))
+    for name, action in tool_actions.items():
+        action.setIcon(tool_icon(name))
         palette.addAction(action)
     palette.addSeparator()
     refine = palette.addAction("Refine Edges")

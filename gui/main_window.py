@@ -39,6 +39,15 @@ IMAGE_ACTIONS = ("save_cutout", "save_mask", "copy_cutout", "select_all", "selec
                  "shrink", "feather", "smooth", "undo", "redo", "fit", "actual_size", "zoom_in", "zoom_out")
 
 
+TOOL_HINTS = {
+    "smart": "Smart Brush: click or paint over what you want, right-drag over what you do not; Enter applies",
+    "box": "Box: drag a box around the object; Enter applies",
+    "paint": "Paint: add pixels to the selection (right-drag erases); [ and ] change the size",
+    "erase": "Erase: take pixels out of the selection (right-drag paints); [ and ] change the size",
+    "refine": "Refine Brush: brush over hair, fur or blur and the image decides the edge's alpha there",
+}
+
+
 class MainWindow(QMainWindow):
     """The app window. ``bridge`` may be None until a model is installed."""
 
@@ -145,6 +154,8 @@ class MainWindow(QMainWindow):
         self.last_selection = last_selection
         if last_selection is not None:
             self.status.say("This image's last selection is kept: Select > Reselect (Ctrl+Shift+D)", 10000)
+        else:
+            self.status.say(TOOL_HINTS[self.canvas.tool])
         self.regions.editor, self.regions.prompt_frame = self.editor, None
         self.canvas.set_image(image.rgb)
         h, w = image.size
@@ -252,6 +263,7 @@ class MainWindow(QMainWindow):
     def set_tool(self, tool: str) -> None:
         self.canvas.tool = tool
         self.bars.tool_actions[tool].setChecked(True)
+        self.status.say(TOOL_HINTS[tool])  # what the tool does, until the next message
 
     def set_mode(self, mode: Mode) -> None:
         """The mode chosen in the toolbar or by key (R, A, S, I): it stays."""

@@ -70,3 +70,19 @@ def test_f_cycles_the_view_and_it_is_remembered(qtbot, fake_window, tmp_path) ->
     window.actions_by_name["previous_view"].trigger()
     assert window.canvas.view_mode == "overlay"
     assert [s.toString() for s in window.actions_by_name["cycle_view"].shortcuts()] == ["F"]
+
+
+def test_first_time_clarity_icons_hints_and_the_empty_window(qtbot, fake_window, tmp_path) -> None:
+    window = fake_window
+    empty = grab_rgb(window.canvas)
+    assert (np.abs(empty.astype(int) - [48, 48, 52]).max(-1) > 60).sum() > 200  # the "Open an image…" text
+    for name, action in window.bars.tool_actions.items():
+        assert not action.icon().isNull(), name
+        pixels = action.icon().pixmap(24, 24).toImage()
+        assert any(pixels.pixelColor(x, y).alpha() > 0 for x in range(24) for y in range(24)), name
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (320, 240), (120, 90, 60)).save(path)
+    assert open_now(qtbot, window, path)
+    assert window.status.message_label.text().startswith("Smart Brush: click or paint")
+    window.bars.tool_actions["box"].trigger()
+    assert window.status.message_label.text().startswith("Box: drag a box")
