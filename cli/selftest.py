@@ -52,7 +52,10 @@ def run(models: Path | None = None, with_qt: bool = True) -> int:
 
     started = time.perf_counter()
     try:
-        folder = models or model_dir()
+        from samcut.models.document.preferences import Preferences
+
+        chosen = Preferences.load().model_dir  # the model the app uses (custom weights installed in the app)
+        folder = models or (Path(chosen) if chosen else model_dir())
         t0 = time.perf_counter()
         engine = SamEngine(folder)
         load_ms = (time.perf_counter() - t0) * 1000

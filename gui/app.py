@@ -32,7 +32,7 @@ def ensure_bridge(preferences: Preferences, folder: Path | None):  # noqa: ANN20
     try:
         return make_bridge(folder, preferences)
     except ModelError as first:
-        from samcut.gui.model_dialog import ModelDialog
+        from samcut.gui.model_dialog import ModelDialog, remember_model
 
         error = first
         dialog = ModelDialog()
@@ -46,16 +46,6 @@ def ensure_bridge(preferences: Preferences, folder: Path | None):  # noqa: ANN20
         QMessageBox.warning(None, "samcut: no model", f"{error}\n\nYou can look at images, but not select "
                                                       "objects, until a model is installed.")
         return None
-
-
-def remember_model(preferences: Preferences, folder: Path) -> None:
-    """Custom weights install in a folder of their own: the preferences remember it, so the next
-    start uses it too; the official model's folder is the default and leaves the preference empty."""
-    preferences.model_dir = "" if folder == model_dir() else str(folder)
-    try:
-        preferences.save()
-    except OSError:
-        pass  # preferences are a convenience
 
 
 def _startup_probe(window: MainWindow, target: str, started: float) -> None:

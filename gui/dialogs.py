@@ -22,7 +22,7 @@ def show_preferences(window: Any) -> None:  # noqa: ANN401 - MainWindow
 
 def install_model(window: Any) -> None:  # noqa: ANN401 - MainWindow
     """Help > Install Model…: the first-run dialog again; the installed model serves at once."""
-    from samcut.gui.model_dialog import ModelDialog
+    from samcut.gui.model_dialog import ModelDialog, remember_model
 
     dialog = ModelDialog(window)
     if not dialog.exec():
@@ -32,8 +32,6 @@ def install_model(window: Any) -> None:  # noqa: ANN401 - MainWindow
     except ModelError as exc:
         window.show_error("The model could not be loaded", str(exc))
         return
-    from samcut.gui.app import remember_model
-
     remember_model(window.preferences, Path(dialog.model_folder))
     if window.bridge is not None:
         window.bridge.close()

@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from samcut.gui.tasks import Task, TaskRunner
+from samcut.models.document.preferences import Preferences
 from samcut.models.store.download import ChecksumError, OfflineError
 from samcut.models.store.install import install
-from samcut.models.store.registry import MOBILE_SAM, ModelSpec
+from samcut.models.store.registry import MOBILE_SAM, ModelSpec, model_dir
 
 
 class _InstallWorker(QObject):
@@ -159,3 +160,13 @@ class ModelDialog(QDialog):
         self._cancel.set()
         self.runner.shutdown()  # the install stops at its next check of the cancel event
         super().closeEvent(event)
+
+
+def remember_model(preferences: Preferences, folder: Path) -> None:
+    """Custom weights install in a folder of their own: the preferences remember it, so the next
+    start uses it too; the official model's folder is the default and leaves the preference empty."""
+    preferences.model_dir = "" if folder == model_dir() else str(folder)
+    try:
+        preferences.save()
+    except OSError:
+        pass  # preferences are a convenience

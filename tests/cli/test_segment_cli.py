@@ -77,7 +77,7 @@ def test_missing_model_exit_2(photo, tmp_path) -> None:
 def test_bad_arguments(photo, tmp_path, test_model_dir) -> None:
     assert run_cli("segment", str(photo), "--point", "5;5", "--mask", "x.png").returncode == 2
     result = run_cli("segment", str(photo), "--models", str(test_model_dir), "--mask", str(tmp_path / "o.png"))
-    assert result.returncode == 2 and "at least one --point or a --box" in result.stderr
+    assert result.returncode == 2 and "at least one --point, a --box, or --subject" in result.stderr
 
 
 def test_unwritable_output(test_model_dir, photo, tmp_path) -> None:

@@ -178,7 +178,7 @@ def test_first_run_installs_from_file_in_the_app(bundle, display, tmp_path) -> N
         question = wait_for_window(display, "Not the official checkpoint", app)
         xdotool(display, "windowfocus", "--sync", question)
         xdotool(display, "key", "Return")
-        manifest = installed_model(home) / "manifest.json"
+        manifest = installed_model(home).with_name("mobile_sam_test") / "manifest.json"  # custom: its own name
         deadline = time.monotonic() + 60
         while not manifest.exists() or xdotool(display, "search", "--onlyvisible", "--name", "Install the MobileSAM"):
             assert time.monotonic() < deadline, "the model was not installed within 60 s"
