@@ -45,7 +45,7 @@ def answer_headless(request: Request, models: Path | None = None) -> Response:
     mask = segment_image(load_image(request.image), request.points, box, models)
     mask_path = str(Path(request.response).with_name("mask.png"))
     save_mask(mask_path, mask)
-    return Response(status="ok", mask=mask_path, mode=request.mode)
+    return Response(status="ok", mask=mask_path, mode=request.mode, output=request.output)
 
 
 class ServerSilent(RuntimeError):

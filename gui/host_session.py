@@ -55,13 +55,20 @@ class HostSession(QObject):
         self.apply_action = QAction(f"Apply to {host}", window)
         self.apply_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.apply_action.setStatusTip(f"Send the selection back to {host} (Ctrl+Enter)")
-        self.apply_action.triggered.connect(self.apply)
+        self.apply_action.triggered.connect(lambda: self.apply("selection"))
+        self.layer_action = QAction("Apply as New Layer", window)
+        self.layer_action.setStatusTip(f"Send the cut-out back to {host} as a new layer above this one")
+        self.layer_action.triggered.connect(lambda: self.apply("layer"))
+        self.mask_action = QAction("Apply as Layer Mask", window)
+        self.mask_action.setStatusTip(f"Send the selection back to {host} as this layer's "
+                                      + ("transparency mask" if request.host == "krita" else "layer mask"))
+        self.mask_action.triggered.connect(lambda: self.apply("mask"))
         self.cancel_action = QAction("Cancel", window)
         self.cancel_action.setStatusTip(f"Close without changing anything in {host}")
         self.cancel_action.triggered.connect(self.cancel)
         window.bars.host_toolbar.clear()
-        window.bars.host_toolbar.addAction(self.apply_action)
-        window.bars.host_toolbar.addAction(self.cancel_action)
+        for action in (self.apply_action, self.layer_action, self.mask_action, self.cancel_action):
+            window.bars.host_toolbar.addAction(action)
         window.bars.host_toolbar.setVisible(True)
         window.addAction(self.apply_action)
         window.close_hook = self.cancel
@@ -79,8 +86,9 @@ class HostSession(QObject):
         self.window.hide()
         self.finished.emit()
 
-    def apply(self) -> None:
-        """Send samcut's selection back (a pending proposal is applied first, in the current mode)."""
+    def apply(self, output: str = "selection") -> None:
+        """Send samcut's selection back (a pending proposal is applied first, in the current mode)
+        as the host's selection, a new layer holding the cut-out, or the layer's mask (``output``)."""
         doc = self.window.editor
         if doc is not None and doc.proposal is not None:
             self.window.apply_proposal()
@@ -88,7 +96,7 @@ class HostSession(QObject):
         save_mask(mask_path, doc.selection)
         # The host's selection was loaded into samcut and the user's modes were applied here,
         # so the host replaces its selection with the result.
-        self._finish(Response(status="ok", mask=mask_path, mode="replace"))
+        self._finish(Response(status="ok", mask=mask_path, mode="replace", output=output))
 
     def cancel(self) -> None:
         self._finish(Response(status="cancel", message="cancelled in samcut"))

@@ -8,16 +8,21 @@ Request (version 1)::
 
     {"protocol": 1, "image": "/tmp/x/layer.png", "selection": "/tmp/x/selection.png" | null,
      "response": "/tmp/x/response.json", "host": "krita" | "gimp" | ...,
-     "interactive": true, "mode": "replace",
+     "interactive": true, "mode": "replace", "output": "selection",
      "points": [[x, y, label], ...], "box": [x0, y0, x1, y1] | null}
 
 ``points``/``box`` (image pixels of the layer) make a non-interactive call: no window, the
 engine answers at once. Response::
 
     {"protocol": 1, "status": "ok" | "cancel" | "error", "mask": "/tmp/x/mask.png" | null,
-     "mode": "replace" | "add" | "subtract" | "intersect", "message": "..."}
+     "mode": "replace" | "add" | "subtract" | "intersect", "message": "...",
+     "output": "selection" | "layer" | "mask"}
 
 The mask is an 8-bit grey PNG of the layer's size (255 = selected; soft values allowed).
+``output`` says what the host makes of it, each one undo step there: the selection (combined by
+``mode``), a new layer above the source holding the cut-out, or the source layer's layer mask
+(Krita: a transparency mask). A request's ``output`` is what a non-interactive call asks for; in
+the window the user picks it (Apply / Apply as New Layer / Apply as Layer Mask).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 PROTOCOL_VERSION = 1
 MODES = ("replace", "add", "subtract", "intersect")
 STATUSES = ("ok", "cancel", "error")
+OUTPUTS = ("selection", "layer", "mask")
 
 
 class ProtocolError(ValueError):
@@ -47,6 +53,7 @@ class Request:
     mode: str = "replace"
     points: list = field(default_factory=list)
     box: list | None = None
+    output: str = "selection"
     protocol: int = PROTOCOL_VERSION
 
     def to_json(self) -> str:
@@ -60,9 +67,12 @@ class Request:
                           selection=data.get("selection"), host=str(data.get("host", "unknown")),
                           interactive=bool(data.get("interactive", True)), mode=str(data.get("mode", "replace")),
                           points=[[float(x), float(y), int(lab)] for x, y, lab in data.get("points", [])],
-                          box=[float(v) for v in data["box"]] if data.get("box") else None)
+                          box=[float(v) for v in data["box"]] if data.get("box") else None,
+                          output=str(data.get("output", "selection")))
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"malformed request: {exc}") from exc
+        if request.output not in OUTPUTS:
+            raise ProtocolError(f"unknown output {request.output!r}; expected one of {', '.join(OUTPUTS)}")
         if request.mode not in MODES:
             raise ProtocolError(f"unknown mode {request.mode!r}; expected one of {', '.join(MODES)}")
         if request.box is not None and len(request.box) != 4:
@@ -76,6 +86,7 @@ class Response:
     mask: str | None = None
     mode: str = "replace"
     message: str = ""
+    output: str = "selection"
     protocol: int = PROTOCOL_VERSION
 
     def to_json(self) -> str:
@@ -90,7 +101,11 @@ class Response:
         mode = data.get("mode", "replace")
         if mode not in MODES:
             raise ProtocolError(f"malformed response: mode {mode!r}")
-        return cls(status=status, mask=data.get("mask"), mode=mode, message=str(data.get("message", "")))
+        output = data.get("output", "selection")
+        if output not in OUTPUTS:
+            raise ProtocolError(f"malformed response: output {output!r}")
+        return cls(status=status, mask=data.get("mask"), mode=mode, message=str(data.get("message", "")),
+                   output=output)
 
 
 def _load(text: str, what: str) -> dict:

@@ -2,7 +2,8 @@
 """samcut for GIMP 3: Select > Select with samcut…
 
 Exports the active drawable (with its offsets) and the current selection, runs samcut, and turns
-the mask it returns into GIMP's selection in one undo group. Runs in its own process (GIMP's
+the mask it returns into GIMP's selection, a new cut-out layer above the drawable, or its layer
+mask (the user's choice in samcut, or the "output" argument), in one undo group. Runs in its own process (GIMP's
 Python 3 with PyGObject), so starting samcut and waiting for it does not freeze GIMP.
 """
 
@@ -77,6 +78,42 @@ def apply_mask(image, drawable, mask_path, mode):
         image.remove_layer(layer)
 
 
+def _with_selection_from(image, drawable, mask_path, make):
+    """Select through samcut's mask, call ``make()``, and give the user's own selection back: the
+    mask only shapes the new layer or layer mask (all inside the caller's undo group)."""
+    saved = None if Gimp.Selection.is_empty(image) else Gimp.Selection.save(image)
+    try:
+        apply_mask(image, drawable, mask_path, "replace")
+        make()
+    finally:
+        if saved is not None:
+            image.select_item(Gimp.ChannelOps.REPLACE, saved)
+            image.remove_channel(saved)
+        else:
+            Gimp.Selection.none(image)
+
+
+def add_cutout_layer(image, drawable, mask_path):
+    """A new layer above ``drawable``: its pixels where samcut selected, transparent elsewhere."""
+    def make():
+        layer = Gimp.Layer.new_from_drawable(drawable, image)
+        layer.set_name("%s (samcut cut-out)" % drawable.get_name())
+        image.insert_layer(layer, drawable.get_parent(), image.get_item_position(drawable))
+        if not layer.has_alpha():
+            layer.add_alpha()
+        layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
+        layer.remove_mask(Gimp.MaskApplyMode.APPLY)
+    _with_selection_from(image, drawable, mask_path, make)
+
+
+def add_layer_mask(image, drawable, mask_path):
+    """samcut's mask as ``drawable``'s layer mask (refused when it already has one)."""
+    if drawable.get_mask() is not None:
+        raise protocol.ProtocolError("the layer already has a layer mask; apply or delete it first")
+    _with_selection_from(image, drawable, mask_path,
+                         lambda: drawable.add_mask(drawable.create_mask(Gimp.AddMaskType.SELECTION)))
+
+
 def run_samcut(request, workdir):
     request_path = os.path.join(workdir, "request.json")
     protocol.write_atomic(request_path, request.to_json())
@@ -115,6 +152,8 @@ class SamcutPlugIn(Gimp.PlugIn):
                                       GObject.ParamFlags.READWRITE)
         procedure.add_string_argument("mode", "Mode", "replace, add, subtract or intersect", "replace",
                                       GObject.ParamFlags.READWRITE)
+        procedure.add_string_argument("output", "Output", "selection, layer (a cut-out above) or mask (layer mask)",
+                                      "selection", GObject.ParamFlags.READWRITE)
         return procedure
 
     def run(self, procedure, run_mode, image, drawables, config, data):
@@ -127,20 +166,28 @@ class SamcutPlugIn(Gimp.PlugIn):
             mode = config.get_property("mode") or "replace"
             if mode not in OPS:
                 raise protocol.ProtocolError("unknown mode %r" % mode)
+            output = config.get_property("output") or "selection"
+            if output not in protocol.OUTPUTS:
+                raise protocol.ProtocolError("unknown output %r" % output)
             save_drawable(drawable, os.path.join(workdir, "layer.png"))
             has_selection = save_selection(image, drawable, os.path.join(workdir, "selection.png"))
             request = protocol.Request(
                 image=os.path.join(workdir, "layer.png"), response=os.path.join(workdir, "response.json"),
                 selection=os.path.join(workdir, "selection.png") if has_selection else None, host="gimp",
-                interactive=not points, mode=mode, points=points)
+                interactive=not points, mode=mode, points=points, output=output)
             response = run_samcut(request, workdir)
             if response.status == "error":
                 raise protocol.ProtocolError(response.message or "samcut failed")
             if response.status == "cancel":
                 return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-            image.undo_group_start()
+            image.undo_group_start()  # whatever the output, one step in GIMP's history
             try:
-                apply_mask(image, drawable, response.mask, response.mode)
+                if response.output == "layer":
+                    add_cutout_layer(image, drawable, response.mask)
+                elif response.output == "mask":
+                    add_layer_mask(image, drawable, response.mask)
+                else:
+                    apply_mask(image, drawable, response.mask, response.mode)
             finally:
                 image.undo_group_end()
             Gimp.displays_flush()

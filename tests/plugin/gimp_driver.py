@@ -24,10 +24,27 @@ try:
     config.set_core_object_array("drawables", [layer])
     config.set_property("points", settings["points"])
     config.set_property("mode", settings.get("mode", "replace"))
+    config.set_property("output", settings.get("output", "selection"))
     result = procedure.run(config)
     status = result.index(0)
     report["status"] = {Gimp.PDBStatusType.SUCCESS: "ok", Gimp.PDBStatusType.CANCEL: "cancel"}.get(status, "error")
     report["layers"] = len(image.get_layers())
+    report["layer_names"] = [layer.get_name() for layer in image.get_layers()]
+
+    def export(drawable, path, base):
+        out = Gimp.Image.new(image.get_width(), image.get_height(), base)
+        copy = Gimp.Layer.new_from_drawable(drawable, out)
+        out.insert_layer(copy, None, 0)
+        copy.set_offsets(0, 0)
+        Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, out, Gio.File.new_for_path(path), None)
+        out.delete()
+
+    if settings.get("output") == "layer" and len(image.get_layers()) > 1:
+        export(image.get_layers()[0], settings["layer_png"], Gimp.ImageBaseType.RGB)  # the new top layer
+    source = image.get_layers()[-1]
+    report["source_has_mask"] = source.get_mask() is not None
+    if report["source_has_mask"]:
+        export(source.get_mask(), settings["mask_png"], Gimp.ImageBaseType.GRAY)
     report["has_selection"] = not Gimp.Selection.is_empty(image)
     if report["has_selection"]:
         channel = Gimp.Selection.save(image)

@@ -52,7 +52,7 @@ def mounted(root: Path, exchange: Path):
 
 
 def run_gimp(tmp_root: Path, test_model_dir: Path, points, mode="replace", preselect=None, offsets=(0, 0),
-             samcut=None) -> tuple[dict, Path, Path]:
+             samcut=None, output="selection") -> tuple[dict, Path, Path]:
     root = chroot_root()
     exchange = Path(tempfile.mkdtemp(prefix="samcut-gimp-test-", dir="/tmp"))
     try:
@@ -64,7 +64,8 @@ def run_gimp(tmp_root: Path, test_model_dir: Path, points, mode="replace", prese
         install_model(exchange / "models", test_model_dir)
         image, _ = composite_image(exchange)
         settings = {"image": str(image), "points": ";".join(f"{x},{y},{lab}" for x, y, lab in points),
-                    "mode": mode, "preselect": preselect, "offsets": list(offsets),
+                    "mode": mode, "preselect": preselect, "offsets": list(offsets), "output": output,
+                    "layer_png": str(exchange / "layer_out.png"), "mask_png": str(exchange / "mask_out.png"),
                     "report": str(exchange / "report.json"), "selection_png": str(exchange / "selection.png")}
         (exchange / "settings.json").write_text(json.dumps(settings))
         command = samcut or f"chroot /host {samcut_executable()}"
@@ -85,6 +86,9 @@ def run_gimp(tmp_root: Path, test_model_dir: Path, points, mode="replace", prese
         out = tmp_root / "gimp_selection.png"
         if (exchange / "selection.png").exists():
             shutil.copy2(exchange / "selection.png", out)
+        for name in ("layer_out.png", "mask_out.png"):
+            if (exchange / name).exists():
+                shutil.copy2(exchange / name, tmp_root / name)
         kept_image = tmp_root / "photo.png"
         shutil.copy2(image, kept_image)
         return report, out, kept_image
@@ -127,3 +131,27 @@ def test_gimp_failing_samcut_changes_nothing(tmp_path, test_model_dir) -> None:
     report, _, _ = run_gimp(tmp_path, test_model_dir, points, samcut="/bin/false")
     assert report["status"] == "error", report
     assert report["has_selection"] is False and report["layers"] == 1
+
+
+def test_gimp_apply_as_new_layer_and_as_layer_mask(tmp_path, test_model_dir) -> None:
+    """Output "layer": a new layer above holds the cut-out (the layer's pixels, alpha = the mask), the
+    user's selection is left as it was (here: none). Output "mask": the source layer gets samcut's
+    mask as its layer mask. Each inside one undo group (GIMP's batch mode offers no way to press
+    Undo, so the grouping itself is what the plug-in guarantees)."""
+    points = _points(tmp_path)
+    report, _, image = run_gimp(tmp_path, test_model_dir, points, output="layer")
+    assert report["status"] == "ok", report
+    assert report["layers"] == 2 and report["layer_names"][0].endswith("(samcut cut-out)"), report
+    assert report["has_selection"] is False and report["source_has_mask"] is False
+    expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
+    cut = np.asarray(Image.open(tmp_path / "layer_out.png").convert("RGBA"))
+    np.testing.assert_array_equal(cut[..., 3] > 127, expected)
+    photo = np.asarray(Image.open(image).convert("RGB"))
+    inside = cut[..., 3] == 255
+    np.testing.assert_array_equal(cut[..., :3][inside], photo[inside])
+
+    report, _, _ = run_gimp(tmp_path, test_model_dir, points, output="mask")
+    assert report["status"] == "ok", report
+    assert report["layers"] == 1 and report["source_has_mask"] is True and report["has_selection"] is False
+    mask = np.asarray(Image.open(tmp_path / "mask_out.png").convert("L")) > 127
+    np.testing.assert_array_equal(mask, expected)
