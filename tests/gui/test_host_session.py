@@ -204,3 +204,18 @@ def test_every_request_line_gets_an_answer(qtbot, window, runtime_dir, line) -> 
     thread.start()
     qtbot.waitUntil(lambda: not thread.is_alive(), timeout=20_000)
     assert replies == [b"done\n"] and server.session is None
+
+
+def test_apply_as_new_layer_or_layer_mask_says_so_in_the_answer(qtbot, window, runtime_dir) -> None:
+    server = HostServer(window, server_address())
+    for name, action in (("layer", "layer_action"), ("mask", "mask_action")):
+        request = write_request(runtime_dir, f"as-{name}", with_selection=True)
+        assert server.start(str(request))
+        qtbot.waitUntil(lambda r=request: server.session is not None and not server.session.done
+                        and server.session.request.response.startswith(str(r.parent)), timeout=10_000)
+        assert getattr(server.session, action).text().startswith("Apply as")
+        getattr(server.session, action).trigger()
+        response = read_response(str(request.with_name("response.json")))
+        assert response.status == "ok" and response.output == name
+        mask = np.asarray(Image.open(response.mask)) > 127
+        assert mask[20, 30] and not mask[100, 200]  # the host's selection, sent back as asked

@@ -11,7 +11,7 @@ from hosts import composite_image, host_environment, install_model, need, run_ho
 from PIL import Image
 
 
-def run_krita(tmp_path, test_model_dir, points, extra_env=None, preselect=None, mode="replace"):
+def run_krita(tmp_path, test_model_dir, points, extra_env=None, preselect=None, mode="replace", output="selection"):
     need("krita", "Krita")
     need("xvfb-run", "Xvfb (xvfb-run)")
     home = tmp_path / "home"
@@ -26,7 +26,8 @@ def run_krita(tmp_path, test_model_dir, points, extra_env=None, preselect=None, 
     assert "enable_samcut_krita=true" in (home / ".config/kritarc").read_text()
     image, _ = composite_image(tmp_path)
     config = {"points": points, "mode": mode, "report": str(tmp_path / "report.json"),
-              "selection_png": str(tmp_path / "krita_selection.png"), "preselect": preselect}
+              "selection_png": str(tmp_path / "krita_selection.png"), "preselect": preselect, "output": output,
+              "layer_png": str(tmp_path / "krita_layer.png"), "mask_png": str(tmp_path / "krita_mask.png")}
     (tmp_path / "test.json").write_text(json.dumps(config))
     env["SAMCUT_KRITA_TEST"] = str(tmp_path / "test.json")
     env.update(extra_env or {})
@@ -72,3 +73,20 @@ def test_krita_failing_samcut_changes_nothing(tmp_path, test_model_dir) -> None:
     assert report["status"] == "error"
     assert "without an answer" in report["message"]
     assert report["has_selection"] is False and report["layer_unchanged"] is True
+
+
+def test_krita_apply_as_new_layer(tmp_path, test_model_dir) -> None:
+    image_dir = tmp_path / "img"
+    image_dir.mkdir()
+    _, points = composite_image(image_dir)
+    report, image = run_krita(tmp_path, test_model_dir, points, output="layer")
+    assert report["status"] == "ok", report
+    assert len(report["layer_names"]) == 2 and report["layer_names"][-1].endswith("(samcut cut-out)"), report
+    assert report["layer_unchanged"] is True and report["has_selection"] is False
+    expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
+    cut = np.asarray(Image.open(tmp_path / "krita_layer.png").convert("RGBA"))
+    np.testing.assert_array_equal(cut[..., 3] > 127, expected)
+    photo = np.asarray(Image.open(image).convert("RGB"))
+    inside = cut[..., 3] == 255
+    np.testing.assert_array_equal(cut[..., :3][inside], photo[inside])
+    assert report["layer_names_after_undo"] == ["Background"]  # one undo removes the new layer

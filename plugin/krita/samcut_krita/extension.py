@@ -60,7 +60,7 @@ class SamcutExtension(Extension):
             test = self.test or {}
             request = logic.build_request(workdir, current is not None, interactive=not test.get("points"),
                                           points=test.get("points"), box=test.get("box"),
-                                          mode=test.get("mode", "replace"))
+                                          mode=test.get("mode", "replace"), output=test.get("output", "selection"))
             protocol.write_atomic(os.path.join(workdir, "request.json"), request.to_json())
         except Exception as exc:  # noqa: BLE001 - shown to the user, nothing changed
             shutil.rmtree(workdir, ignore_errors=True)
@@ -116,6 +116,9 @@ class SamcutExtension(Extension):
         doc = job["doc"]
         node = doc.activeNode()
         width, height = job["width"], job["height"]
+        if response.output in ("layer", "mask"):
+            self._apply_as_node(doc, node, alpha, width, height, response.output)
+            return
         action = logic.SELECT_OPAQUE_ACTIONS[response.mode]
         if node is None or node.type() != "paintlayer" or Krita.instance().action(action) is None:
             self._apply_directly(doc, alpha, width, height, response.mode)
@@ -133,6 +136,26 @@ class SamcutExtension(Extension):
         finally:
             node.setPixelData(original, 0, 0, width, height)
             doc.waitForDone()
+        doc.refreshProjection()
+
+    def _apply_as_node(self, doc, node, alpha, width, height, output):
+        """A new paint layer above ``node`` holding the cut-out, or a transparency mask on it."""
+        if node is None:
+            raise protocol.ProtocolError("no active layer to add the result to")
+        if output == "mask":  # a transparency mask made from Python hung Krita 5 headless in our test run
+            raise protocol.ProtocolError("Apply as Layer Mask is not available in Krita yet; use Apply as New Layer")
+        if output == "layer":
+            layer = doc.createNode("%s (samcut cut-out)" % node.name(), "paintlayer")
+            layer.setPixelData(logic.cutout_bgra(node.pixelData(0, 0, width, height), alpha), 0, 0, width, height)
+            node.parentNode().addChildNode(layer, node)
+        else:
+            selection = Selection()
+            selection.resize(width, height)
+            selection.setPixelData(alpha, 0, 0, width, height)
+            mask = doc.createTransparencyMask("samcut mask")
+            mask.setSelection(selection)
+            node.addChildNode(mask, None)
+        doc.waitForDone()
         doc.refreshProjection()
 
     def _apply_directly(self, doc, alpha, width, height, mode):
@@ -166,6 +189,19 @@ class SamcutExtension(Extension):
                 w, h = doc.width(), doc.height()
                 QImage(bytes(sel.pixelData(0, 0, w, h)), w, h, w, FORMAT_GRAY8).save(self.test["selection_png"])
             node = doc.activeNode()
+            top = doc.rootNode().childNodes()
+            report["layer_names"] = [n.name() for n in top]
+            source = next((n for n in top if not n.name().endswith("(samcut cut-out)")), node)
+            report["source_children"] = [n.type() for n in source.childNodes()]
+            cut = next((n for n in top if n.name().endswith("(samcut cut-out)")), None)
+            if cut is not None and self.test.get("layer_png"):
+                w, h = doc.width(), doc.height()
+                QImage(bytes(cut.pixelData(0, 0, w, h)), w, h, w * 4, FORMAT_ARGB32).save(self.test["layer_png"])
+            for child in source.childNodes():
+                if child.type() == "transparencymask" and self.test.get("mask_png"):
+                    w, h = doc.width(), doc.height()
+                    QImage(bytes(child.pixelData(0, 0, w, h)), w, h, w, FORMAT_GRAY8).save(self.test["mask_png"])
+            node = source
             pixels = bytes(node.pixelData(0, 0, doc.width(), doc.height()))
             import hashlib
 
@@ -177,6 +213,9 @@ class SamcutExtension(Extension):
                 after = doc.selection()
                 report["selected_after_undo"] = 0 if after is None else sum(
                     1 for v in bytes(after.pixelData(0, 0, doc.width(), doc.height())) if v)
+                top = doc.rootNode().childNodes()
+                report["layer_names_after_undo"] = [n.name() for n in top]
+                report["source_children_after_undo"] = [n.type() for n in top[0].childNodes()] if top else []
         protocol.write_atomic(self.test["report"], json.dumps(report))
         self._trace("report written (%s); quitting" % status)
         if doc is not None:

@@ -8,13 +8,14 @@ samcut_command = protocol.samcut_command
 parse_points = protocol.parse_points
 
 
-def build_request(workdir, has_selection, interactive=True, points=None, box=None, mode="replace"):
+def build_request(workdir, has_selection, interactive=True, points=None, box=None, mode="replace",
+                  output="selection"):
     """The request for a layer saved as ``workdir/layer.png`` (and ``selection.png`` if any)."""
     return protocol.Request(
         image=os.path.join(workdir, "layer.png"),
         response=os.path.join(workdir, "response.json"),
         selection=os.path.join(workdir, "selection.png") if has_selection else None,
-        host="krita", interactive=interactive, mode=mode, points=points or [], box=box)
+        host="krita", interactive=interactive, mode=mode, points=points or [], box=box, output=output)
 
 
 def check_response(response, width, height, mask_size):
@@ -42,4 +43,11 @@ def bgra_from_alpha(alpha):
     for i in range(3):
         out[i::4] = b"\xff" * len(alpha)
     out[3::4] = alpha
+    return bytes(out)
+
+
+def cutout_bgra(pixels, alpha):
+    """BGRA ``pixels`` (4 bytes per pixel) with their alpha multiplied by ``alpha`` (1 byte per pixel)."""
+    out = bytearray(pixels)
+    out[3::4] = bytes((a * m + 127) // 255 for a, m in zip(bytes(pixels)[3::4], alpha, strict=True))
     return bytes(out)
