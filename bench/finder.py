@@ -104,7 +104,6 @@ def main() -> None:
     points = [(w * (0.15 + 0.7 * ((i * 7) % 30) / 30), h * (0.15 + 0.7 * ((i * 11) % 30) / 30)) for i in range(30)]
     decoding = hover_latencies(window, app, points)
     window.finder.objects = objects  # as once the background finder is done
-    window.finder.input_size = embedding.input_size
     looked_up = hover_latencies(window, app, points)
     for label, values in (("hover, decoding", decoding), ("hover, objects known", looked_up)):
         median = statistics.median(values)

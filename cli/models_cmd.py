@@ -11,14 +11,13 @@ from samcut.models.engine import verify_model_dir
 from samcut.models.store.install import export_checkpoint, install, install_custom
 from samcut.models.store.registry import (
     DEFAULT_MODEL,
-    MOBILE_SAM,
     REGISTRY,
     installed_models,
-    is_official,
     model_dir,
     models_root,
     resolve_model,
     spec,
+    weights_origin,
 )
 
 
@@ -48,15 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the model folder DIR instead of installing it (use it with --models DIR)")
 
 
-def describe(manifest: dict) -> str:
-    """Which weights a model folder holds: official, or custom with the checkpoint's name and hash."""
-    checkpoint = manifest.get("checkpoint") if isinstance(manifest.get("checkpoint"), dict) else {}
-    if is_official(MOBILE_SAM, manifest):
-        return "official weights"
-    sha = str(checkpoint.get("sha256", "?"))[:12]
-    return f"custom weights from {checkpoint.get('name', '?')} (sha256 {sha}…)"
-
-
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -75,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
         if not found:
             print(f"no models installed in {models_root()} (install one with 'samcut models fetch')")
         for item in found:
-            print(f"{item.name}\t{item.manifest.get('model', '?')}\t{describe(item.manifest)}\t{item.path}")
+            print(f"{item.name}\t{item.manifest.get('model', '?')}\t{weights_origin(item.manifest)}\t{item.path}")
         return 0
     if command == "verify":
         folder = resolve_model(args.name) if args.name != DEFAULT_MODEL else model_dir()
         manifest = verify_model_dir(folder)
-        print(f"{folder}: OK, {describe(manifest)} ({', '.join(manifest['files'])} match their SHA-256 sums)")
+        print(f"{folder}: OK, {weights_origin(manifest)} ({', '.join(manifest['files'])} match their SHA-256 sums)")
         return 0
     if command == "export":
         if args.out is not None:

@@ -15,15 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from samcut.cli.progress import ProgressBar
+from samcut.cli.service import headless_service
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
-from samcut.models.document.preferences import cache_dir
-from samcut.models.engine import SamEngine
 from samcut.models.engine.finder import FoundObject, find_objects
 from samcut.models.engine.postprocess import full_mask
-from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
 from samcut.models.io.atomic import atomic_write
-from samcut.models.store.registry import model_dir, resolve_model
+from samcut.models.store.registry import resolve_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +38,8 @@ def image_objects(image: LoadedImage, models: Path | None = None, cache: bool = 
                   progress: ProgressBar | None = None) -> tuple[list[FoundObject], tuple[int, int]]:
     """The Object Finder's objects of ``image`` (best first) and the embedding's ``input_size``;
     from the cache when this image was searched before (app or CLI)."""
-    engine = SamEngine(models or model_dir())
-    disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_cache_id(engine.manifest)) if cache else None
-    service = SegmentationService(engine, memory_cache=1, disk_cache=disk, synchronous=True)
+    service = headless_service(models, cache=cache)
+    engine = service.engine
     try:
         handle = service.open_image(image.model_rgb())
         embedding = handle.embedding.result()

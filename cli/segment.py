@@ -8,14 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from samcut.cli.service import headless_service
 from samcut.models.document.cutout import output_format, save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.document.memory import parse_bytes
-from samcut.models.document.preferences import cache_dir
 from samcut.models.editor.headless import CANDIDATES, segment
-from samcut.models.engine import SamEngine
-from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
-from samcut.models.store.registry import model_dir, resolve_model
+from samcut.models.store.registry import resolve_model
 
 
 def parse_point(text: str) -> tuple[float, float, int]:
@@ -109,9 +107,7 @@ def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
     edges when ``refine``): the app's editor, given the box and then the points as clicks. The
     one path behind ``samcut segment`` and ``samcut host``. With ``cache``, the embedding comes
     from (and goes to) the same disk cache the app uses: a second call on an image skips the encoder."""
-    engine = SamEngine(models or model_dir(), threads=threads)
-    disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_cache_id(engine.manifest)) if cache else None
-    service = SegmentationService(engine, memory_cache=1, disk_cache=disk, synchronous=True)
+    service = headless_service(models, threads, cache)
     try:
         return segment(service, image, points, box, candidate, refine)
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from samcut.models.store.registry import MOBILE_SAM, is_official
+from samcut.models.store.registry import MOBILE_SAM, is_official, weights_origin
 from samcut.models.version import version_string
 
 
@@ -12,11 +12,8 @@ def model_line(manifest: dict | None) -> str:
     """Which model is loaded: none, the official weights, or custom weights with their file and hash."""
     if not manifest:
         return "No model loaded."
-    checkpoint = manifest.get("checkpoint") if isinstance(manifest.get("checkpoint"), dict) else {}
-    if is_official(MOBILE_SAM, manifest):
-        return f"Model: {MOBILE_SAM.title}, official weights."
-    return (f"Model: custom weights from {html.escape(str(checkpoint.get('name', '?')))} "
-            f"(SHA-256 {html.escape(str(checkpoint.get('sha256', '?'))[:12])}…).")
+    origin = html.escape(weights_origin(manifest))
+    return f"Model: {MOBILE_SAM.title}, {origin}." if is_official(MOBILE_SAM, manifest) else f"Model: {origin}."
 
 
 def about_text(manifest: dict | None = None) -> str:

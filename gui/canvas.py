@@ -205,8 +205,7 @@ class Canvas(QWidget):
             return cached
         sampled = None
         if source is not None and self._image_size is not None:
-            h, w = self._image_size
-            rows, cols = sample_grid(y0, y1, self.scale, h), sample_grid(x0, x1, self.scale, w)
+            rows, cols = self._grid()
             if rows.size and cols.size:
                 sampled = (self._selection[np.ix_(rows, cols)] if name == "selection"
                            else source.mask(rows, cols))
@@ -243,18 +242,18 @@ class Canvas(QWidget):
         cached = self._overlay_cache.get("composed")
         if cached and cached[0] == key:
             return None if cached[1] is None else (cached[1], cached[2])
-        shape = (selection if selection is not None else proposal).shape if (
-            selection is not None or proposal is not None) else self._sampled_shape()
-        rgba = compose(self.view_mode, selection, proposal, self.proposal_tint, shape,
+        rows, cols = self._grid()  # the sampled masks' own shape
+        rgba = compose(self.view_mode, selection, proposal, self.proposal_tint, (rows.size, cols.size),
                        (int(rect.x()), int(rect.y())))
         image = None if rgba is None else rgba_to_qimage(rgba)
         self._overlay_cache["composed"] = (key, image, rect)
         return None if image is None else (image, rect)
 
-    def _sampled_shape(self) -> tuple[int, int]:
+    def _grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """The image rows and columns under the visible screen pixels, one per pixel (``sample_grid``)."""
         h, w = self._image_size
         x0, y0, x1, y1 = self.visible_image_rect()
-        return int(sample_grid(y0, y1, self.scale, h).size), int(sample_grid(x0, x1, self.scale, w).size)
+        return sample_grid(y0, y1, self.scale, h), sample_grid(x0, x1, self.scale, w)
 
     def set_view_mode(self, mode: str) -> None:
         """Show the selection and proposal as view ``mode`` (``view_modes.VIEW_NAMES``)."""

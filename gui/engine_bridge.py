@@ -157,7 +157,7 @@ class EngineBridge(QObject):
         if self._in_flight is not None or self._pending is not None:
             self._pending_hover = (x, y)
             return
-        self._submit_hover(x, y)
+        self._submit_point("hover", x, y)
 
     def request_finder(self, x: float, y: float) -> None:
         """Decode the Object Finder's grid point ``(x, y)`` when nothing else is waiting."""
@@ -172,9 +172,6 @@ class EngineBridge(QObject):
         future = self.service.decode(frame, request.prompt)
         self._in_flight = future
         future.add_done_callback(lambda f: self._decodeDone.emit(f, ("proposal", request.revision)))
-
-    def _submit_hover(self, x: float, y: float) -> None:
-        self._submit_point("hover", x, y)
 
     def _submit_point(self, kind: str, x: float, y: float) -> None:
         future = self.service.decode(self.handle, Prompt(points=[(x, y)], labels=[1]))
@@ -199,12 +196,12 @@ class EngineBridge(QObject):
             self._submit(request, frame)
         elif self._pending_hover is not None:
             point, self._pending_hover = self._pending_hover, None
-            self._submit_hover(*point)
+            self._submit_point("hover", *point)
         elif self._pending_finder is not None:
             point, self._pending_finder = self._pending_finder, None
             self._submit_point("finder", *point)
         if result is None:
-            if answers[0] == "finder":  # cancelled or failed: the finder asks again when idle
+            if answers[0] == "finder":  # cancelled or failed: the finder goes on with its next point
                 self.finderStep.emit(None, answers[1], answers[2])
             return
         if answers[0] == "hover":

@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from samcut.models.engine.finder import FoundObject, ObjectFinder, main_subject, object_under
+from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.service import DecodeResult
 
 QUIET_S = 0.3
@@ -40,11 +41,7 @@ class FinderRun(QObject):
         self.objects: list[FoundObject] | None = None
         self.ticket = 0
         self.finder: ObjectFinder | None = None
-        self.input_size: tuple[int, int] | None = None
         self.next_index = 0
-        self.decodes = 0
-        self.started = 0.0
-        self.elapsed_s = 0.0
         self._last_input = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -79,9 +76,8 @@ class FinderRun(QObject):
             self._done(cached, "from the cache")
             return
         embedding = handle.embedding.result()
-        self.input_size = embedding.input_size
         self.finder = ObjectFinder(embedding.original_size, embedding.input_size)
-        self.next_index, self.decodes, self.started = 0, 0, time.perf_counter()
+        self.next_index = 0
         self._timer.start(0)
 
     def _step(self) -> None:
@@ -102,7 +98,6 @@ class FinderRun(QObject):
             return
         if result is not None:
             self.finder.add(point, result.low_res_logits, result.scores)
-            self.decodes += 1
         self.next_index += 1
         total = len(self.finder.points)
         self.window.status.finder_label.setText(f"Finding objects… {100 * self.next_index // total}%")
@@ -111,7 +106,6 @@ class FinderRun(QObject):
     def _finish(self) -> None:
         finder, ticket, bridge = self.finder, self.ticket, self.window.bridge
         self.finder = None
-        self.elapsed_s = time.perf_counter() - self.started
         handle = bridge.handle
 
         def dedupe(_cancel: object) -> list[FoundObject]:
@@ -131,21 +125,14 @@ class FinderRun(QObject):
     def under(self, x: float, y: float) -> FoundObject | None:
         """The found object under image point ``(x, y)``, if the finder is done."""
         editor = self.window.editor
-        if self.objects is None or editor is None or self.input_size is None and not self._sizes():
+        if self.objects is None or editor is None:
             return None
-        return object_under(self.objects, (x, y), self.input_size, editor.size)
-
-    def _sizes(self) -> bool:
-        bridge = self.window.bridge
-        if bridge is None or bridge.handle is None or not bridge.handle.embedding.done():
-            return False
-        self.input_size = bridge.handle.embedding.result().input_size
-        return True
+        return object_under(self.objects, (x, y), resized_size(*editor.size), editor.size)
 
     def subject(self) -> FoundObject | None:
         editor = self.window.editor
         return None if self.objects is None or editor is None else main_subject(self.objects, editor.size)
 
     def result_for(self, obj: FoundObject) -> DecodeResult:
-        assert self.input_size is not None or self._sizes()
-        return object_result(obj, self.input_size, self.window.editor.size)
+        size = self.window.editor.size
+        return object_result(obj, resized_size(*size), size)

@@ -68,10 +68,8 @@ class HoverPreview(QObject):
             if found is None:
                 self.window.canvas.set_hover(None)
             else:
-                result = self.window.finder.result_for(found)
-                self.window.canvas.set_hover(Proposal(result.low_res_logits, result.scores, result.default,
-                                                      result.input_size, result.original_size, (0, 0),
-                                                      self.window.editor.size))
+                self.window.canvas.set_hover(Proposal.from_result(self.window.finder.result_for(found),
+                                                                  self.window.editor.size))
             self.latencies_ms.append((time.perf_counter() - started) * 1000)
             return
         self.asked_at[(x, y)] = time.perf_counter()
@@ -86,9 +84,7 @@ class HoverPreview(QObject):
         scale = self.window.canvas.scale
         if max(abs(point[0] - self.pointer[0]), abs(point[1] - self.pointer[1])) * scale > STALE_PX:
             return  # the pointer has moved on; its own hover is on the way
-        editor = self.window.editor
-        self.window.canvas.set_hover(Proposal(result.low_res_logits, result.scores, result.default, result.input_size,
-                                              result.original_size, result.origin, editor.size))
+        self.window.canvas.set_hover(Proposal.from_result(result, self.window.editor.size))
         self.latencies_ms.append((time.perf_counter() - asked) * 1000)
 
     def clear(self) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -33,7 +32,7 @@ from samcut.models.editor.history import (
     changed_box,
     new_selection_id,
 )
-from samcut.models.editor.proposal import Proposal
+from samcut.models.editor.proposal import DecoderOutput, Proposal
 from samcut.models.engine.refine import refine_region
 from samcut.models.engine.types import Prompt
 
@@ -41,17 +40,6 @@ Frame = tuple[int, int, int, int]  # (x0, y0, x1, y1) of a zoomed region in imag
 
 # Unique across editors, so that a late result for another image's prompt can never match.
 _revisions = itertools.count(1)
-
-
-class DecoderOutput(Protocol):
-    """What ``accept`` needs of a decoder result (``service.DecodeResult`` is one)."""
-
-    low_res_logits: np.ndarray   # 4 x 256 x 256, tokens 0-3
-    scores: np.ndarray           # (4,)
-    default: int                 # the candidate rule's token
-    input_size: tuple[int, int]
-    original_size: tuple[int, int]
-    origin: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -173,8 +161,7 @@ class Editor:
         rule's choice selected; None (and nothing changes) if it is stale."""
         if revision != self.revision or result.origin != self.frame_origin:
             return None
-        self.proposal = Proposal(result.low_res_logits, result.scores, result.default, result.input_size,
-                                 result.original_size, result.origin, self.size)
+        self.proposal = Proposal.from_result(result, self.size)
         return self.proposal
 
     def cycle_candidate(self, step: int = 1) -> Proposal | None:

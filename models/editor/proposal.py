@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
 from samcut.models.engine.postprocess import full_mask, sampled_mask
 from samcut.models.engine.refine import refine_alpha
+
+
+class DecoderOutput(Protocol):
+    """What a proposal is made from: a decoder result (``service.DecodeResult`` is one)."""
+
+    low_res_logits: np.ndarray   # 4 x 256 x 256, tokens 0-3
+    scores: np.ndarray           # (4,)
+    default: int                 # the candidate rule's token
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    origin: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,12 @@ class Proposal:
         out = np.zeros(self.image_size, frame_values.dtype)
         out[self.frame] = frame_values
         return out
+
+    @classmethod
+    def from_result(cls, result: DecoderOutput, image_size: tuple[int, int]) -> Proposal:
+        """``result`` shown in an image of ``image_size`` ``(H, W)``, the candidate rule's token chosen."""
+        return cls(result.low_res_logits, result.scores, result.default, result.input_size,
+                   result.original_size, result.origin, image_size)
 
     def with_chosen(self, chosen: int) -> Proposal:
         return replace(self, chosen=chosen % self.count)

@@ -145,3 +145,12 @@ def is_official(spec: ModelSpec, manifest: dict) -> bool:
     """Whether an installed model's manifest says it was made from ``spec``'s pinned checkpoint."""
     checkpoint = manifest.get("checkpoint")
     return isinstance(checkpoint, dict) and checkpoint.get("git_blob_sha1") == spec.git_blob_sha1
+
+
+def weights_origin(manifest: dict) -> str:
+    """Which weights a model holds, for people: "official weights", or "custom weights from FILE
+    (sha256 0123456789ab…)" from the checkpoint recorded in its manifest."""
+    if is_official(MOBILE_SAM, manifest):
+        return "official weights"
+    checkpoint = manifest.get("checkpoint") if isinstance(manifest.get("checkpoint"), dict) else {}
+    return f"custom weights from {checkpoint.get('name', '?')} (sha256 {str(checkpoint.get('sha256', '?'))[:12]}…)"

@@ -101,3 +101,13 @@ def install_model(models_root: Path, model_dir: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for name in ("encoder.onnx", "decoder.onnx", "manifest.json"):
         shutil.copy2(model_dir / name, target / name)
+
+
+def assert_cutout(cut_png: Path, photo_png: Path, expected: np.ndarray) -> None:
+    """A host's cut-out layer, saved as ``cut_png``: alpha is the expected mask, and where it is
+    opaque the colours are the photo's own."""
+    cut = np.asarray(Image.open(cut_png).convert("RGBA"))
+    np.testing.assert_array_equal(cut[..., 3] > 127, expected)
+    photo = np.asarray(Image.open(photo_png).convert("RGB"))
+    inside = cut[..., 3] == 255
+    np.testing.assert_array_equal(cut[..., :3][inside], photo[inside])

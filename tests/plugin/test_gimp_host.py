@@ -13,7 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hosts import REQUIRE_ENV, composite_image, install_model, run_host, samcut_executable, segment_reference
+from hosts import (
+    REQUIRE_ENV,
+    assert_cutout,
+    composite_image,
+    install_model,
+    run_host,
+    samcut_executable,
+    segment_reference,
+)
 from PIL import Image
 
 CHROOT_ENV = "SAMCUT_GIMP_CHROOT"
@@ -144,11 +152,7 @@ def test_gimp_apply_as_new_layer_and_as_layer_mask(tmp_path, test_model_dir) -> 
     assert report["layers"] == 2 and report["layer_names"][0].endswith("(samcut cut-out)"), report
     assert report["has_selection"] is False and report["source_has_mask"] is False
     expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
-    cut = np.asarray(Image.open(tmp_path / "layer_out.png").convert("RGBA"))
-    np.testing.assert_array_equal(cut[..., 3] > 127, expected)
-    photo = np.asarray(Image.open(image).convert("RGB"))
-    inside = cut[..., 3] == 255
-    np.testing.assert_array_equal(cut[..., :3][inside], photo[inside])
+    assert_cutout(tmp_path / "layer_out.png", image, expected)
 
     report, _, _ = run_gimp(tmp_path, test_model_dir, points, output="mask")
     assert report["status"] == "ok", report

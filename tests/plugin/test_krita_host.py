@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
-from hosts import composite_image, host_environment, install_model, need, run_host, segment_reference
+from hosts import assert_cutout, composite_image, host_environment, install_model, need, run_host, segment_reference
 from PIL import Image
 
 
@@ -84,9 +84,5 @@ def test_krita_apply_as_new_layer(tmp_path, test_model_dir) -> None:
     assert len(report["layer_names"]) == 2 and report["layer_names"][-1].endswith("(samcut cut-out)"), report
     assert report["layer_unchanged"] is True and report["has_selection"] is False
     expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
-    cut = np.asarray(Image.open(tmp_path / "krita_layer.png").convert("RGBA"))
-    np.testing.assert_array_equal(cut[..., 3] > 127, expected)
-    photo = np.asarray(Image.open(image).convert("RGB"))
-    inside = cut[..., 3] == 255
-    np.testing.assert_array_equal(cut[..., :3][inside], photo[inside])
+    assert_cutout(tmp_path / "krita_layer.png", image, expected)
     assert report["layer_names_after_undo"] == ["Background"]  # one undo removes the new layer
