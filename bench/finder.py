@@ -81,7 +81,7 @@ def main() -> None:
     embedding = engine.encode(image.model_rgb())
     floor = decoder_floor_ms(engine, embedding)
     started = time.perf_counter()
-    objects = find_objects(lambda p: engine.decode_low_res(embedding, p), embedding.original_size,
+    objects = find_objects(lambda p: engine.decode_low_res_batch(embedding, p), embedding.original_size,
                            embedding.input_size)
     finder_ms = (time.perf_counter() - started) * 1000
     print(f"image {path.name} {image.size[1]}x{image.size[0]}, {os.cpu_count()} CPUs")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from samcut.cli import host, models_cmd, objects, plugins_cmd, segment
+from samcut.cli.service import add_precision_argument, apply_precision
 from samcut.models.document.imageio import ImageError
 from samcut.models.engine import ModelError
+from samcut.models.engine.runtimes import PRECISION_ENV
 from samcut.models.store.convert import ConversionError
 from samcut.models.store.download import DownloadError
 from samcut.models.store.registry import resolve_model
@@ -45,7 +48,10 @@ def run_gui(argv: list[str]) -> int:
     parser.add_argument("--version", action="version", version=f"samcut {version_string()}")
     parser.add_argument("--self-test", action="store_true",
                         help="load the model, segment a built-in image, check Qt; print a verdict")
+    add_precision_argument(parser)
     args = parser.parse_args(argv)
+    if args.precision:  # the app falls back to fp32 with a notice where bf16 cannot run
+        os.environ[PRECISION_ENV] = args.precision
     if args.self_test:
         from samcut.cli.selftest import run as self_test
 
@@ -67,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"segment": segment.run, "objects": objects.run, "models": models_cmd.run, "plugins": plugins_cmd.run,
                "host": lambda a: host.run(a.request, a.models)}[args.command]
     try:
+        if args.command in ("segment", "objects", "host"):  # the commands that run the model
+            apply_precision(args)
         return handler(args)
     except USER_ERRORS as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

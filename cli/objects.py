@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from samcut.cli.progress import ProgressBar
-from samcut.cli.service import headless_service
+from samcut.cli.service import add_precision_argument, headless_service
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.engine.finder import FoundObject, find_objects
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a model folder, or the name of an installed model (default: the official model)")
     parser.add_argument("--max-objects", type=int, default=0, metavar="N", help="write only the best N (0: all)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the embedding cache")
+    add_precision_argument(parser)
 
 
 def image_objects(image: LoadedImage, models: Path | None = None, cache: bool = True,
@@ -45,7 +46,8 @@ def image_objects(image: LoadedImage, models: Path | None = None, cache: bool = 
         embedding = handle.embedding.result()
         objects = service.objects_for(handle)
         if objects is None:
-            objects = find_objects(lambda prompt: engine.decode_low_res(embedding, prompt), embedding.original_size,
+            objects = find_objects(lambda prompts: engine.decode_low_res_batch(embedding, prompts),
+                                   embedding.original_size,
                                    embedding.input_size, progress=progress)
             service.store_objects(handle, objects)
         elif progress is not None:

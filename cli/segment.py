@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from samcut.cli.service import headless_service
+from samcut.cli.service import add_precision_argument, headless_service
 from samcut.models.document.cutout import output_format, save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.document.memory import parse_bytes
@@ -95,6 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse images whose editing would take more memory than SIZE (e.g. 2G, 800M; "
                              "default: $SAMCUT_MAX_MEMORY or half of this machine's memory)")
     parser.add_argument("--threads", type=positive_int(1, 256), metavar="N", help="CPU threads for ONNX Runtime")
+    add_precision_argument(parser)
     parser.add_argument("--no-cache", action="store_true",
                         help="do not read or write the embedding cache (each call encodes the image)")
 

@@ -47,6 +47,7 @@ def qt_check() -> str:
 
 def run(models: Path | None = None, with_qt: bool = True) -> int:
     from samcut.models.engine import Prompt, SamEngine
+    from samcut.models.engine.runtimes import PrecisionUnavailable
     from samcut.models.store.registry import model_dir
     from samcut.models.version import version_string
 
@@ -54,10 +55,14 @@ def run(models: Path | None = None, with_qt: bool = True) -> int:
     try:
         from samcut.models.document.preferences import Preferences
 
-        chosen = Preferences.load().model_dir  # the model the app uses (custom weights installed in the app)
+        preferences = Preferences.load()
+        chosen = preferences.model_dir  # the model the app uses (custom weights installed in the app)
         folder = models or (Path(chosen) if chosen else model_dir())
         t0 = time.perf_counter()
-        engine = SamEngine(folder)
+        try:  # at the app's precision, falling back as the app does
+            engine = SamEngine(folder, precision=preferences.precision)
+        except PrecisionUnavailable:
+            engine = SamEngine(folder, precision="fp32")
         load_ms = (time.perf_counter() - t0) * 1000
         image = built_in_image()
         t0 = time.perf_counter()

@@ -233,13 +233,20 @@ class EngineBridge(QObject):
 
 
 def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:
-    """Load the model (ONNX Runtime is imported here) and start the service; raises
-    ``ModelError`` with a user-facing message."""
+    """Load the model (ONNX Runtime is imported here) at the preferred precision and start the
+    service; raises ``ModelError`` with a user-facing message. A preference the machine cannot
+    honour (bf16 without OpenVINO or native bf16) falls back to fp32 with a notice."""
     from samcut.models.engine import SamEngine
+    from samcut.models.engine.runtimes import PrecisionUnavailable
     from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
 
-    engine = SamEngine(folder, threads=preferences.threads or None)
-    model_id = model_cache_id(engine.manifest)
+    threads, compiled = preferences.threads or None, cache_dir() / "compiled"
+    try:
+        engine = SamEngine(folder, threads=threads, precision=preferences.precision, compile_cache=compiled)
+    except PrecisionUnavailable as exc:  # the preference asked for bf16 on a machine without it
+        engine = SamEngine(folder, threads=threads, precision="fp32")
+        engine.notices.append(f"{exc}; running in fp32")
+    model_id = model_cache_id(engine.manifest, engine.cache_tag)
     disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_id, preferences.disk_cache) \
         if preferences.disk_cache else None
     return EngineBridge(SegmentationService(engine, preferences.memory_cache, disk))

@@ -111,6 +111,9 @@ class MainWindow(QMainWindow):
         bridge.encodeFailed.connect(self._on_encode_failed)
         bridge.proposalReady.connect(self._on_proposal)
         bridge.decodeFailed.connect(lambda msg: self.show_error("The mask could not be computed", msg))
+        notices = getattr(bridge.service.engine, "notices", [])
+        if notices:  # a missing GPU provider, or bf16 asked for where it cannot run
+            self.status.say("; ".join(notices), 20000)
         self.regions.attach(bridge)
         self.hover.attach(bridge)
         self.finder.attach(bridge)

@@ -33,7 +33,7 @@ def cache_dir() -> Path:
 FIELD_RULES: dict[str, tuple[type, float | None, float | None]] = {
     "threads": (int, 0, 256), "memory_cache": (int, 1, 64), "disk_cache": (int, 0, 1000),
     "model_dir": (str, None, None), "recent_files": (list, None, None), "decontaminate": (bool, None, None),
-    "view_mode": (str, None, None), "hover_preview": (bool, None, None),
+    "view_mode": (str, None, None), "hover_preview": (bool, None, None), "precision": (str, None, None),
 }
 
 
@@ -49,6 +49,8 @@ def _valid(name: str, value: object) -> object | None:
     if name == "recent_files":
         return [v for v in value if isinstance(v, str) and v and "\0" not in v][:MAX_RECENT]
     if name == "model_dir" and "\0" in value:
+        return None
+    if name == "precision" and value not in ("auto", "fp32", "bf16"):
         return None
     return value
 
@@ -66,6 +68,7 @@ class Preferences:
     decontaminate: bool = False  # cutouts: remove the background's colour from soft edges
     view_mode: str = "overlay"   # how the selection is shown (the window checks the name)
     hover_preview: bool = True   # Smart Brush: the object under the pointer shows before a click
+    precision: str = "auto"      # auto | fp32 | bf16: the encoder's precision (runtimes.resolve_precision)
     notice: str | None = field(default=None, compare=False, repr=False)  # set by load(): what was reset
 
     @classmethod

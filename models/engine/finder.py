@@ -128,15 +128,22 @@ def _popcount(words: np.ndarray) -> np.ndarray:
     return np.unpackbits(words.view(np.uint8), axis=-1).reshape(*words.shape, 64).sum(axis=-1)
 
 
-def find_objects(decode: Callable[[Prompt], tuple[np.ndarray, np.ndarray]], original_size: tuple[int, int],
-                 input_size: tuple[int, int], per_side: int = 16,
-                 progress: Callable[[int, int], None] | None = None) -> list[FoundObject]:
-    """Run the whole grid through ``decode`` (a prompt -> ``(logits 4x256x256, scores (4,))``)."""
+BATCH = 16  # grid points per decoder run when nothing waits on the finder (the CLI)
+
+
+def find_objects(decode_batch: Callable[[list[Prompt]], tuple[np.ndarray, np.ndarray]],
+                 original_size: tuple[int, int], input_size: tuple[int, int], per_side: int = 16,
+                 progress: Callable[[int, int], None] | None = None, batch: int = BATCH) -> list[FoundObject]:
+    """Run the whole grid through ``decode_batch`` (prompts -> ``(logits B x 4 x 256 x 256, scores
+    B x 4)``, e.g. ``SamEngine.decode_low_res_batch``), ``batch`` grid points at a time."""
     finder = ObjectFinder(original_size, input_size, per_side)
-    for done, point in enumerate(finder.points, 1):
-        finder.add(point, *decode(Prompt(points=[point], labels=[1])))
+    for start in range(0, len(finder.points), batch):
+        points = finder.points[start:start + batch]
+        logits, scores = decode_batch([Prompt(points=[point], labels=[1]) for point in points])
+        for point, point_logits, point_scores in zip(points, logits, scores, strict=True):
+            finder.add(point, point_logits, point_scores)
         if progress is not None:
-            progress(done, len(finder.points))
+            progress(start + len(points), len(finder.points))
     return finder.objects()
 
 

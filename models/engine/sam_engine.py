@@ -16,6 +16,14 @@ from samcut.models.engine.cancellation import Cancellation, encoder_run_options
 from samcut.models.engine.errors import EncodeCancelled, ModelError
 from samcut.models.engine.postprocess import upsample_masks
 from samcut.models.engine.preprocess import decoder_prompt, encoder_input, mask_input_array
+from samcut.models.engine.runtimes import (
+    CPU,
+    OpenVinoGraph,
+    Precision,
+    provider_label,
+    requested_providers,
+    resolve_precision,
+)
 from samcut.models.engine.types import ImageEmbedding, Prediction, Prompt
 from samcut.models.io.hashing import file_sha256
 
@@ -99,22 +107,47 @@ def verify_model_dir(model_dir: Path) -> dict:
 class SamEngine:
     """MobileSAM inference: ``encode`` once per image, ``decode`` per prompt.
 
-    ``encode`` and ``decode`` may run on different threads (ONNX Runtime sessions are
-    thread-safe for ``run``); the engine holds no per-image state.
+    ``encode`` and ``decode`` may run on different threads (ONNX Runtime sessions and
+    ``OpenVinoGraph`` are thread-safe for ``run``); the engine holds no per-image state.
+
+    ``precision`` (``fp32`` | ``bf16`` | ``auto``, default ``SAMCUT_PRECISION`` or fp32): see
+    ``runtimes``; bf16 where it cannot run raises ``PrecisionUnavailable``. ``providers`` (an
+    ONNX Runtime list) overrides ``SAMCUT_PROVIDERS``; what was asked for and is missing lands in
+    ``notices`` (one line each, for the CLI's stderr and the status bar). ``compile_cache``: a
+    folder where OpenVINO may keep compiled graphs (bf16 only).
     """
 
     def __init__(self, model_dir: Path | str, threads: int | None = None, verify: bool = True,
-                 providers: list | None = None) -> None:
+                 providers: list | None = None, precision: str | None = None,
+                 compile_cache: Path | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.manifest = verify_model_dir(self.model_dir) if verify else {}
         self.threads = threads or default_threads()
-        self.encoder = self._load(ENCODER_FILE, providers or encoder_providers(self.threads), lean_memory=True)
-        self.decoder = self._load(DECODER_FILE, providers or ["CPUExecutionProvider"])
+        self.notices: list[str] = []
+        self.precision: Precision = resolve_precision(precision)
+        providers = providers or requested_providers(self.notices)
+        self.encoder_graph: OpenVinoGraph | None = None
+        if self.precision == "bf16":
+            self.encoder_graph = OpenVinoGraph(str(self.model_dir / ENCODER_FILE), self.threads, "bf16",
+                                               compile_cache)
+            self.encoder = None
+        else:
+            self.encoder = self._load(ENCODER_FILE, providers or encoder_providers(self.threads), lean_memory=True)
+        self.decoder = self._load(DECODER_FILE, providers or [CPU])
+        self.batch_decoding = self.decoder.get_inputs()[1].shape[0] != 1  # installs before batching: 1
 
     @property
     def encoder_runtime(self) -> str:
-        """The execution provider the encoder runs on, in words ("ONNX Runtime CPU", "OpenVINO")."""
-        return "OpenVINO" if self.encoder.get_providers()[0] == OPENVINO else "ONNX Runtime CPU"
+        """Where the encoder runs, in words ("ONNX Runtime CPU", "OpenVINO bf16", "ONNX Runtime CUDA")."""
+        if self.encoder_graph is not None:
+            return f"OpenVINO {self.encoder_graph.precision}"
+        provider = self.encoder.get_providers()[0]
+        return "OpenVINO" if provider == OPENVINO else provider_label(provider)
+
+    @property
+    def cache_tag(self) -> str:
+        """What besides the model decides the embeddings (a cache of bf16 embeddings is kept apart)."""
+        return "" if self.precision == "fp32" else self.precision
 
     def _load(self, name: str, providers: list, lean_memory: bool = False) -> ort.InferenceSession:
         path = self.model_dir / name
@@ -123,6 +156,12 @@ class SamEngine:
                                         providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"cannot load {path}: {str(exc).splitlines()[0]}") from exc
+
+    def _run_encoder(self, batch: np.ndarray, cancel: Cancellation | None) -> np.ndarray:
+        if self.encoder_graph is not None:
+            return self.encoder_graph.run({"image": batch}, (lambda: cancel.cancelled) if cancel else None)[0]
+        return self.encoder.run(None, {"image": batch},
+                                cancel.run_options if cancel is not None else encoder_run_options())[0]
 
     def encode(self, image: np.ndarray, cancel: Cancellation | None = None) -> ImageEmbedding:
         """``uint8 H x W x 3`` RGB -> ``ImageEmbedding`` (features ``1 x 256 x 64 x 64``).
@@ -133,13 +172,12 @@ class SamEngine:
         if cancel is not None and cancel.cancelled:
             raise EncodeCancelled("encode cancelled before it started")
         try:
-            features = self.encoder.run(None, {"image": batch},
-                                        cancel.run_options if cancel is not None else encoder_run_options())[0]
+            features = self._run_encoder(batch, cancel)
         except Exception as exc:
             if cancel is not None and cancel.cancelled:
                 raise EncodeCancelled("encode cancelled") from exc
             raise
-        if cancel is not None and cancel.cancelled:  # providers that cannot stop mid-run (OpenVINO)
+        if cancel is not None and cancel.cancelled:  # providers that cannot stop mid-run (OpenVINO EP)
             raise EncodeCancelled("encode cancelled")
         return ImageEmbedding(features=features, original_size=(int(image.shape[0]), int(image.shape[1])),
                               input_size=input_size)
@@ -156,6 +194,32 @@ class SamEngine:
             "has_mask_input": has_mask,
         })
         return logits[0], iou[0]
+
+    def decode_low_res_batch(self, embedding: ImageEmbedding,
+                             prompts: list[Prompt]) -> tuple[np.ndarray, np.ndarray]:
+        """Many prompts on one image: (logits ``B x 4 x 256 x 256``, IoU predictions ``B x 4``).
+
+        Prompts with the same number of decoder points go through the decoder together (one run
+        per group); a model installed before batching existed decodes them one by one.
+        """
+        logits = np.empty((len(prompts), 4, 256, 256), np.float32)
+        iou = np.empty((len(prompts), 4), np.float32)
+        groups: dict[int, list[int]] = {}
+        feeds = []
+        for i, prompt in enumerate(prompts):
+            coords, labels = decoder_prompt(prompt, embedding.original_size, embedding.input_size)
+            feeds.append((coords, labels, *mask_input_array(prompt.mask_input)))
+            groups.setdefault(coords.shape[1] if self.batch_decoding else -1 - i, []).append(i)
+        for members in groups.values():
+            out_logits, out_iou = self.decoder.run(None, {
+                "image_embeddings": embedding.features,
+                "point_coords": np.concatenate([feeds[i][0] for i in members]),
+                "point_labels": np.concatenate([feeds[i][1] for i in members]),
+                "mask_input": np.concatenate([feeds[i][2] for i in members]),
+                "has_mask_input": np.concatenate([feeds[i][3] for i in members]),
+            })
+            logits[members], iou[members] = out_logits, out_iou
+        return logits, iou
 
     def decode(self, embedding: ImageEmbedding, prompt: Prompt, multimask: bool = True) -> Prediction:
         """Prompt -> ``Prediction`` with full-size masks (3 candidates, or 1 with ``multimask=False``)."""

@@ -106,9 +106,11 @@ def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def model_cache_id(manifest: dict) -> str:
-    """Names a model's cache folder: its encoder's SHA-256 (another model never reads these)."""
-    return manifest.get("files", {}).get("encoder.onnx", {}).get("sha256", "unversioned")[:16]
+def model_cache_id(manifest: dict, tag: str = "") -> str:
+    """Names a model's cache folder: its encoder's SHA-256 (another model never reads these), and
+    ``tag`` when the embeddings depend on more than the model (``bf16``: kept apart from fp32's)."""
+    model = manifest.get("files", {}).get("encoder.onnx", {}).get("sha256", "unversioned")[:16]
+    return f"{model}-{tag}" if tag else model
 
 
 class EmbeddingDiskCache:

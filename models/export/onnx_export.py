@@ -4,11 +4,13 @@ Graph contracts (all float32):
 
 - encoder: ``image`` ``1 x 3 x 1024 x 1024`` (normalised, zero-padded bottom/right)
   -> ``image_embeddings`` ``1 x 256 x 64 x 64``.
-- decoder: ``image_embeddings`` ``1 x 256 x 64 x 64``; ``point_coords`` ``1 x N x 2`` (x, y) in the
-  resized 1024 frame without the +0.5 shift; ``point_labels`` ``1 x N`` (-1, 0, 1, 2, 3);
-  ``mask_input`` ``1 x 1 x 256 x 256`` logits; ``has_mask_input`` ``(1,)`` multiplier
-  -> ``low_res_logits`` ``1 x 4 x 256 x 256`` (all four mask tokens, padded 1024 frame) and
-  ``iou_predictions`` ``1 x 4`` (raw). Upsampling to the photo is the engine's job.
+- decoder: ``image_embeddings`` ``1 x 256 x 64 x 64``; a batch of ``B`` prompts of ``N`` points each:
+  ``point_coords`` ``B x N x 2`` (x, y) in the resized 1024 frame without the +0.5 shift;
+  ``point_labels`` ``B x N`` (-1, 0, 1, 2, 3); ``mask_input`` ``B x 1 x 256 x 256`` logits;
+  ``has_mask_input`` ``(B,)`` multiplier -> ``low_res_logits`` ``B x 4 x 256 x 256`` (all four mask
+  tokens, padded 1024 frame) and ``iou_predictions`` ``B x 4`` (raw). ``B = 1`` is one stroke's
+  decode; the Object Finder sends many grid points at once. Upsampling to the photo is the
+  engine's job.
 """
 
 from __future__ import annotations
@@ -118,24 +120,25 @@ class DecoderGraph(nn.Module):
         if not self.token_major:
             return decoder(image_embeddings, image_pe, sparse, dense)
         hs, tokens = decoder.attend(image_embeddings, image_pe, sparse, dense)
-        masks = self._masks(tokens[0], decoder.hypernetwork_weights(hs)[0], image_embeddings.shape[-1])
+        masks = self._masks(tokens, decoder.hypernetwork_weights(hs), image_embeddings.shape[-1])
         return masks, decoder.iou_prediction_head(hs[:, 0, :])
 
     def _masks(self, tokens: torch.Tensor, hyper: torch.Tensor, side: int) -> torch.Tensor:
-        """Image tokens ``side^2 x 256`` (row-major) and hypernetwork weights ``4 x 32`` ->
-        logits ``1 x 4 x 4side x 4side``."""
+        """Image tokens ``B x side^2 x 256`` (row-major) and hypernetwork weights ``B x 4 x 32`` ->
+        logits ``B x 4 x 4side x 4side``."""
         up1, norm, _, up2, _ = self.mask_decoder.output_upscaling
         mid, out = up1.out_channels, up2.out_channels
         # Rows: input channels; columns: (sub-row, sub-column, output channel).
         w1 = up1.weight.permute(0, 2, 3, 1).reshape(up1.in_channels, 4 * mid)
         w2 = up2.weight.permute(0, 2, 3, 1).reshape(mid, 4 * out)
-        x = tokens @ w1 + up1.bias.repeat(4)  # side^2 x (2 x 2 x mid)
-        x = F.gelu(F.layer_norm(x.reshape(-1, mid), (mid,), norm.weight, norm.bias, norm.eps))
-        x = F.gelu(x @ w2 + up2.bias.repeat(4))  # (side^2 x 2 x 2) x (2 x 2 x out)
-        masks = hyper @ x.reshape(-1, out).transpose(0, 1)  # 4 x pixels in (i, j, di, dj, ei, ej) order
+        batch = tokens.shape[0]
+        x = tokens @ w1 + up1.bias.repeat(4)  # B x side^2 x (2 x 2 x mid)
+        x = F.gelu(F.layer_norm(x.reshape(batch, -1, mid), (mid,), norm.weight, norm.bias, norm.eps))
+        x = F.gelu(x @ w2 + up2.bias.repeat(4))  # B x (side^2 x 2 x 2) x (2 x 2 x out)
+        masks = hyper @ x.reshape(batch, -1, out).transpose(1, 2)  # B x 4 x pixels, (i, j, di, dj, ei, ej) order
         # Pixel (4i + 2di + ei, 4j + 2dj + ej).
-        masks = masks.view(-1, side, side, 2, 2, 2, 2).permute(0, 1, 3, 5, 2, 4, 6)
-        return masks.reshape(1, -1, 4 * side, 4 * side)
+        masks = masks.view(batch, -1, side, side, 2, 2, 2, 2).permute(0, 1, 2, 4, 6, 3, 5, 7)
+        return masks.reshape(batch, -1, 4 * side, 4 * side)
 
 
 def _sample_image() -> np.ndarray:
@@ -158,7 +161,7 @@ def _decoder_samples(embedding: np.ndarray) -> list[dict[str, np.ndarray]]:
         ([[400.0, 100.0], [100.0, 50.0], [700.0, 650.0]], [1, 2, 3], zeros, 0.0),
         ([[250.0, 250.0], [0.0, 0.0]], [1, -1], 4 * rng.standard_normal((1, 1, 256, 256)).astype(np.float32), 1.0),
     ]
-    return [
+    singles = [
         {
             "image_embeddings": embedding,
             "point_coords": np.asarray([c], np.float32),
@@ -168,6 +171,15 @@ def _decoder_samples(embedding: np.ndarray) -> list[dict[str, np.ndarray]]:
         }
         for c, lab, mask, h in cases
     ]
+    batch = {  # three prompts of two points at once, one with a mask input (the Object Finder's call)
+        "image_embeddings": embedding,
+        "point_coords": np.asarray([[[300.0, 200.0], [0.0, 0.0]], [[900.0, 50.0], [0.0, 0.0]],
+                                    [[250.0, 250.0], [600.0, 700.0]]], np.float32),
+        "point_labels": np.asarray([[1, -1], [1, -1], [1, 0]], np.float32),
+        "mask_input": np.concatenate([zeros, zeros, cases[3][2]]),
+        "has_mask_input": np.asarray([0.0, 0.0, 1.0], np.float32),
+    }
+    return [*singles, batch]
 
 
 def _compare(name: str, got: np.ndarray, want: np.ndarray, tol: float) -> float:
@@ -189,13 +201,16 @@ def export_encoder(model: MobileSam, path: Path) -> None:
 
 
 def export_decoder(model: MobileSam, path: Path) -> None:
-    """Write the decoder graph to ``path``; only the number of points is dynamic."""
+    """Write the decoder graph to ``path``; the batch of prompts and their number of points are dynamic."""
     sample = _decoder_samples(np.zeros((1, 256, 64, 64), np.float32))[1]
     args = tuple(torch.from_numpy(sample[k]) for k in
                  ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"))
     torch.onnx.export(DecoderGraph(model).eval(), args, str(path),
                       input_names=list(sample), output_names=["low_res_logits", "iou_predictions"],
-                      dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+                      dynamic_axes={"point_coords": {0: "prompts", 1: "num_points"},
+                                    "point_labels": {0: "prompts", 1: "num_points"},
+                                    "mask_input": {0: "prompts"}, "has_mask_input": {0: "prompts"},
+                                    "low_res_logits": {0: "prompts"}, "iou_predictions": {0: "prompts"}},
                       opset_version=OPSET, do_constant_folding=False, dynamo=False)
 
 

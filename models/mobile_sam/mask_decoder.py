@@ -124,13 +124,14 @@ class MaskDecoder(nn.Module):
 
     def forward(self, image_embeddings: torch.Tensor, image_pe: torch.Tensor, sparse: torch.Tensor,
                 dense: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embedding ``1 x 256 x 64 x 64``, sparse ``1 x T x 256``, dense ``1 x 256 x 64 x 64``.
+        """Embedding ``1 x 256 x 64 x 64``, sparse ``B x T x 256``, dense ``B x 256 x 64 x 64`` (``B``
+        prompts on one image).
 
-        Returns ``(low_res_logits 1 x 4 x 256 x 256, iou_predictions 1 x 4)``.
+        Returns ``(low_res_logits B x 4 x 256 x 256, iou_predictions B x 4)``.
         """
-        b, c, h, w = image_embeddings.shape
+        _, c, h, w = image_embeddings.shape
         hs, src = self.attend(image_embeddings, image_pe, sparse, dense)
-        upscaled = self.output_upscaling(src.transpose(1, 2).reshape(b, c, h, w))
+        upscaled = self.output_upscaling(src.transpose(1, 2).reshape(src.shape[0], c, h, w))
         hyper = self.hypernetwork_weights(hs)
         b, c, h, w = upscaled.shape
         masks = (hyper @ upscaled.view(b, c, h * w)).view(b, -1, h, w)

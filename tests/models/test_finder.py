@@ -80,7 +80,8 @@ def test_objects_on_the_synthetic_composites_include_the_pasted_object(synthetic
         image = np.asarray(Image.open(synthetic_dir() / f"composite_{index}.png").convert("RGB"))
         truth = np.asarray(Image.open(synthetic_dir() / f"composite_{index}_mask.png").convert("L")) > 127
         embedding = engine.encode(image)
-        objects = find_objects(lambda prompt, e=embedding: engine.decode_low_res(e, prompt), embedding.original_size,
+        objects = find_objects(lambda prompts, e=embedding: engine.decode_low_res_batch(e, prompts),
+                               embedding.original_size,
                                embedding.input_size)
         assert objects and all(a.score >= b.score for a, b in zip(objects, objects[1:], strict=False))
         best = 0.0
