@@ -58,12 +58,9 @@ class BfDecoder:
 
     def decode(self, embedding: object, prompt: object) -> tuple[np.ndarray, np.ndarray]:
         from samcut.models.engine.postprocess import upsample_masks
-        from samcut.models.engine.preprocess import decoder_prompt, mask_input_array
+        from samcut.models.engine.sam_engine import decoder_feeds, prompt_arrays
 
-        coords, labels = decoder_prompt(prompt, embedding.original_size, embedding.input_size)
-        mask, has = mask_input_array(prompt.mask_input)
-        logits, iou = self.graph.run({"image_embeddings": embedding.features, "point_coords": coords,
-                                      "point_labels": labels, "mask_input": mask, "has_mask_input": has})
+        logits, iou = self.graph.run(decoder_feeds(embedding, [prompt_arrays(embedding, prompt)]))
         low = logits[0, 1:4]
         return upsample_masks(low, embedding.input_size, embedding.original_size), iou[0, 1:4]
 

@@ -47,22 +47,19 @@ def qt_check() -> str:
 
 def run(models: Path | None = None, with_qt: bool = True) -> int:
     from samcut.models.engine import Prompt, SamEngine
-    from samcut.models.engine.runtimes import PrecisionUnavailable
     from samcut.models.store.registry import model_dir
     from samcut.models.version import version_string
 
     started = time.perf_counter()
     try:
-        from samcut.models.document.preferences import Preferences
+        from samcut.models.document.preferences import Preferences, compiled_graphs_dir
 
         preferences = Preferences.load()
         chosen = preferences.model_dir  # the model the app uses (custom weights installed in the app)
         folder = models or (Path(chosen) if chosen else model_dir())
         t0 = time.perf_counter()
-        try:  # at the app's precision, falling back as the app does
-            engine = SamEngine(folder, precision=preferences.precision)
-        except PrecisionUnavailable:
-            engine = SamEngine(folder, precision="fp32")
+        engine = SamEngine(folder, precision=preferences.precision, compile_cache=compiled_graphs_dir(),
+                           strict=False)  # as the app loads it
         load_ms = (time.perf_counter() - t0) * 1000
         image = built_in_image()
         t0 = time.perf_counter()

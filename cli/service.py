@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from samcut.models.document.preferences import cache_dir
+from samcut.models.document.preferences import cache_dir, compiled_graphs_dir
 from samcut.models.engine import SamEngine
 from samcut.models.engine.runtimes import PRECISION_ENV, PRECISIONS, resolve_precision
 from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
@@ -37,7 +37,7 @@ def headless_service(models: Path | None = None, threads: int | None = None, cac
     ``PrecisionUnavailable``); with ``cache``, embeddings (and found objects) come from and go to
     the app's disk cache. The engine's notices (a missing provider) go to stderr."""
     engine = SamEngine(models or model_dir(), threads=threads, precision=precision,
-                       compile_cache=cache_dir() / "compiled" if cache else None)
+                       compile_cache=compiled_graphs_dir() if cache else None)
     for notice in engine.notices:
         print(f"samcut: {notice}", file=sys.stderr)
     disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_cache_id(engine.manifest, engine.cache_tag)) \

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from samcut.models.document.preferences import Preferences, cache_dir
+from samcut.models.document.preferences import Preferences, cache_dir, compiled_graphs_dir
 from samcut.models.editor import DecodeRequest
 from samcut.models.engine.errors import EncodeCancelled
 from samcut.models.engine.service import DecodeResult, ImageHandle, SegmentationService
@@ -237,15 +237,10 @@ def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:
     service; raises ``ModelError`` with a user-facing message. A preference the machine cannot
     honour (bf16 without OpenVINO or native bf16) falls back to fp32 with a notice."""
     from samcut.models.engine import SamEngine
-    from samcut.models.engine.runtimes import PrecisionUnavailable
     from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
 
-    threads, compiled = preferences.threads or None, cache_dir() / "compiled"
-    try:
-        engine = SamEngine(folder, threads=threads, precision=preferences.precision, compile_cache=compiled)
-    except PrecisionUnavailable as exc:  # the preference asked for bf16 on a machine without it
-        engine = SamEngine(folder, threads=threads, precision="fp32")
-        engine.notices.append(f"{exc}; running in fp32")
+    engine = SamEngine(folder, threads=preferences.threads or None, precision=preferences.precision,
+                       compile_cache=compiled_graphs_dir(), strict=False)
     model_id = model_cache_id(engine.manifest, engine.cache_tag)
     disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_id, preferences.disk_cache) \
         if preferences.disk_cache else None

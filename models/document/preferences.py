@@ -29,6 +29,11 @@ def cache_dir() -> Path:
     return Path(override) / "cache" if override else platformdirs.user_cache_path("samcut", appauthor=False)
 
 
+def compiled_graphs_dir() -> Path:
+    """Where OpenVINO keeps the bf16 encoder compiled (the app, the CLI and the self-test share it)."""
+    return cache_dir() / "compiled"
+
+
 # field -> (type, lowest, highest); None bounds: any value of the type
 FIELD_RULES: dict[str, tuple[type, float | None, float | None]] = {
     "threads": (int, 0, 256), "memory_cache": (int, 1, 64), "disk_cache": (int, 0, 1000),

@@ -16,6 +16,7 @@ Two choices, both made once when an engine loads:
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -47,7 +48,10 @@ class PrecisionUnavailable(ModelError):
     """bf16 was asked for where it cannot run (the message says why)."""
 
 
+@functools.cache
 def _openvino_core() -> object | None:
+    """OpenVINO's runtime core (thread-safe, made once: asking for the CPU's capabilities and
+    compiling the encoder share it), or ``None`` where the package is not installed."""
     try:
         import openvino
     except ImportError:

@@ -20,6 +20,7 @@ from samcut.models.engine.runtimes import (
     CPU,
     OpenVinoGraph,
     Precision,
+    PrecisionUnavailable,
     provider_label,
     requested_providers,
     resolve_precision,
@@ -104,6 +105,24 @@ def verify_model_dir(model_dir: Path) -> dict:
     return manifest
 
 
+PromptArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def prompt_arrays(embedding: ImageEmbedding, prompt: Prompt) -> PromptArrays:
+    """One prompt's decoder inputs: ``point_coords 1 x N x 2``, ``point_labels 1 x N``,
+    ``mask_input 1 x 1 x 256 x 256``, ``has_mask_input (1,)``."""
+    return (*decoder_prompt(prompt, embedding.original_size, embedding.input_size),
+            *mask_input_array(prompt.mask_input))
+
+
+def decoder_feeds(embedding: ImageEmbedding, prompts: list[PromptArrays]) -> dict[str, np.ndarray]:
+    """The decoder's feed for ``prompts`` (``prompt_arrays``, all with the same ``N``) on one image."""
+    names = ("point_coords", "point_labels", "mask_input", "has_mask_input")
+    stacked = {name: prompts[0][k] if len(prompts) == 1 else np.concatenate([p[k] for p in prompts])
+               for k, name in enumerate(names)}
+    return {"image_embeddings": embedding.features, **stacked}
+
+
 class SamEngine:
     """MobileSAM inference: ``encode`` once per image, ``decode`` per prompt.
 
@@ -114,17 +133,24 @@ class SamEngine:
     ``runtimes``; bf16 where it cannot run raises ``PrecisionUnavailable``. ``providers`` (an
     ONNX Runtime list) overrides ``SAMCUT_PROVIDERS``; what was asked for and is missing lands in
     ``notices`` (one line each, for the CLI's stderr and the status bar). ``compile_cache``: a
-    folder where OpenVINO may keep compiled graphs (bf16 only).
+    folder where OpenVINO may keep compiled graphs (bf16 only). ``strict=False``: bf16 where it
+    cannot run falls back to fp32 with a notice instead of raising.
     """
 
     def __init__(self, model_dir: Path | str, threads: int | None = None, verify: bool = True,
                  providers: list | None = None, precision: str | None = None,
-                 compile_cache: Path | None = None) -> None:
+                 compile_cache: Path | None = None, strict: bool = True) -> None:
         self.model_dir = Path(model_dir)
         self.manifest = verify_model_dir(self.model_dir) if verify else {}
         self.threads = threads or default_threads()
         self.notices: list[str] = []
-        self.precision: Precision = resolve_precision(precision)
+        try:
+            self.precision: Precision = resolve_precision(precision)
+        except PrecisionUnavailable as exc:
+            if strict:
+                raise
+            self.precision = "fp32"  # the app: run anyway, and say why it is not bf16
+            self.notices.append(f"{exc}; running in fp32")
         providers = providers or requested_providers(self.notices)
         self.encoder_graph: OpenVinoGraph | None = None
         if self.precision == "bf16":
@@ -184,15 +210,7 @@ class SamEngine:
 
     def decode_low_res(self, embedding: ImageEmbedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
         """Run the decoder: (low-res logits float32 ``4 x 256 x 256``, IoU predictions ``(4,)``), tokens 0-3."""
-        coords, labels = decoder_prompt(prompt, embedding.original_size, embedding.input_size)
-        mask_input, has_mask = mask_input_array(prompt.mask_input)
-        logits, iou = self.decoder.run(None, {
-            "image_embeddings": embedding.features,
-            "point_coords": coords,
-            "point_labels": labels,
-            "mask_input": mask_input,
-            "has_mask_input": has_mask,
-        })
+        logits, iou = self.decoder.run(None, decoder_feeds(embedding, [prompt_arrays(embedding, prompt)]))
         return logits[0], iou[0]
 
     def decode_low_res_batch(self, embedding: ImageEmbedding,
@@ -204,21 +222,13 @@ class SamEngine:
         """
         logits = np.empty((len(prompts), 4, 256, 256), np.float32)
         iou = np.empty((len(prompts), 4), np.float32)
+        arrays = [prompt_arrays(embedding, prompt) for prompt in prompts]
         groups: dict[int, list[int]] = {}
-        feeds = []
-        for i, prompt in enumerate(prompts):
-            coords, labels = decoder_prompt(prompt, embedding.original_size, embedding.input_size)
-            feeds.append((coords, labels, *mask_input_array(prompt.mask_input)))
+        for i, (coords, *_rest) in enumerate(arrays):
             groups.setdefault(coords.shape[1] if self.batch_decoding else -1 - i, []).append(i)
         for members in groups.values():
-            out_logits, out_iou = self.decoder.run(None, {
-                "image_embeddings": embedding.features,
-                "point_coords": np.concatenate([feeds[i][0] for i in members]),
-                "point_labels": np.concatenate([feeds[i][1] for i in members]),
-                "mask_input": np.concatenate([feeds[i][2] for i in members]),
-                "has_mask_input": np.concatenate([feeds[i][3] for i in members]),
-            })
-            logits[members], iou[members] = out_logits, out_iou
+            logits[members], iou[members] = self.decoder.run(
+                None, decoder_feeds(embedding, [arrays[i] for i in members]))
         return logits, iou
 
     def decode(self, embedding: ImageEmbedding, prompt: Prompt, multimask: bool = True) -> Prediction:
