@@ -24,6 +24,8 @@ from hosts import (
 )
 from PIL import Image
 
+from samcut.models.engine.runtimes import PRECISION_ENV
+
 CHROOT_ENV = "SAMCUT_GIMP_CHROOT"
 DEFAULT_CHROOT = "/var/cache/samcut-ci/gimp-chroot"
 DRIVER = Path(__file__).with_name("gimp_driver.py")
@@ -80,7 +82,10 @@ def run_gimp(tmp_root: Path, test_model_dir: Path, points, mode="replace", prese
         inner_env = ["env", "-i", f"HOME={home}", f"XDG_CONFIG_HOME={home / '.config'}",
                      "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                      f"TMPDIR={exchange}", f"SAMCUT_COMMAND={command}", f"SAMCUT_MODELS_ROOT={exchange / 'models'}",
-                     f"SAMCUT_CONFIG_DIR={exchange / 'cfg'}", f"SAMCUT_GIMP_TEST={exchange / 'settings.json'}"]
+                     f"SAMCUT_CONFIG_DIR={exchange / 'cfg'}", f"SAMCUT_GIMP_TEST={exchange / 'settings.json'}",
+                     # env -i drops the suite's fp32 pin; GIMP's samcut would encode in bf16 where the CPU
+                     # can, and differ from the fp32 reference by a few edge pixels
+                     f"{PRECISION_ENV}={os.environ.get(PRECISION_ENV, 'fp32')}"]
         with mounted(root, exchange):
             driver_copy = exchange / "driver.py"
             shutil.copy2(DRIVER, driver_copy)
