@@ -67,10 +67,7 @@ class HostSession(QObject):
         self.cancel_action.setStatusTip(f"Close without changing anything in {host}")
         self.cancel_action.triggered.connect(self.cancel)
         window.bars.host_toolbar.clear()
-        offered = [self.apply_action, self.layer_action, self.cancel_action]
-        if request.host != "krita":  # Krita's transparency mask is not made from Python yet
-            offered.insert(2, self.mask_action)
-        for action in offered:
+        for action in (self.apply_action, self.layer_action, self.mask_action, self.cancel_action):
             window.bars.host_toolbar.addAction(action)
         window.bars.host_toolbar.setVisible(True)
         window.addAction(self.apply_action)

@@ -214,6 +214,8 @@ def test_apply_as_new_layer_or_layer_mask_says_so_in_the_answer(qtbot, window, r
         qtbot.waitUntil(lambda r=request: server.session is not None and not server.session.done
                         and server.session.request.response.startswith(str(r.parent)), timeout=10_000)
         assert getattr(server.session, action).text().startswith("Apply as")
+        offered = window.bars.host_toolbar.actions()  # Krita too: its transparency mask now works
+        assert server.session.mask_action in offered and server.session.layer_action in offered
         getattr(server.session, action).trigger()
         response = read_response(str(request.with_name("response.json")))
         assert response.status == "ok" and response.output == name

@@ -86,3 +86,24 @@ def test_krita_apply_as_new_layer(tmp_path, test_model_dir) -> None:
     expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
     assert_cutout(tmp_path / "krita_layer.png", image, expected)
     assert report["layer_names_after_undo"] == ["Background"]  # one undo removes the new layer
+
+
+def test_krita_apply_as_layer_mask(tmp_path, test_model_dir) -> None:
+    """The mask is samcut's to the pixel, the user's own selection is back afterwards, and one
+    undo removes the mask and nothing else."""
+    image_dir = tmp_path / "img"
+    image_dir.mkdir()
+    _, points = composite_image(image_dir)
+    report, image = run_krita(tmp_path, test_model_dir, points, output="mask", preselect=[0, 0, 40, 30])
+    assert report["status"] == "ok", report
+    assert report["source_children"] == ["transparencymask"] and report["layer_unchanged"] is True, report
+    assert report["layer_names"] == ["Background", "Selection Mask"]  # Krita shows a selection as a mask node
+    assert report["has_selection"] is True
+    selection = np.asarray(Image.open(tmp_path / "krita_selection.png").convert("L")) > 127
+    assert selection[:30, :40].all() and selection.sum() == 40 * 30  # the user's selection, untouched
+    krita_mask = np.asarray(Image.open(tmp_path / "krita_mask.png").convert("L"))
+    expected = segment_reference(image, points, test_model_dir, tmp_path / "expected.png")
+    np.testing.assert_array_equal(krita_mask > 127, expected)
+    assert set(np.unique(krita_mask)) <= {0, 255}  # the mask is samcut's, not blended with a default
+    assert report["source_children_after_undo"] == []  # one undo removes the mask...
+    assert report["selected_after_undo"] == 40 * 30  # ...and leaves the user's selection as it was

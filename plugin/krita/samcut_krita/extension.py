@@ -11,6 +11,7 @@ from . import logic, protocol
 from .qt_shim import FORMAT_ARGB32, FORMAT_GRAY8, QImage, QMessageBox, QProcess, QProcessEnvironment, QTimer
 
 ACTION_ID = "samcut_select"
+ADD_TRANSPARENCY_MASK = "add_new_transparency_mask"  # Krita's Layer > New > Transparency Mask
 TEST_ENV = "SAMCUT_KRITA_TEST"  # JSON file: a scripted, non-interactive run for the real-host tests
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -97,7 +98,9 @@ class SamcutExtension(Extension):
             if response.status == "ok":
                 self._apply(job, response)
             self._report(response.status, response.message)
-        except (protocol.ProtocolError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a Krita API that differs must end in a message, not silence
+            if not isinstance(exc, (protocol.ProtocolError, OSError)):
+                exc = "%s: %s" % (type(exc).__name__, exc)
             detail = "%s%s" % (exc, ("\n\n" + stderr.splitlines()[-1]) if stderr else "")
             self._report("error", detail)
             self._tell("samcut could not make a selection; the image is unchanged.\n\n%s" % detail)
@@ -142,21 +145,51 @@ class SamcutExtension(Extension):
         """A new paint layer above ``node`` holding the cut-out, or a transparency mask on it."""
         if node is None:
             raise protocol.ProtocolError("no active layer to add the result to")
-        if output == "mask":  # a transparency mask made from Python hung Krita 5 headless in our test run
-            raise protocol.ProtocolError("Apply as Layer Mask is not available in Krita yet; use Apply as New Layer")
         if output == "layer":
             layer = doc.createNode("%s (samcut cut-out)" % node.name(), "paintlayer")
             layer.setPixelData(logic.cutout_bgra(node.pixelData(0, 0, width, height), alpha), 0, 0, width, height)
             node.parentNode().addChildNode(layer, node)
         else:
-            selection = Selection()
-            selection.resize(width, height)
-            selection.setPixelData(alpha, 0, 0, width, height)
-            mask = doc.createTransparencyMask("samcut mask")
-            mask.setSelection(selection)
-            node.addChildNode(mask, None)
+            self._add_transparency_mask(doc, node, alpha, width, height)
         doc.waitForDone()
         doc.refreshProjection()
+
+    def _add_transparency_mask(self, doc, node, alpha, width, height):
+        """``alpha`` (one byte per pixel, row-major, the layer's size) as a new transparency mask on
+        the active layer ``node``, as one step in Krita's history.
+
+        Krita 5.1's Python API can add a transparency mask node but gives it no pixels (its
+        selection stays empty: pixelData returns nothing). Krita's own "Add Transparency Mask"
+        action, run with nothing selected, adds a fully opaque mask as one undoable step; its
+        pixels are then written (pixel writes from Python are not recorded, and undoing the step
+        removes the mask whole). With a selection active, the action would use it up and an undo
+        would bring it back as samcut's, so the user's selection is set aside (Document.setSelection
+        is not recorded either) and put back afterwards."""
+        action = Krita.instance().action(ADD_TRANSPARENCY_MASK)
+        if action is None:
+            raise protocol.ProtocolError("this Krita has no \"Add Transparency Mask\" action")
+
+        def masks():
+            return {child.uniqueId().toString(): child for child in node.childNodes()
+                    if child.type() == "transparencymask"}
+
+        before, previous = masks(), doc.selection()
+        doc.setSelection(None)
+        doc.waitForDone()
+        try:
+            action.trigger()
+            doc.waitForDone()
+        finally:
+            doc.setSelection(previous)
+            doc.waitForDone()
+        added = [mask for key, mask in masks().items() if key not in before]
+        if len(added) != 1:
+            raise protocol.ProtocolError("Krita did not add the transparency mask")
+        mask = added[0]
+        mask.setPixelData(alpha, 0, 0, width, height)
+        doc.waitForDone()
+        if bytes(mask.pixelData(0, 0, width, height)) != bytes(alpha):
+            raise protocol.ProtocolError("Krita's transparency mask did not take samcut's pixels")
 
     def _apply_directly(self, doc, alpha, width, height, mode):
         """Fallback for layers that hold no pixels of their own (groups, vectors): not undoable."""
