@@ -51,6 +51,7 @@ class EngineBridge(QObject):
         self.handle: ImageHandle | None = None
         self.region: ImageHandle | None = None  # the zoomed region being (or last) encoded
         self._in_flight: Future | None = None
+        self._flight_request: tuple[DecodeRequest, ImageHandle] | None = None  # the proposal decode in flight
         self._pending: tuple[DecodeRequest, ImageHandle] | None = None
         self._pending_hover: tuple[float, float] | None = None
         self._pending_finder: tuple[float, float] | None = None
@@ -77,7 +78,7 @@ class EngineBridge(QObject):
         self._pending = None
         self._pending_hover = None
         self._pending_finder = None
-        self._in_flight = None
+        self._in_flight = self._flight_request = None
         self.region = None
         self.handle = self.service.open_image(rgb)
         started = time.perf_counter()
@@ -145,6 +146,11 @@ class EngineBridge(QObject):
         frame = frame or self.handle
         self._pending_hover = None  # the user is drawing: the pointer's object is not wanted now
         if self._in_flight is not None:
+            if self._flight_request is not None and same_work(self._flight_request, (request, frame)):
+                # a click decodes on press (the live stroke) and again on release with the same
+                # prompt: the answer on its way serves the newer revision, and no second decode runs
+                self._flight_request, self._pending = (request, frame), None
+                return
             self._pending = (request, frame)
             return
         self._submit(request, frame)
@@ -170,19 +176,21 @@ class EngineBridge(QObject):
 
     def _submit(self, request: DecodeRequest, frame: ImageHandle) -> None:
         future = self.service.decode(frame, request.prompt)
-        self._in_flight = future
-        future.add_done_callback(lambda f: self._decodeDone.emit(f, ("proposal", request.revision)))
+        self._in_flight, self._flight_request = future, (request, frame)
+        future.add_done_callback(lambda f: self._decodeDone.emit(f, ("proposal",)))
 
     def _submit_point(self, kind: str, x: float, y: float) -> None:
         future = self.service.decode(self.handle, Prompt(points=[(x, y)], labels=[1]))
-        self._in_flight = future
+        self._in_flight, self._flight_request = future, None
         ticket = self.handle.ticket
         future.add_done_callback(lambda f: self._decodeDone.emit(f, (kind, (x, y), ticket)))
 
     def _on_decode_done(self, future: Future, answers: tuple) -> None:
         if future is not self._in_flight:
             return  # sent before the image changed
-        self._in_flight = None
+        if answers[0] == "proposal":  # the revision it answers: the newest request it serves
+            answers = ("proposal", self._flight_request[0].revision)
+        self._in_flight = self._flight_request = None
         result: DecodeResult | None = None
         try:
             result = future.result()
@@ -230,6 +238,12 @@ class EngineBridge(QObject):
         self._pending = None
         self._closed = True
         self.service.close()
+
+
+def same_work(a: tuple[DecodeRequest, ImageHandle], b: tuple[DecodeRequest, ImageHandle]) -> bool:
+    """Whether two (request, frame) pairs would decode the same thing: same frame, points, labels,
+    box, and the very same mask input (compared by identity: it is the earlier answer's logits)."""
+    return a[1] is b[1] and a[0].prompt == b[0].prompt and a[0].prompt.mask_input is b[0].prompt.mask_input
 
 
 def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:
