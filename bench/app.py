@@ -94,8 +94,8 @@ def child(models: Path, runs: int, photo: Path) -> dict:
     window = MainWindow(EngineBridge(SegmentationService(SamEngine(models))), Preferences())
     window.resize(1280, 860)
     window.show()
-    window.open_path(photo)  # the app's own loading path
-    wait(lambda: window.encoder_label.text().startswith("Ready"))
+    window.files.open_path(photo)  # the app's own loading path
+    wait(lambda: window.status.encoder_label.text().startswith("Ready"))
     canvas = window.canvas
     window.actions_by_name["auto_encode_view"].setChecked(False)  # no region encode competing here
     decoder_ms: list[float] = []
@@ -109,11 +109,11 @@ def child(models: Path, runs: int, photo: Path) -> dict:
 
             window.drop_proposal()
             stroke = Stroke(((1800.0 + 10 * i, 1300.0), (2000.0, 1350.0 + 5 * i)), True)
-            window.document.begin_stroke()
-            window.document.add_stroke(stroke)
+            window.editor.begin_stroke()
+            window.editor.add_stroke(stroke)
             start = time.perf_counter()
             window._decode()
-            wait(lambda: window.document.proposal is not None and not window.bridge.busy)
+            wait(lambda: window.editor.proposal is not None and not window.bridge.busy)
             if not overlay_drawn(canvas):  # else the event loop has already painted it
                 canvas.repaint()  # the proposal overlay for the visible region, drawn now
             if i:  # the first is a warm-up
@@ -135,8 +135,8 @@ def child(models: Path, runs: int, photo: Path) -> dict:
     results["idle_cpu_percent"] = 100 * (usage.ru_utime + usage.ru_stime - cpu_before) / (
         time.perf_counter() - idle_start)
     results["peak_rss_mb"] = peak_rss_mb()
-    window.document.mark_saved()  # a bench has nothing to keep: close without asking
-    window.document.drop_proposal()
+    window.editor.mark_saved()  # a bench has nothing to keep: close without asking
+    window.editor.drop_proposal()
     window.close()
     return results
 
