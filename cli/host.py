@@ -1,9 +1,11 @@
 """``samcut host REQUEST.json``: answer a host plug-in (GIMP, Krita) through the bridge protocol.
 
 Non-interactive requests (prompts in the request) are answered by the engine at once, like
-``samcut segment``. Interactive ones go to a samcut window: to an already running samcut (over
-its local socket, so its model and embedding cache stay warm) or to a new one that then stays
-around as that server for a while.
+``samcut segment``. Interactive ones go to a samcut window served by a samcut process of its own
+(``samcut host --serve``, detached): the running one, over its local socket (its model and
+embedding cache stay warm), or one started for this request. Either way this process is only the
+host's client: it returns as soon as the answer is written (Apply or Cancel), never waiting for
+the window's process to end.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import os
 import socket
 import struct
 import sys
+import time
 from pathlib import Path
 
 from samcut.cli.segment import segment_image
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
+from samcut.models.io.platform import samcut_argv, spawn_detached
 from samcut.plugin.protocol import (
     PROTOCOL_VERSION,
     SILENCE_LIMIT_S,
@@ -59,24 +63,37 @@ def forward_to_running_samcut(request_path: str, silence_limit: float = SILENCE_
     silent for ``silence_limit`` seconds (hung, or stopped) raises ``ServerSilent``, so the host
     never waits forever. A connection closed without ``done`` is not an answer (False).
     """
-    if not hasattr(socket, "AF_UNIX"):
+    sock = _connect()
+    if sock is None:
         return False
+    return _ask(sock, os.path.abspath(request_path).encode(), silence_limit)
+
+
+def _connect() -> socket.socket | None:
+    """A connection to this user's running samcut, or None when none listens."""
+    if not hasattr(socket, "AF_UNIX"):
+        return None
     try:
         ensure_private_dir(server_dir())
     except (OSError, ProtocolError):
-        return False  # not our folder: whatever listens there is not ours to talk to
+        return None  # not our folder: whatever listens there is not ours to talk to
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(server_address())
     except OSError:
         sock.close()
-        return False
+        return None
     if not _same_user(sock):
         sock.close()
-        return False
+        return None
+    return sock
+
+
+def _ask(sock: socket.socket, line: bytes, silence_limit: float = SILENCE_LIMIT_S) -> bool:
+    """Send one line and wait for ``done`` (True) or the end of the connection (False)."""
     with sock:
         sock.settimeout(silence_limit)
-        sock.sendall(os.path.abspath(request_path).encode() + b"\n")
+        sock.sendall(line + b"\n")
         pending = b""
         while True:
             try:
@@ -88,7 +105,7 @@ def forward_to_running_samcut(request_path: str, silence_limit: float = SILENCE_
                 return False
             pending += chunk
             *lines, pending = pending.split(b"\n")
-            if any(line.strip() == b"done" for line in lines):
+            if any(said.strip() == b"done" for said in lines):
                 return True
             if len(pending) > 256:  # no line of ours is this long
                 return False
@@ -107,6 +124,62 @@ def _same_user(sock: socket.socket) -> bool:
     return uid == os.getuid()
 
 
+SERVER_LOG = "server.log"        # in ``server_dir()``: what the detached server prints
+SERVER_START_LIMIT_S = 15 * 60   # a first start may show the model install dialog; the user takes time
+
+
+class ServerStartFailed(RuntimeError):
+    """The samcut window's process ended (or hung) before it listened."""
+
+
+def server_command(models: Path | None) -> list[str]:
+    """How the detached server is started: ``samcut host --serve [--models DIR]``."""
+    return samcut_argv("host", "--serve", *(["--models", str(models)] if models is not None else []))
+
+
+def serve_interactively(request_path: str, models: Path | None = None,
+                        start_limit: float = SERVER_START_LIMIT_S) -> None:
+    """Have the request answered in a samcut window: by the running samcut, else by one started
+    now, detached (``spawn_detached``: it keeps serving later requests, warm, while this process
+    returns as soon as the answer is written). ``ServerStartFailed`` when the new one ends or
+    does not listen within ``start_limit`` seconds."""
+    if forward_to_running_samcut(request_path):
+        return
+    log = Path(server_dir()) / SERVER_LOG
+    ensure_private_dir(server_dir())
+    process = spawn_detached(server_command(models), log, env=dict(os.environ))
+    deadline = time.monotonic() + start_limit
+    line = os.path.abspath(request_path).encode()
+    while True:
+        sock = _connect()
+        if sock is not None:
+            if _ask(sock, line):
+                return
+            raise ServerStartFailed(f"samcut's window ended without an answer{_last_line(log)}")
+        ended = process.poll() is not None
+        if ended and _connect() is None:  # (another samcut may have won the race to listen: ask it)
+            raise ServerStartFailed(f"samcut's window could not start{_last_line(log)}")
+        if time.monotonic() > deadline:
+            process.terminate()
+            raise ServerStartFailed(f"samcut's window did not start within {start_limit:g} s{_last_line(log)}")
+        time.sleep(0.05)
+
+
+def stop_running_samcut() -> bool:
+    """Ask this user's running host server to end (its open host call is cancelled); True if one did."""
+    sock = _connect()
+    return sock is not None and _ask(sock, b"quit")
+
+
+def _last_line(log: Path) -> str:
+    """``": <the log's last line>"``, or nothing."""
+    try:
+        lines = [t for t in log.read_text(errors="replace")[-4000:].splitlines() if t.strip()]
+    except OSError:
+        return ""
+    return f": {lines[-1].strip()}" if lines else ""
+
+
 def run(request_path: str, models: Path | None = None) -> int:
     """Answer one request; the status goes into the response file (exit 0 ok/cancel, 1 error;
     2 when the request file itself is missing, unreadable or malformed, like other usage errors)."""
@@ -119,12 +192,9 @@ def run(request_path: str, models: Path | None = None) -> int:
     try:
         if not request.interactive:
             response = answer_headless(request, models)
-        elif forward_to_running_samcut(request_path):
-            return 0
         else:
-            from samcut.gui.host_session import serve_first_request
-
-            return serve_first_request(request, request_path, models)
+            serve_interactively(request_path, models)
+            return 0
     except Exception as exc:  # noqa: BLE001 - every failure goes back to the host as a message
         response = Response(status="error", message=str(exc) or exc.__class__.__name__)
     respond(request, response)
@@ -146,4 +216,11 @@ def _respond_somehow(request_path: str, message: str) -> None:
         pass  # ProtocolError is a ValueError: the file itself cannot be read
 
 
-__all__ = ["PROTOCOL_VERSION", "run", "server_address"]
+def serve(models: Path | None = None) -> int:
+    """``samcut host --serve``: the window process that answers interactive requests."""
+    from samcut.gui.host_session import serve as serve_hosts
+
+    return serve_hosts(models)
+
+
+__all__ = ["PROTOCOL_VERSION", "run", "serve", "server_address", "stop_running_samcut"]

@@ -28,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     objects.add_arguments(sub.add_parser("objects", help="find the image's objects: one mask file each, best first"))
     models_cmd.add_arguments(sub.add_parser("models", help="install, list, verify and export models"))
     host = sub.add_parser("host", help="answer a GIMP/Krita plug-in request (used by the plug-ins)")
-    host.add_argument("request", help="request JSON file written by the plug-in")
+    host.add_argument("request", nargs="?", help="request JSON file written by the plug-in")
+    host.add_argument("--serve", action="store_true",
+                      help="be the window that answers interactive requests (started by 'samcut host' itself)")
+    host.add_argument("--stop", action="store_true", help="end the running samcut that serves host requests")
     host.add_argument("--models", type=resolve_model, metavar="DIR|NAME",
                         help="a model folder, or the name of an installed model (default: the official model)")
     plugins_cmd.add_arguments(sub.add_parser("plugins", help="install the GIMP and Krita plug-ins"))
@@ -64,6 +67,19 @@ def run_gui(argv: list[str]) -> int:
     return run(args.image, args.models)
 
 
+def run_host(args: argparse.Namespace) -> int:
+    """``samcut host REQUEST`` | ``--serve`` | ``--stop``."""
+    if args.serve:
+        return host.serve(args.models)
+    if args.stop:
+        stopped = host.stop_running_samcut()
+        print("samcut: the running samcut was asked to end" if stopped else "samcut: no samcut is serving hosts")
+        return 0
+    if not args.request:
+        raise ValueError("host: give the request file (or --serve, --stop)")
+    return host.run(args.request, args.models)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
@@ -71,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = {"segment": segment.run, "objects": objects.run, "models": models_cmd.run, "plugins": plugins_cmd.run,
-               "host": lambda a: host.run(a.request, a.models)}[args.command]
+               "host": run_host}[args.command]
     try:
         if args.command in ("segment", "objects", "host"):  # the commands that run the model
             apply_precision(args)

@@ -12,7 +12,7 @@ from samcut.cli.service import add_precision_argument, headless_service
 from samcut.models.document.cutout import output_format, save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.document.memory import parse_bytes
-from samcut.models.editor.headless import CANDIDATES, segment
+from samcut.models.editor.headless import CANDIDATES, check_prompt, segment
 from samcut.models.store.registry import resolve_model
 
 
@@ -146,19 +146,6 @@ def check_output(option: str, path: Path | None) -> None:
         raise ValueError(f"{option} {path}: is a folder")
 
 
-def check_prompt(points: list[tuple[float, float, int]], box: tuple[float, float, float, float] | None,
-                 size: tuple[int, int]) -> None:
-    """Points must lie on the image and a box must overlap it (``size`` is ``(H, W)``)."""
-    h, w = size
-    for x, y, _label in points:
-        if not (0 <= x <= w and 0 <= y <= h):
-            raise ValueError(f"--point {x:g},{y:g} is outside the {w}x{h} image (x 0..{w}, y 0..{h})")
-    if box is not None and (box[2] <= 0 or box[3] <= 0 or box[0] >= w or box[1] >= h):
-        raise ValueError(f"--box {','.join(f'{v:g}' for v in box)} does not overlap the {w}x{h} image")
-    if box is not None and (box[2] - box[0] < 1 or box[3] - box[1] < 1):
-        raise ValueError(f"--box {','.join(f'{v:g}' for v in box)} is empty: give two opposite corners")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.subject and (args.point or args.box is not None):
         raise ValueError("segment: --subject finds the object itself; give it without --point or --box")
@@ -172,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if args.subject:
         mask = subject_mask(image, args.models, cache=not args.no_cache)
     else:
-        check_prompt(args.point, args.box, image.size)
+        check_prompt(args.point, args.box, image.size, "--point", "--box")
         mask = segment_image(image, args.point, args.box, args.models, args.threads, args.candidate, args.refine,
                              cache=not args.no_cache)
     if args.mask is not None:

@@ -1,8 +1,10 @@
 """samcut serving GIMP/Krita: a window opened on the host's layer, "Apply" sends the mask back.
 
-The first interactive request starts a samcut process that listens on a per-user local socket
-(``samcut.plugin.protocol.server_address``) and stays alive, idle, for ``LINGER_MS`` after its window
-is hidden, so that the next host call reuses the loaded model and the embedding cache.
+``samcut host --serve`` (started detached by the first interactive ``samcut host`` call) listens
+on a per-user local socket (``samcut.plugin.protocol.server_address``): each connection sends one
+request path and hears ``wait`` lines while the user works, then ``done`` once the response file
+is written. It stays alive, idle, for ``LINGER_MS`` after its window is hidden, so that the next
+host call reuses the loaded model and the embedding cache; ``quit`` on the socket ends it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
@@ -33,6 +36,9 @@ from samcut.plugin.protocol import (
 )
 
 LINGER_MS = 10 * 60 * 1000
+MAX_WAITING_PEERS = 32      # connections that have not sent their request line yet; more are refused
+LINE_WAIT_MS = 10_000       # a connection silent this long before its request line is dropped
+QUIT_LINE = "quit"          # a request line that ends the server (``samcut host --stop``)
 
 
 class HostSession(QObject):
@@ -46,6 +52,7 @@ class HostSession(QObject):
         self.window = window
         self.request = request
         self.done = False
+        self._awaiting: str | None = None  # Apply asked for while the last click's mask was on its way
         window.set_image(image, Path(request.image))
         host = request.host.capitalize()
         window.setWindowTitle(f"samcut — selecting for {host}")
@@ -88,8 +95,18 @@ class HostSession(QObject):
 
     def apply(self, output: str = "selection") -> None:
         """Send samcut's selection back (a pending proposal is applied first, in the current mode)
-        as the host's selection, a new layer holding the cut-out, or the layer's mask (``output``)."""
+        as the host's selection, a new layer holding the cut-out, or the layer's mask (``output``).
+        Asked while the mask of the last click is still being decoded, it applies once that mask
+        is there (a click and at once Ctrl+Enter sends what was clicked)."""
         doc = self.window.editor
+        bridge = self.window.bridge
+        if doc is not None and doc.awaiting_answer and bridge is not None and self._awaiting is None:
+            self._awaiting = output
+            self.window.status.say("Applying as soon as the mask is ready…", 5000)
+            bridge.proposalReady.connect(self._answer_arrived)
+            for signal in (bridge.decodeFailed, bridge.encodeFailed):
+                signal.connect(self._apply_awaited)
+            return
         if doc is not None and doc.proposal is not None:
             self.window.apply_proposal()
         mask_path = str(Path(self.request.response).with_name("mask.png"))
@@ -98,12 +115,36 @@ class HostSession(QObject):
         # so the host replaces its selection with the result.
         self._finish(Response(status="ok", mask=mask_path, mode="replace", output=output))
 
+    def _answer_arrived(self, *_args: object) -> None:
+        """A proposal landed: apply if it is the one asked for."""
+        doc = self.window.editor
+        if doc is None or not doc.awaiting_answer:
+            self._apply_awaited()
+
+    def _apply_awaited(self, *_args: object) -> None:
+        """Apply what was asked for (the mask is there, or a failure means it never will be)."""
+        bridge = self.window.bridge
+        bridge.proposalReady.disconnect(self._answer_arrived)
+        for signal in (bridge.decodeFailed, bridge.encodeFailed):
+            signal.disconnect(self._apply_awaited)
+        output, self._awaiting = self._awaiting, "applying"  # (never deferred twice)
+        if not self.done and output is not None:
+            self.apply(output)
+
     def cancel(self) -> None:
         self._finish(Response(status="cancel", message="cancelled in samcut"))
 
 
-def _release(peer: QLocalSocket) -> None:
-    """Tell a client its request is over (answered, refused or busy) and hang up."""
+def _alive(peer: QLocalSocket | None) -> bool:
+    """Whether ``peer`` still has its C++ object (a client that vanished is deleted by Qt)."""
+    return peer is not None and shiboken6.isValid(peer)
+
+
+def _release(peer: QLocalSocket | None) -> None:
+    """Tell a client its request is over (answered, refused or busy) and hang up; nothing when
+    the client is already gone."""
+    if not _alive(peer) or peer.state() != QLocalSocket.LocalSocketState.ConnectedState:
+        return
     peer.write(b"done\n")
     peer.flush()
     peer.disconnectFromServer()
@@ -118,28 +159,32 @@ def _load_request(request: Request) -> tuple[LoadedImage, np.ndarray | None]:
     return image, selection
 
 
+def another_server_listens(address: str) -> bool:
+    """Whether a live samcut already answers at ``address`` (its socket must not be taken over)."""
+    probe = QLocalSocket()
+    probe.connectToServer(address)
+    live = probe.waitForConnected(1000)
+    probe.abort()
+    return live
+
+
 class HostServer(QObject):
     """Accepts request paths on the local socket and shows them one at a time in ``window``."""
 
     def __init__(self, window: MainWindow, address: str) -> None:
         super().__init__(window)
         self.window = window
+        self.address = address
         self.session: HostSession | None = None
-        self._peer: QLocalSocket | None = None
+        self._peer: QLocalSocket | None = None   # the client whose request is being served
+        self._waiting: dict[int, QLocalSocket] = {}  # connected, request line not read yet
         self.server = QLocalServer(self)
         self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self.refusal = ""  # why the server does not listen, if it does not
-        try:  # the socket's folder must be this user's alone, or nobody is served through it
-            ensure_private_dir(os.path.dirname(address))
-            QLocalServer.removeServer(address)  # a stale file from a samcut that died
-            self.listening = self.server.listen(address)
-        except (OSError, ProtocolError) as exc:
-            self.refusal = str(exc)
-            self.listening = False
+        self.listening = self._listen()
         self.server.newConnection.connect(self._on_connection)
         self.loading = None  # the Task decoding a request's layer
         self.refused = 0     # requests answered with an error
-        self.exit_if_first_refused = False
         self.linger = QTimer(self)
         self.linger.setSingleShot(True)
         self.linger.timeout.connect(QApplication.quit)
@@ -148,39 +193,102 @@ class HostServer(QObject):
         self.heartbeat.timeout.connect(self._beat)
         self.heartbeat.start()
 
+    def _listen(self) -> bool:
+        try:  # the socket's folder must be this user's alone, or nobody is served through it
+            ensure_private_dir(os.path.dirname(self.address))
+            if another_server_listens(self.address):
+                self.refusal = "another samcut already serves host requests"
+                return False
+            QLocalServer.removeServer(self.address)  # a stale file from a samcut that died
+            if self.server.listen(self.address):
+                return True
+            self.refusal = self.server.errorString()
+        except (OSError, ProtocolError) as exc:
+            self.refusal = str(exc)
+        return False
+
     def _beat(self) -> None:
-        if self._peer is not None and self._peer.state() == QLocalSocket.LocalSocketState.ConnectedState:
+        """Every ``HEARTBEAT_S``: the served client hears ``wait``; silent connections are dropped;
+        a server that lost its socket (descriptors ran out) listens again."""
+        if _alive(self._peer) and self._peer.state() == QLocalSocket.LocalSocketState.ConnectedState:
             self._peer.write(b"wait\n")
             self._peer.flush()
+        now = self._now()
+        for key, peer in list(self._waiting.items()):
+            if not _alive(peer) or now - int(peer.property("samcut_since") or now) > LINE_WAIT_MS:
+                self._forget(key)
+                if _alive(peer):
+                    peer.abort()
+        if self.listening and not self.server.isListening():
+            self.server.close()
+            self.listening = self._listen()
+
+    @staticmethod
+    def _now() -> int:
+        from PySide6.QtCore import QDateTime
+
+        return QDateTime.currentMSecsSinceEpoch()
+
+    def _forget(self, key: int) -> None:
+        self._waiting.pop(key, None)
 
     def _on_connection(self) -> None:
         """Take every pending client; each is served when its request line has arrived (never
-        waiting for it on the GUI thread: a client that connects and stalls freezes nothing)."""
+        waiting for it on the GUI thread: a client that connects and stalls freezes nothing).
+        Beyond ``MAX_WAITING_PEERS`` silent connections, new ones are closed at once, so that
+        descriptors never run out."""
         while self.server.hasPendingConnections():
             peer = self.server.nextPendingConnection()
             if peer is None:
                 return
+            if len(self._waiting) >= MAX_WAITING_PEERS:
+                peer.abort()
+                peer.deleteLater()
+                continue
+            key = id(peer)
+            self._waiting[key] = peer
+            peer.setProperty("samcut_since", self._now())
             peer.readyRead.connect(lambda p=peer: self._on_request_line(p))
-            peer.disconnected.connect(peer.deleteLater)  # its buffers go with it
+            peer.disconnected.connect(lambda k=key, p=peer: self._on_disconnected(k, p))
             self._on_request_line(peer)  # the line may have arrived with the connection
 
+    def _on_disconnected(self, key: int, peer: QLocalSocket) -> None:
+        """A client hung up (or was killed): forget it before Qt deletes it."""
+        self._forget(key)
+        if self._peer is peer:
+            self._peer = None
+        peer.deleteLater()  # its buffers go with it
+
     def _on_request_line(self, peer: QLocalSocket) -> None:
-        if peer.property("samcut_served"):
+        if not _alive(peer) or peer.property("samcut_served"):
             return
         if not peer.canReadLine():
             if peer.bytesAvailable() > MAX_REQUEST_LINE:  # no path is this long: not a client of ours
                 peer.setProperty("samcut_served", True)
+                self._forget(id(peer))
                 _release(peer)
             return
         peer.setProperty("samcut_served", True)  # one request per connection
+        self._forget(id(peer))
         # A line that is not UTF-8 names no file: start() fails on it and releases the client.
         request_path = bytes(peer.readLine(MAX_REQUEST_LINE + 1)).decode(errors="replace").strip()
+        if request_path == QUIT_LINE:
+            _release(peer)
+            self.quit()
+            return
         if self.loading is not None or (self.session is not None and not self.session.done):
             self._reply_busy(request_path)
             _release(peer)
             return
         self._peer = peer
         self.start(request_path)
+
+    def quit(self) -> None:
+        """End serving: an open host call is cancelled (its host hears so), then the app quits."""
+        if self.session is not None and not self.session.done:
+            self.session.cancel()
+        self.linger.stop()
+        QTimer.singleShot(0, QApplication.quit)
 
     def _reply_busy(self, request_path: str) -> None:
         try:
@@ -196,7 +304,7 @@ class HostServer(QObject):
         self.linger.stop()
         try:
             request = request or read_request_file(request_path)  # (a regular file, quickly read)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the file holds, the client gets its answer
             self._refuse(None, exc)
             return False
         self.loading = self.window.runner.run("open", lambda _cancel: _load_request(request),
@@ -223,23 +331,20 @@ class HostServer(QObject):
                 pass  # the host's folder is gone: it stopped waiting
         self._release_peer()
         self.refused += 1
-        if self.exit_if_first_refused and self.session is None:
-            QApplication.exit(1)
-            return
         self.linger.start(LINGER_MS)
 
     def _release_peer(self) -> None:
-        if self._peer is not None:
-            _release(self._peer)
-            self._peer = None
+        peer, self._peer = self._peer, None
+        _release(peer)
 
     def _on_finished(self) -> None:
         self._release_peer()
         self.linger.start(LINGER_MS)
 
 
-def serve_first_request(request: Request, request_path: str, models: Path | None) -> int:
-    """Start samcut for a host: open the request's window, keep serving later requests for a while."""
+def serve(models: Path | None) -> int:
+    """``samcut host --serve``: load the model, listen, answer requests until ``LINGER_MS`` pass
+    without one (0 at once when another samcut already listens)."""
     from samcut.gui.app import ensure_bridge
     from samcut.models.document.preferences import Preferences
 
@@ -250,7 +355,9 @@ def serve_first_request(request: Request, request_path: str, models: Path | None
     bridge = ensure_bridge(preferences, models)
     window = MainWindow(bridge, preferences)
     server = HostServer(window, server_address())
-    if not server.start(request_path, request):
-        return 1
-    server.exit_if_first_refused = True  # a first request that fails ends this process at once, status 1
+    if not server.listening:
+        print(f"samcut: not serving host requests: {server.refusal}", file=sys.stderr, flush=True)
+        return 0 if "already serves" in server.refusal else 1
+    print(f"samcut: serving host requests at {server.address}", file=sys.stderr, flush=True)
+    server.linger.start(LINGER_MS)
     return app.exec()

@@ -28,6 +28,7 @@ the window the user picks it (Apply / Apply as New Layer / Apply as Layer Mask).
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import tempfile
@@ -61,16 +62,21 @@ class Request:
 
     @classmethod
     def from_json(cls, text: str) -> Request:
+        """Parse and check a request: every number finite, labels 1 or 0, at most ``MAX_POINTS``
+        points, a box of 4 numbers; ``ProtocolError`` saying what is wrong otherwise."""
         data = _load(text, "request")
         try:
-            request = cls(image=str(data["image"]), response=str(data["response"]),
-                          selection=data.get("selection"), host=str(data.get("host", "unknown")),
-                          interactive=bool(data.get("interactive", True)), mode=str(data.get("mode", "replace")),
-                          points=[[float(x), float(y), int(lab)] for x, y, lab in data.get("points", [])],
-                          box=[float(v) for v in data["box"]] if data.get("box") else None,
-                          output=str(data.get("output", "selection")))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProtocolError(f"malformed request: {exc}") from exc
+            points = data.get("points") or []
+            if not isinstance(points, list) or len(points) > MAX_POINTS:
+                raise ValueError(f"points must be a list of at most {MAX_POINTS} [x, y, label] triples")
+            box = data.get("box")
+            request = cls(image=_text(data["image"]), response=_text(data["response"]),
+                          selection=None if data.get("selection") is None else _text(data["selection"]),
+                          host=_text(data.get("host", "unknown")), interactive=bool(data.get("interactive", True)),
+                          mode=_text(data.get("mode", "replace")), points=[_point(p) for p in points],
+                          box=[_finite(v) for v in box] if box else None, output=_text(data.get("output", "selection")))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ProtocolError(f"malformed request: {exc}") from None
         if request.output not in OUTPUTS:
             raise ProtocolError(f"unknown output {request.output!r}; expected one of {', '.join(OUTPUTS)}")
         if request.mode not in MODES:
@@ -78,6 +84,33 @@ class Request:
         if request.box is not None and len(request.box) != 4:
             raise ProtocolError("box must have 4 numbers: x0, y0, x1, y1")
         return request
+
+
+def _text(value: object) -> str:
+    """A string field: strings only (a number or list is no path, host or mode), of sane length."""
+    if not isinstance(value, str) or len(value) > MAX_FIELD_CHARS or "\0" in value:
+        raise ValueError(f"expected a string of at most {MAX_FIELD_CHARS} characters, got {type(value).__name__}")
+    return value
+
+
+def _finite(value: object) -> float:
+    """A coordinate: a JSON number (not a bool or string) that is finite as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"coordinates must be numbers, not {type(value).__name__}")
+    number = float(value)  # OverflowError for a 400-digit integer
+    if not math.isfinite(number):
+        raise ValueError(f"coordinates must be finite, not {value!r}")
+    return number
+
+
+def _point(value: object) -> list:
+    """``[x, y, label]`` with finite coordinates and label 1 (include) or 0 (exclude)."""
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("each point must be [x, y, label]")
+    x, y, label = value
+    if isinstance(label, bool) or label not in (0, 1):
+        raise ValueError(f"a point's label must be 1 (include) or 0 (exclude), not {label!r}")
+    return [_finite(x), _finite(y), int(label)]
 
 
 @dataclass
@@ -112,7 +145,9 @@ def _load(text: str, what: str) -> dict:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise ProtocolError(f"the {what} is not JSON ({exc})") from exc
+        raise ProtocolError(f"the {what} is not JSON ({exc})") from None
+    except RecursionError:
+        raise ProtocolError(f"the {what} is nested too deeply to be a samcut {what}") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"the {what} is not a JSON object")
     version = data.get("protocol")
@@ -198,6 +233,8 @@ def parse_points(text: str) -> list[list[float]]:
     return points
 
 
+MAX_POINTS = 1000            # far more than a decoder takes (the engine refuses beyond its own limit)
+MAX_FIELD_CHARS = 4096       # a path, host name or mode
 MAX_REQUEST_BYTES = 1 << 20   # a request file is a few hundred bytes
 MAX_REQUEST_LINE = 4096       # a request line on the socket is one path
 HEARTBEAT_S = 5.0             # a serving samcut says "wait" this often while the user works

@@ -64,6 +64,7 @@ class Editor:
         self.prompt: PromptState = EMPTY_PROMPT
         self.proposal: Proposal | None = None
         self.revision = next(_revisions)
+        self._answered = self.revision  # the revision the proposal shown answers
         self._selection_id = self._saved_id = new_selection_id()
         # The stroke being drawn: the frame a new prompt starts in, and its mask input.
         self._new_frame: Frame | None = None
@@ -162,7 +163,14 @@ class Editor:
         if revision != self.revision or result.origin != self.frame_origin:
             return None
         self.proposal = Proposal.from_result(result, self.size)
+        self._answered = revision
         return self.proposal
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """Whether the prompt has changed since the proposal shown was decoded (its answer is
+        on the way): an Apply now would apply an older mask than the user asked for."""
+        return not self.prompt.empty and self._answered != self.revision
 
     def cycle_candidate(self, step: int = 1) -> Proposal | None:
         if self.proposal is None:

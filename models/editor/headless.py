@@ -26,6 +26,33 @@ class PromptError(ValueError):
     """A prompt the decoder cannot take (too many points); the message says why."""
 
 
+def check_prompt(points: Sequence[tuple[float, float, int]], box: tuple[float, float, float, float] | None,
+                 size: tuple[int, int], point_name: str = "point", box_name: str = "box") -> None:
+    """Refuse (``PromptError``) what no click could be: a label other than 1 or 0, a number that is
+    not finite, a point off the image, a box that misses it or is empty (``size`` is ``(H, W)``).
+    ``samcut segment`` and host requests both ask here; ``point_name``/``box_name`` name the
+    option or field in the message."""
+    h, w = size
+    if len(points) > MAX_PROMPT_POINTS:
+        raise PromptError(f"{len(points)} points given; the decoder takes at most {MAX_PROMPT_POINTS}")
+    for x, y, label in points:
+        if label not in (0, 1):
+            raise PromptError(f"{point_name} {x:g},{y:g}: label must be 1 (include) or 0 (exclude), not {label!r}")
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise PromptError(f"{point_name} {x:g},{y:g}: coordinates must be finite")
+        if not (0 <= x <= w and 0 <= y <= h):
+            raise PromptError(f"{point_name} {x:g},{y:g} is outside the {w}x{h} image (x 0..{w}, y 0..{h})")
+    if box is None:
+        return
+    text = ",".join(f"{v:g}" for v in box)
+    if not np.isfinite(box).all():
+        raise PromptError(f"{box_name} {text}: coordinates must be finite")
+    if box[2] <= 0 or box[3] <= 0 or box[0] >= w or box[1] >= h:
+        raise PromptError(f"{box_name} {text} does not overlap the {w}x{h} image")
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+        raise PromptError(f"{box_name} {text} is empty: give two opposite corners")
+
+
 def _settle(editor: Editor, service: SegmentationService, handle: ImageHandle) -> None:
     """Decode the editor's prompt now and show the result (the service runs synchronously)."""
     request = editor.decode_request()
@@ -47,8 +74,7 @@ def segment(service: SegmentationService, image: LoadedImage, points: Sequence[t
         raise ValueError(f"candidate must be one of {', '.join(CANDIDATES)}")
     if not points and box is None:
         raise PromptError("give at least one point or a box")
-    if len(points) > MAX_PROMPT_POINTS:
-        raise PromptError(f"{len(points)} points given; the decoder takes at most {MAX_PROMPT_POINTS}")
+    check_prompt(points, box, image.size)
     editor = Editor(image, max_steps=0)
     handle = service.open_image(image.model_rgb())
     if box is not None:
