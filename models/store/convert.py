@@ -28,6 +28,7 @@ WORK_PREFIX = ".convert-"
 
 
 MODEL_BYTES = 42 * 10**6  # encoder + decoder of MobileSAM vit_t, about
+MODEL_LABEL = "MobileSAM vit_t"  # as the templates' fit check names it
 
 
 def remove_stale_work(out_dir: Path) -> list[Path]:
@@ -63,8 +64,9 @@ def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str = "mobil
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
     say(f"reading {checkpoint}")
     try:
-        state = read_checkpoint(checkpoint)
         templates = {graph: read_template(graph) for graph in GRAPHS}
+        shapes = {hole.key: hole.shape for template in templates.values() for hole in template.holes}
+        state = read_checkpoint(checkpoint, shapes, MODEL_LABEL)  # refuses other shapes before copying any
         for template in templates.values():
             check_fits(template, state, str(checkpoint))
     except (CheckpointError, TemplateError) as exc:
