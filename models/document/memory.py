@@ -3,8 +3,10 @@
 A pixel limit alone says nothing about the machine: a 200 MP RGBA photo takes about twice the
 memory of a 200 MP grey scan. So the gate is stated in bytes. ``estimated_peak_bytes`` is a
 fixed part (Python, numpy, ONNX Runtime, the model, the encoder's activations) plus bytes per pixel
-that depend on how the file decodes; the figures are measured by ``bench/memory.py`` (peak
-resident memory of ``samcut segment`` on 1 MP and 100 MP images of each mode) and rounded up.
+that depend on how the file decodes, plus bytes per pixel of height + width (what follows a side,
+not the area: nothing on a photo, most of the cost of a 1 x 16000000 strip); the figures are
+measured by ``bench/memory.py`` (peak resident memory of ``samcut segment`` on 1 MP and 100 MP
+images of each mode, and on strips) and rounded up.
 The budget is ``$SAMCUT_MAX_MEMORY`` (bytes, or with a K/M/G suffix) or, by default, half of
 this machine's physical memory.
 """
@@ -14,8 +16,13 @@ from __future__ import annotations
 import os
 
 MAX_MEMORY_ENV = "SAMCUT_MAX_MEMORY"
-FIXED_BYTES = 350 << 20
-"""What ``samcut segment`` peaks at on a 1 MP image (bench/memory.py: 290-300 MiB), rounded up."""
+FIXED_BYTES = 440 << 20
+"""What ``samcut segment`` peaks at on a 1 MP image, rounded up: 290-300 MiB in fp32, 380 MiB where
+``auto`` precision runs bf16 through OpenVINO (bench/memory.py)."""
+SIDE_BYTES = 24
+"""Peak bytes per pixel of height + width, measured 8 (wide) to 17 (tall) on 1 x 16000000 strips:
+Pillow's row pointers for each image it holds (8 bytes per row), its resize coefficients (16 bytes
+per pixel of a side it shrinks), the upsampling taps (13 bytes) and edge refinement's lookups."""
 
 # Marginal bytes per pixel by the file's Pillow mode, measured at 100 MP by bench/memory.py and
 # rounded up (grey 4.1, RGB 4.9, RGBA 8.2). Grey decodes as 1 byte per pixel in Pillow and is
@@ -33,9 +40,11 @@ def bytes_per_pixel(mode: str) -> float:
     return _BYTES_PER_PIXEL.get(mode, _DEFAULT_BYTES_PER_PIXEL)
 
 
-def estimated_peak_bytes(pixels: int, mode: str) -> int:
-    """Peak resident bytes expected while segmenting an image of ``pixels`` pixels in ``mode``."""
-    return FIXED_BYTES + int(pixels * bytes_per_pixel(mode))
+def estimated_peak_bytes(pixels: int, mode: str, size: tuple[int, int] | None = None) -> int:
+    """Peak resident bytes expected while segmenting an image of ``pixels`` pixels in ``mode``;
+    with its ``size`` ``(H, W)``, the cost per pixel of its sides too (what thin strips add)."""
+    sides = 0 if size is None else int(size[0]) + int(size[1])
+    return FIXED_BYTES + int(pixels * bytes_per_pixel(mode)) + SIDE_BYTES * sides
 
 
 def physical_memory() -> int | None:

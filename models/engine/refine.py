@@ -14,12 +14,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from samcut.models.engine.postprocess import axis_weights, full_mask
+from samcut.models.engine.postprocess import TAPS, axis_taps, full_mask
 from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
 
 CELLS_PER_TILE = 4  # tiles are 4 x 4 low-res cells (16 x 16 px of the 1024 frame)
 UNSURE = 0.02  # the filter may change pixels whose mask probability lies in (UNSURE, 1 - UNSURE)
 BATCH_PIXELS = 2_000_000  # patch pixels filtered at once: bounds the working memory near 100 MB
+MAX_CORE = 1024  # photo pixels of a tile's core per side in one patch (longer cores, on thin strips, are cut)
 
 
 def box_sum(x: np.ndarray, r: int) -> np.ndarray:
@@ -46,16 +47,21 @@ def box_mean(x: np.ndarray, r: int) -> np.ndarray:
     return (box_sum(x, r) / _window_area(x.shape[1:], r)).astype(np.float32)
 
 
-def _linear_upsampler(small: int, factor: int) -> np.ndarray:
-    """``small*factor x small`` bilinear (align_corners=False) interpolation matrix."""
-    big = small * factor
-    src = np.clip((np.arange(big) + 0.5) / factor - 0.5, 0, small - 1)
+def _linear_upsample(x: np.ndarray, factor: int, axis: int) -> np.ndarray:
+    """Bilinear (align_corners=False) upsampling of float32 ``x`` by ``factor`` along ``axis``
+    (``small`` -> ``small * factor``), two taps per output: never a dense ``big x small`` matrix."""
+    small = x.shape[axis]
+    src = np.clip((np.arange(small * factor) + 0.5) / factor - 0.5, 0, small - 1)
     i0 = np.floor(src).astype(np.int64)
     i1 = np.minimum(i0 + 1, small - 1)
-    frac = (src - i0).astype(np.float32)
-    out = np.zeros((big, small), np.float32)
-    out[np.arange(big), i0] += 1 - frac
-    out[np.arange(big), i1] += frac
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    frac = (src - i0).astype(np.float32).reshape(shape)
+    out = np.take(x, i0, axis=axis)
+    out *= 1 - frac
+    upper = np.take(x, i1, axis=axis)
+    upper *= frac
+    out += upper
     return out
 
 
@@ -110,10 +116,8 @@ def guided_filter(guide: np.ndarray, p: np.ndarray, r: int, eps: float, subsampl
     b = mean_p - sum(ac * m for ac, m in zip(a, mean_i, strict=True))
     mean_a, mean_b = [box_mean(ac, rs) for ac in a], box_mean(b, rs)
     if s > 1:
-        up_y = _linear_upsampler(mean_b.shape[1], s)
-        up_x = _linear_upsampler(mean_b.shape[2], s).T
-        mean_a = [up_y @ ac @ up_x for ac in mean_a]
-        mean_b = up_y @ mean_b @ up_x
+        mean_a = [_linear_upsample(_linear_upsample(ac, s, 1), s, 2) for ac in mean_a]
+        mean_b = _linear_upsample(_linear_upsample(mean_b, s, 1), s, 2)
     return sum(ac * c for ac, c in zip(mean_a, channels, strict=True)) + mean_b
 
 
@@ -142,23 +146,33 @@ def _grid_index(pixels: np.ndarray, scale: float, cell_px: int, count: int) -> n
 
 @lru_cache(maxsize=16)
 def _support(resized: int, original: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and last non-zero column of each row of ``axis_weights(resized, original)``."""
-    nonzero = axis_weights(resized, original) != 0
-    return nonzero.argmax(axis=1), LOW_RES - 1 - nonzero[:, ::-1].argmax(axis=1)
+    """First and last low-res cell with a non-zero weight for each photo row (``axis_taps``)."""
+    taps = axis_taps(resized, original)
+    nonzero = taps.weights != 0
+    first = taps.start + nonzero.argmax(axis=1).astype(np.int16)
+    return first, taps.start + (TAPS - 1 - nonzero[:, ::-1].argmax(axis=1)).astype(np.int16)
 
 
 def _windows(resized: int, original: int, starts: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """For patches of ``size`` photo rows starting at ``starts`` (clamped to the photo): their rows of
     the upsampling matrix restricted to the few low-res cells they touch, and those cells' first
     index. Returns ``(n x size x K weights, (n,) first cells)``."""
-    weights = axis_weights(resized, original)
     first, last = _support(resized, original)
-    rows = np.clip(starts[:, None] + np.arange(size)[None, :], 0, weights.shape[0] - 1)
+    rows = np.clip(starts[:, None] + np.arange(size)[None, :], 0, original - 1)
     lo, hi = first[rows].min(axis=1), last[rows].max(axis=1)
     k = int((hi - lo).max()) + 1
-    lo = np.minimum(lo, weights.shape[1] - k)
+    lo = np.minimum(lo, LOW_RES - k)
     cells = lo[:, None] + np.arange(k)[None, :]
-    return weights[rows[:, :, None], cells[:, None, :]], lo
+    return axis_taps(resized, original).at(rows[:, :, None], cells[:, None, :]), lo
+
+
+def _cut(starts: np.ndarray, counts: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ranges ``starts[i] : starts[i] + counts[i]`` cut into pieces of at most ``most``: for each piece,
+    the range it comes from, its start and its length (all ``(pieces,)``)."""
+    pieces = -(-counts // most)
+    which = np.repeat(np.arange(len(starts)), pieces)
+    offset = (np.arange(len(which)) - np.repeat(np.cumsum(pieces) - pieces, pieces)) * most
+    return which, starts[which] + offset, np.minimum(counts[which] - offset, most)
 
 
 def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
@@ -186,13 +200,23 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
     tile_value = np.where(logits[::t, ::t] > 0, 255, 0).astype(np.uint8)  # 64 x 64
     tile_row = _grid_index(np.arange(h), scale_y, tile_px, LOW_RES // t)
     tile_col = _grid_index(np.arange(w), scale_x, tile_px, LOW_RES // t)
-    alpha = tile_value[:, tile_col][tile_row]
+    # through the shorter side first: the intermediate is 64 x that side (a 64 x W copy of a
+    # 1 x 4000000 strip would be 256 MB)
+    alpha = tile_value[tile_row][:, tile_col] if h <= w else tile_value[:, tile_col][tile_row]
     subsample = max(1, radius // 2)  # fast guided filter on large photos
     # A tile's core: the photo rows / columns whose centres fall in it.
     y0, rows_in = np.searchsorted(tile_row, tiles[:, 0]), np.bincount(tile_row, minlength=LOW_RES // t)[tiles[:, 0]]
     x0, cols_in = np.searchsorted(tile_col, tiles[:, 1]), np.bincount(tile_col, minlength=LOW_RES // t)[tiles[:, 1]]
     keep = (rows_in > 0) & (cols_in > 0)
+    if not keep.any():  # every edge tile lies in the padding (a thin strip's 1024 frame is mostly padding)
+        return alpha
     y0, x0, rows_in, cols_in = y0[keep], x0[keep], rows_in[keep], cols_in[keep]
+    # On a thin strip a tile's core is long (16 frame pixels of a 400000-pixel side are 6250 photo
+    # pixels): cut into pieces, so that a patch, and the filter's working memory, stays small.
+    which, x0, cols_in = _cut(x0, cols_in, MAX_CORE)
+    y0, rows_in = y0[which], rows_in[which]
+    which, y0, rows_in = _cut(y0, rows_in, MAX_CORE)
+    x0, cols_in = x0[which], cols_in[which]
     margin = 2 * radius + 2
     core_h, core_w = int(rows_in.max()), int(cols_in.max())
     core_h += -(core_h + 2 * margin) % subsample  # patch sides divisible by the subsampling

@@ -100,3 +100,32 @@ def test_large_images_resize_band_by_band_to_the_same_bytes() -> None:
         nh, nw = preprocess.resized_size(*shape)
         expected = np.asarray(Image.fromarray(img).resize((nw, nh), Image.BILINEAR))
         np.testing.assert_array_equal(preprocess.resize_image(img), expected)
+
+
+@pytest.mark.parametrize("size", [(16, 400000), (400000, 16), (64, 200000), (1, 70000)], ids=lambda s: f"{s[1]}x{s[0]}")
+def test_thin_strips_match_torch(size) -> None:
+    """Long thin images (issue 25): the sparse per-axis taps give torch's values on a 400000-pixel side."""
+    rng = np.random.default_rng(size[0] + size[1])
+    low = (rng.standard_normal((1, 256, 256)) * 4).astype(np.float32)
+    want = torch_postprocess(low, size)
+    got = upsample_logits(low, resized_size(*size), size)
+    assert got.shape == want.shape == (1, *size)
+    assert float(np.abs(got - want).max()) < 5e-4
+    np.testing.assert_array_equal(upsample_masks(low, resized_size(*size), size), got > 0)
+
+
+@pytest.mark.parametrize("resized,original", [(1024, 1024), (683, 1500), (1, 16), (3, 64), (1024, 400000), (681, 300),
+                                              (1024, 5)])
+def test_axis_taps_are_the_dense_weights_of_each_axis(resized, original) -> None:
+    """Each photo row's weights on the 256 cells, as torch's two 1-D resizes give them (one impulse per
+    cell), are non-zero on at most ``TAPS`` cells, all inside the row's taps."""
+    from samcut.models.engine.postprocess import TAPS, axis_taps
+
+    impulses = torch.eye(256)[None]  # 1 x 256 cells x 256 samples
+    t = F.interpolate(impulses, 1024, mode="linear", align_corners=False)[..., :resized]
+    want = F.interpolate(t, original, mode="linear", align_corners=False)[0].T.numpy()  # original x 256
+    taps = axis_taps(resized, original)
+    got = taps.at(np.arange(original)[:, None], np.arange(256)[None, :])
+    assert got.shape == (original, 256) and got.dtype == np.float32
+    assert float(np.abs(got - want).max()) < 3e-5  # torch folds in float32, we in float64
+    assert int((want > 1e-7).sum(axis=1).max()) <= TAPS
