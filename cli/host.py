@@ -205,14 +205,22 @@ def run(request_path: str, models: Path | None = None) -> int:
 
 
 def _respond_somehow(request_path: str, message: str) -> None:
-    """Best effort: answer an unreadable request where its response was supposed to go."""
+    """Best effort: answer an unreadable request where its response was supposed to go (found by
+    reading just the ``"response"`` string when the whole file is not JSON samcut can take, e.g.
+    nested too deeply)."""
     import json
+    import re
 
     try:
-        target = json.loads(read_request_text(request_path)).get("response")
-        if target and in_request_folder(request_path, target):
+        text = read_request_text(request_path)
+        try:
+            target = json.loads(text).get("response")
+        except RecursionError:
+            found = re.search(r'"response"\s*:\s*(?=")', text)
+            target = json.JSONDecoder().raw_decode(text, found.end())[0] if found else None
+        if isinstance(target, str) and target and in_request_folder(request_path, target):
             write_atomic(target, Response(status="error", message=message).to_json())
-    except (OSError, ValueError, AttributeError, TypeError):
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
         pass  # ProtocolError is a ValueError: the file itself cannot be read
 
 

@@ -221,7 +221,7 @@ def check_memory(width: int, height: int, mode: str, label: str, budget: int | N
         limit, source = (budget, "the budget given") if budget is not None else memory_budget()
     except ValueError as exc:
         raise ImageError(str(exc)) from None
-    need = estimated_peak_bytes(width * height, mode)
+    need = estimated_peak_bytes(width * height, mode, (height, width))
     if need > limit:
         raise ImageError(f"{label}: a {width}x{height} {mode} image needs about {format_bytes(need)} of memory to "
                          f"edit, more than {format_bytes(limit)} ({source}); raise it with {MAX_MEMORY_ENV} "

@@ -16,6 +16,19 @@ def isolated_config(tmp_path, monkeypatch):
     monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "no-models"))
 
 
+@pytest.fixture()
+def runtime_dir(monkeypatch):
+    """A private ``XDG_RUNTIME_DIR``, where the host server's socket goes."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = tempfile.mkdtemp(prefix="sc-", dir="/tmp")  # short: socket paths are limited to ~100 bytes
+    monkeypatch.setenv("XDG_RUNTIME_DIR", folder)
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def no_threads_left():
     """Fail any test that leaves a samcut worker thread running."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -16,14 +14,6 @@ from samcut.gui.host_session import HostServer
 from samcut.plugin.protocol import Request, read_response
 
 from helpers import drag, wait_for_encode, wait_for_proposal
-
-
-@pytest.fixture()
-def runtime_dir(monkeypatch):
-    folder = tempfile.mkdtemp(prefix="sc-", dir="/tmp")  # short: socket paths are limited to ~100 bytes
-    monkeypatch.setenv("XDG_RUNTIME_DIR", folder)
-    yield Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_request(folder: Path, name: str, with_selection: bool) -> Path:

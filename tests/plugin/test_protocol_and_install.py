@@ -309,3 +309,50 @@ def test_install_says_when_the_host_is_not_on_this_machine(tmp_path, monkeypatch
     assert main(["plugins", "install", "gimp"]) == 0
     said = capsys.readouterr()
     assert f"GIMP found ({program}): restart it" in said.out and "note:" not in said.err
+
+
+HOSTILE_REQUESTS = {
+    "infinite coordinate": '"points": [[5, 5, 1], [Infinity, 5, 1]]',
+    "NaN coordinate": '"points": [[NaN, 5, 1]]',
+    "400-digit coordinate": '"points": [[' + "9" * 400 + ', 5, 1]]',
+    "label 5": '"points": [[5, 5, 5]]',
+    "label as text": '"points": [[5, 5, "1"]]',
+    "point of 2 numbers": '"points": [[5, 5]]',
+    "points not a list": '"points": "5,5"',
+    "deep nesting": '"points": ' + "[" * 200_000 + "]" * 200_000,
+    "box infinite": '"box": [0, 0, Infinity, 9]',
+    "image as a number": '"image": 7',
+}
+
+
+@pytest.mark.parametrize("field", HOSTILE_REQUESTS.values(), ids=HOSTILE_REQUESTS.keys())
+def test_a_malformed_request_is_answered_with_an_error_in_one_line(tmp_path, capsys, field) -> None:
+    """Whatever the request holds, ``samcut host`` writes an error response and prints one line:
+    no OverflowError, RecursionError or traceback, and never a host left waiting."""
+    import json
+
+    image = "" if field.startswith('"image"') else f'"image": "{tmp_path / "layer.png"}", '
+    response = f'"response": "{tmp_path / "response.json"}"'
+    text = "{" + f'"protocol": 1, {image}{response}, "interactive": false, ' + field + "}"
+    (tmp_path / "request.json").write_text(text)
+    assert main(["host", str(tmp_path / "request.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("samcut: ") and len(err.splitlines()) == 1 and "Traceback" not in err
+    response = json.loads((tmp_path / "response.json").read_text())
+    assert response["status"] == "error" and response["message"] == err.removeprefix("samcut: ")
+
+
+def test_a_point_off_the_image_is_refused_as_by_segment(tmp_path, capsys, test_model_dir) -> None:
+    """The host's prompt is checked by the same rule as ``samcut segment --point``."""
+    import json
+
+    from PIL import Image
+
+    Image.new("RGB", (160, 90), "white").save(tmp_path / "layer.png")
+    request = Request(image=str(tmp_path / "layer.png"), response=str(tmp_path / "response.json"),
+                      interactive=False, points=[[500.0, 20.0, 1]])
+    (tmp_path / "request.json").write_text(request.to_json())
+    assert main(["host", str(tmp_path / "request.json"), "--models", str(test_model_dir)]) == 1
+    message = json.loads((tmp_path / "response.json").read_text())["message"]
+    assert message == "point 500,20 is outside the 160x90 image (x 0..160, y 0..90)"
+    assert capsys.readouterr().err.strip() == f"samcut: {message}"
