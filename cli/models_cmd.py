@@ -1,4 +1,4 @@
-"""``samcut models fetch | list | verify | export``."""
+"""``samcut models fetch | list | use | verify | export``."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 from samcut.cli.progress import ProgressBar
-from samcut.models.engine import verify_model_dir
+from samcut.models.document.preferences import Preferences
+from samcut.models.engine import ModelError, verify_model_dir
+from samcut.models.store.choice import chosen_model_dir, no_model_message, remember_choice, require_chosen_model
 from samcut.models.store.install import export_checkpoint, install, install_custom
 from samcut.models.store.registry import (
     DEFAULT_MODEL,
     REGISTRY,
     installed_models,
-    model_dir,
     models_root,
     resolve_model,
     spec,
@@ -30,9 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fetch.add_argument("name", nargs="?", default=DEFAULT_MODEL, choices=sorted(REGISTRY))
     fetch.add_argument("--from", dest="source", type=Path, metavar="FILE",
                        help="install from a checkpoint file already on this machine")
-    sub.add_parser("list", help="list installed models")
+    sub.add_parser("list", help="list installed models (* marks the one samcut uses)")
+    use = sub.add_parser("use", help="choose the model the app, the CLI and the hosts use",
+                         description="Remember NAME (a name from 'samcut models list', or a model folder) as the "
+                                     "model to use everywhere: the app, samcut segment/objects, the self-test and "
+                                     "the GIMP/Krita plug-ins. --models and $SAMCUT_MODEL_DIR still win for one call.")
+    use.add_argument("name", help="a name from 'models list' or a model folder")
     verify = sub.add_parser("verify", help="check an installed model's files against its manifest")
-    verify.add_argument("name", nargs="?", default=DEFAULT_MODEL, help="a name from 'models list' or a model folder")
+    verify.add_argument("name", nargs="?", help="a name from 'models list' or a model folder (default: the one "
+                                                "samcut uses)")
     export = sub.add_parser(
         "export", help="install custom MobileSAM vit_t weights under their own name (no PyTorch needed)",
         description="Convert a MobileSAM vit_t checkpoint (a torch.save state dict, official or fine-tuned) "
@@ -64,11 +71,23 @@ def run(args: argparse.Namespace) -> int:
         found = installed_models()
         if not found:
             print(f"no models installed in {models_root()} (install one with 'samcut models fetch')")
+        chosen = chosen_model_dir()
         for item in found:
-            print(f"{item.name}\t{item.manifest.get('model', '?')}\t{weights_origin(item.manifest)}\t{item.path}")
+            mark = "*" if item.path == chosen else " "
+            what = (f"damaged: {item.damaged}; reinstall it" if item.damaged
+                    else f"{item.manifest.get('model', '?')}\t{weights_origin(item.manifest)}")
+            print(f"{mark} {item.name}\t{what}\t{item.path}")
+        return 0
+    if command == "use":
+        folder = resolve_model(args.name)
+        if not folder.is_dir():
+            raise ModelError(no_model_message(folder, given=True))
+        verify_model_dir(folder)
+        remember_choice(Preferences.load(), folder.resolve())
+        print(f"samcut now uses {folder.name} ({folder.resolve()}) in the app, the CLI and the hosts")
         return 0
     if command == "verify":
-        folder = resolve_model(args.name) if args.name != DEFAULT_MODEL else model_dir()
+        folder = require_chosen_model(resolve_model(args.name) if args.name else None)
         manifest = verify_model_dir(folder)
         print(f"{folder}: OK, {weights_origin(manifest)} ({', '.join(manifest['files'])} match their SHA-256 sums)")
         return 0
@@ -81,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         if out.name == DEFAULT_MODEL:
             print(f"installed {DEFAULT_MODEL} (official weights) in {out}")
         else:
-            print(f"installed {out.name} in {out}; use it with: samcut --models {out.name}   "
-                  f"(or samcut segment IMAGE --models {out.name} ...)")
+            print(f"installed {out.name} in {out}; make it the model samcut uses with: samcut models use {out.name}"
+                  f"   (or for one call: --models {out.name})")
         return 0
     raise AssertionError(command)

@@ -47,7 +47,7 @@ def qt_check() -> str:
 
 def run(models: Path | None = None, with_qt: bool = True) -> int:
     from samcut.models.engine import Prompt, SamEngine
-    from samcut.models.store.registry import model_dir
+    from samcut.models.store.choice import require_chosen_model
     from samcut.models.version import version_string
 
     started = time.perf_counter()
@@ -55,8 +55,7 @@ def run(models: Path | None = None, with_qt: bool = True) -> int:
         from samcut.models.document.preferences import Preferences, compiled_graphs_dir
 
         preferences = Preferences.load()
-        chosen = preferences.model_dir  # the model the app uses (custom weights installed in the app)
-        folder = models or (Path(chosen) if chosen else model_dir())
+        folder = require_chosen_model(models)  # the model the app uses
         t0 = time.perf_counter()
         engine = SamEngine(folder, precision=preferences.precision, compile_cache=compiled_graphs_dir(),
                            strict=False)  # as the app loads it

@@ -12,7 +12,7 @@ from samcut.models.document.preferences import cache_dir, compiled_graphs_dir
 from samcut.models.engine import SamEngine
 from samcut.models.engine.runtimes import PRECISION_ENV, PRECISIONS, resolve_precision
 from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
-from samcut.models.store.registry import model_dir
+from samcut.models.store.choice import require_chosen_model
 
 
 def add_precision_argument(parser: argparse.ArgumentParser) -> None:
@@ -32,11 +32,11 @@ def apply_precision(args: argparse.Namespace) -> None:
 
 def headless_service(models: Path | None = None, threads: int | None = None, cache: bool = True,
                      precision: str | None = None) -> SegmentationService:
-    """A synchronous service on the model in ``models`` (default: the installed one) at
+    """A synchronous service on the model in ``models`` (default: ``choice.chosen_model_dir``'s) at
     ``precision`` (default ``SAMCUT_PRECISION`` or auto; bf16 where it cannot run raises
     ``PrecisionUnavailable``); with ``cache``, embeddings (and found objects) come from and go to
     the app's disk cache. The engine's notices (a missing provider) go to stderr."""
-    engine = SamEngine(models or model_dir(), threads=threads, precision=precision,
+    engine = SamEngine(require_chosen_model(models), threads=threads, precision=precision,
                        compile_cache=compiled_graphs_dir() if cache else None)
     for notice in engine.notices:
         print(f"samcut: {notice}", file=sys.stderr)

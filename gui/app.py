@@ -19,7 +19,7 @@ from samcut.gui.engine_bridge import make_bridge
 from samcut.gui.main_window import MainWindow
 from samcut.gui.qt_check import binding_defect
 from samcut.models.document.preferences import Preferences
-from samcut.models.store.registry import model_dir
+from samcut.models.store.choice import chosen_model_dir, no_model_message
 
 STARTUP_PROBE_ENV = "SAMCUT_STARTUP_PROBE"  # tests and CI: write start-up time + screenshot, then quit
 
@@ -28,13 +28,13 @@ def ensure_bridge(preferences: Preferences, folder: Path | None):  # noqa: ANN20
     """The engine for the configured model; offers to install the model when there is none."""
     from samcut.models.engine import ModelError
 
-    folder = folder or (Path(preferences.model_dir) if preferences.model_dir else model_dir())
+    folder = chosen_model_dir(folder, preferences)
     try:
         return make_bridge(folder, preferences)
     except ModelError as first:
         from samcut.gui.model_dialog import ModelDialog, remember_model
 
-        error = first
+        error = no_model_message(folder, gui=True) if not folder.is_dir() else str(first)
         dialog = ModelDialog()
         if not (folder / "manifest.json").exists() and dialog.exec():
             try:
@@ -42,7 +42,7 @@ def ensure_bridge(preferences: Preferences, folder: Path | None):  # noqa: ANN20
                 remember_model(preferences, Path(dialog.model_folder))
                 return bridge
             except ModelError as exc:
-                error = exc
+                error = str(exc)
         QMessageBox.warning(None, "samcut: no model", f"{error}\n\nYou can look at images, but not select "
                                                       "objects, until a model is installed.")
         return None

@@ -119,6 +119,9 @@ class MainWindow(QMainWindow):
         self.finder.attach(bridge)
         if self.editor is not None:
             bridge.open_image(self.editor.image.model_rgb())
+        else:  # the status bar follows a model installed with no image open (Help > Install Model…)
+            folder = getattr(bridge.service.engine, "model_dir", None)
+            self.status.encoder(f"Model {folder.name if folder else ''} ready: open an image (Ctrl+O)")
 
     def _handlers(self) -> dict[str, Callable[[], None]]:
         f = self.files

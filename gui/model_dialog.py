@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
 
 from samcut.gui.tasks import Task, TaskRunner
 from samcut.models.document.preferences import Preferences
+from samcut.models.store.choice import remember_choice
 from samcut.models.store.download import ChecksumError, OfflineError
 from samcut.models.store.install import install
-from samcut.models.store.registry import MOBILE_SAM, ModelSpec, model_dir
+from samcut.models.store.registry import MOBILE_SAM, ModelSpec
 
 
 class _InstallWorker(QObject):
@@ -163,10 +164,6 @@ class ModelDialog(QDialog):
 
 
 def remember_model(preferences: Preferences, folder: Path) -> None:
-    """Custom weights install in a folder of their own: the preferences remember it, so the next
-    start uses it too; the official model's folder is the default and leaves the preference empty."""
-    preferences.model_dir = "" if folder == model_dir() else str(folder)
-    try:
-        preferences.save()
-    except OSError:
-        pass  # preferences are a convenience
+    """The model just installed is the one samcut uses from now on, in the app, the CLI and the
+    hosts (``choice.remember_choice``: one stored choice)."""
+    remember_choice(preferences, folder)

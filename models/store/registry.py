@@ -120,24 +120,49 @@ def spec(name: str) -> ModelSpec:
 
 @dataclass(frozen=True)
 class InstalledModel:
-    """A model folder found under the models root."""
+    """A model folder found under the models root; ``damaged`` says why it cannot serve (empty:
+    it looks whole; ``verify_model_dir`` checks its files)."""
 
     name: str
     path: Path
     manifest: dict
+    damaged: str = ""
+
+
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+def read_manifest(folder: Path) -> tuple[dict, str]:
+    """``(manifest, "")``, or ``({}, why it is damaged)``: a regular file of sane size holding a JSON
+    object whose ``files`` maps names to hashes."""
+    path = folder / "manifest.json"
+    try:
+        info = path.stat()
+        if not path.is_file() or info.st_size > MAX_MANIFEST_BYTES:
+            return {}, "its manifest.json is not a regular file of a sane size"
+        manifest = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}, "it has no manifest.json (an install was interrupted)"
+    except (OSError, ValueError, RecursionError) as exc:
+        return {}, f"its manifest.json cannot be read ({exc.__class__.__name__})"
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return {}, "its manifest.json is not a samcut manifest"
+    return manifest, ""
 
 
 def installed_models() -> list[InstalledModel]:
-    """Model folders with a readable manifest, sorted by name."""
+    """Model folders under the models root, sorted by name, damaged ones included (marked);
+    hidden folders (an install in progress) and ``downloads`` are not models."""
     root = models_root()
     found = []
     if root.is_dir():
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            try:
-                manifest = json.loads((folder / "manifest.json").read_text())
-            except (OSError, ValueError):
+            if folder.name.startswith(".") or folder.name == "downloads":
                 continue
-            found.append(InstalledModel(folder.name, folder, manifest))
+            manifest, damaged = read_manifest(folder)
+            if damaged.startswith("it has no manifest") and not any(folder.glob("*.onnx")):
+                continue  # an empty or unrelated folder, not a model
+            found.append(InstalledModel(folder.name, folder, manifest, damaged))
     return found
 
 

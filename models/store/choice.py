@@ -1,0 +1,84 @@
+"""Which model samcut uses: one rule, one stored choice, for the app, the CLI, the self-test and hosts.
+
+The rule (``chosen_model_dir``), first that applies:
+
+1. the folder given explicitly (``--models DIR|NAME``);
+2. ``$SAMCUT_MODEL_DIR``;
+3. the user's choice: the ``model_dir`` preference, written by ``samcut models use NAME`` and by the
+   app when it installs a model (a choice whose folder is gone is passed over);
+4. the only installed model, when exactly one is installed;
+5. the default model (``mobile_sam``): installed, else shipped in the bundle, else its folder to be.
+
+The choice is stored in one place, the preferences file (``remember_choice``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from samcut.models.document.preferences import Preferences
+from samcut.models.engine.errors import ModelError
+from samcut.models.store.registry import (
+    DEFAULT_MODEL,
+    MODEL_DIR_ENV,
+    installed_models,
+    model_dir,
+    models_root,
+)
+
+
+def _is_model(folder: Path) -> bool:
+    return (folder / "manifest.json").is_file()
+
+
+def chosen_model_dir(explicit: Path | None = None, preferences: Preferences | None = None) -> Path:
+    """The model folder to use (see the module's rule); it may not exist when nothing is installed."""
+    if explicit is not None:
+        return Path(explicit)
+    override = os.environ.get(MODEL_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    chosen = (preferences or Preferences.load()).model_dir
+    if chosen and _is_model(Path(chosen)):
+        return Path(chosen)
+    usable = [m for m in installed_models() if not m.damaged]
+    if len(usable) == 1:
+        return usable[0].path
+    return model_dir(DEFAULT_MODEL)
+
+
+def remember_choice(preferences: Preferences, folder: Path) -> None:
+    """Store ``folder`` as the user's model (the default model's own folder clears the choice, so
+    the rule's later steps apply). Saved at once; a read-only config folder keeps it for this run."""
+    folder = Path(folder)
+    preferences.model_dir = "" if folder == model_dir(DEFAULT_MODEL) and not os.environ.get(MODEL_DIR_ENV) \
+        else str(folder)
+    try:
+        preferences.save()
+    except OSError:
+        pass  # preferences are a convenience
+
+
+def no_model_message(folder: Path, gui: bool = False, given: bool = False) -> str:
+    """Why ``folder`` cannot serve, and what to do: the installed models and how to choose one, or,
+    when none is installed, how to install (GUI actions in the GUI, commands elsewhere). ``given``:
+    the folder was named by the user (--models, $SAMCUT_MODEL_DIR), so the message names it."""
+    usable = [m.name for m in installed_models() if not m.damaged]
+    if given:
+        others = f"; installed: {', '.join(usable)}" if usable else ""
+        return f"model folder {folder} does not exist{others}"
+    if usable:
+        how = ("choose one in Help > Install Model… or with 'samcut models use NAME'" if gui
+               else "choose one with 'samcut models use NAME' or --models NAME")
+        return f"no model in {folder}; installed: {', '.join(usable)} ({how})"
+    how = "Help > Install Model…" if gui else "'samcut models fetch' (or 'samcut models fetch --from FILE' offline)"
+    return f"no model is installed (in {models_root()}); install one with {how}"
+
+
+def require_chosen_model(explicit: Path | None = None) -> Path:
+    """``chosen_model_dir``, or ``ModelError`` with ``no_model_message`` when it holds no model."""
+    folder = chosen_model_dir(explicit)
+    if not folder.is_dir():
+        raise ModelError(no_model_message(folder, given=explicit is not None or bool(os.environ.get(MODEL_DIR_ENV))))
+    return folder
