@@ -28,7 +28,7 @@ def wait_for_encode(qtbot, window, timeout: int = 60_000) -> None:
 
 
 def wait_for_proposal(qtbot, window, timeout: int = 60_000) -> None:
-    qtbot.waitUntil(lambda: window.editor.proposal is not None and not window.bridge.busy, timeout=timeout)
+    qtbot.waitUntil(lambda: window.editor.proposal is not None and not window.editor.awaiting_answer, timeout=timeout)
 
 
 def answer_next_message_box(button) -> list[str]:

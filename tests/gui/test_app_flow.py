@@ -238,7 +238,7 @@ def test_drop_a_file_opens_it(qtbot, window, tmp_path) -> None:
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
-    qtbot.waitUntil(lambda: window.editor is not None, timeout=30_000)  # decoded off the GUI thread
+    qtbot.waitUntil(lambda: window.editor is not None, timeout=60_000)  # decoded off the GUI thread
     assert window.editor.image.size == (120, 160)
     assert window.preferences.recent_files[0].endswith("dropped.png")
     recent = window.actions_by_name["recent_menu"].menu().actions()
@@ -253,7 +253,7 @@ def test_a_failing_encoder_shows_a_message_and_the_app_stays_up(qtbot, window, t
     monkeypatch.setattr(window.bridge.service.engine, "encode", broken)
     write_image(tmp_path / "a.png", 100, 100, seed=7)
     open_now(qtbot, window, tmp_path / "a.png")
-    qtbot.waitUntil(lambda: window.status.encoder_label.text() == "Encoding failed", timeout=10_000)
+    qtbot.waitUntil(lambda: window.status.encoder_label.text() == "Encoding failed", timeout=60_000)
     boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
     assert boxes and "ran out of memory" in boxes[0].text()
     assert window.editor is not None and window.isVisible()

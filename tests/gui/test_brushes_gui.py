@@ -64,7 +64,7 @@ def test_decontaminate_toggle_is_remembered_and_cleans_saved_cutouts(qtbot, wind
     assert not action.isChecked()
     action.trigger()
     assert window.preferences.decontaminate
-    qtbot.waitUntil(lambda: Preferences.load().decontaminate, timeout=10_000)  # written on the save lane
+    qtbot.waitUntil(lambda: Preferences.load().decontaminate, timeout=60_000)  # written on the save lane
     save_now(qtbot, window, clean, cutout=True)
     a, b = np.asarray(Image.open(plain)), np.asarray(Image.open(clean))
     np.testing.assert_array_equal(a[..., 3], b[..., 3])

@@ -59,7 +59,7 @@ def test_objects_are_found_once_and_come_back_from_the_disk_cache(qtbot, tmp_pat
     try:
         assert open_now(qtbot, window, path)
         wait_for_encode(qtbot, window)
-        qtbot.waitUntil(lambda: window.finder.objects is not None, timeout=10_000)
+        qtbot.waitUntil(lambda: window.finder.objects is not None, timeout=60_000)
         assert second_engine.encodes == 0 and second_engine.decodes == 0  # embedding and objects from disk
         assert [(o.box, o.score) for o in window.finder.objects] == found
         assert "(from the cache)" in window.status.finder_label.text()
@@ -79,10 +79,10 @@ def test_user_input_goes_before_the_finder(qtbot, window_on, tmp_path) -> None:
     Image.new("RGB", (320, 240), (90, 120, 150)).save(path)
     assert open_now(qtbot, window, path)
     wait_for_encode(qtbot, window)
-    qtbot.waitUntil(lambda: len(engine.log) >= 5, timeout=10_000)  # the finder is under way
+    qtbot.waitUntil(lambda: len(engine.log) >= 5, timeout=60_000)  # the finder is under way
     done_before = len(engine.log)
     drag(window.canvas, [(250, 180), (255, 182)])
-    qtbot.waitUntil(lambda: window.editor.proposal is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.editor.proposal is not None, timeout=60_000)
     stroke = next(i for i, entry in enumerate(engine.log) if abs(entry[2][0] - 250) < 1 and abs(entry[2][1] - 180) < 1
                   or abs(entry[2][0] - 255) < 1)
     assert stroke - done_before <= 1  # at most the finder step that was in flight

@@ -38,7 +38,7 @@ def test_apply_returns_the_selection_and_a_second_call_reuses_the_process(qtbot,
     assert server.listening
     first = write_request(runtime_dir, "one", with_selection=True)
     assert server.start(str(first))
-    qtbot.waitUntil(lambda: server.session is not None, timeout=10_000)  # the layer is decoded off the GUI thread
+    qtbot.waitUntil(lambda: server.session is not None, timeout=60_000)  # the layer is decoded off the GUI thread
     doc = window.editor
     assert doc.selection[20, 30] == 255 and doc.selection[100, 200] == 0  # the host's selection is loaded
     assert "selecting for Krita" in window.windowTitle()
@@ -63,10 +63,10 @@ def test_apply_returns_the_selection_and_a_second_call_reuses_the_process(qtbot,
     client = threading.Thread(target=lambda: answered.append(forward_to_running_samcut(str(second))))
     client.start()
     qtbot.waitUntil(lambda: window.isVisible() and server.session.request.response.endswith("two/response.json"),
-                    timeout=10_000)
+                    timeout=60_000)
     assert window.bridge.service.engine is engine  # the warm model is reused
     window.close()  # closing the window cancels the host call
-    qtbot.waitUntil(lambda: not client.is_alive(), timeout=10_000)
+    qtbot.waitUntil(lambda: not client.is_alive(), timeout=60_000)
     client.join()
     assert answered == [True]
     assert read_response(str(second.with_name("response.json"))).status == "cancel"
@@ -99,13 +99,13 @@ def test_a_client_that_stalls_before_sending_freezes_nothing(qtbot, window, runt
     timer.start(50)
     client = threading.Thread(target=slow_client)
     client.start()
-    qtbot.waitUntil(lambda: server.session is not None and window.isVisible(), timeout=20_000)
+    qtbot.waitUntil(lambda: server.session is not None and window.isVisible(), timeout=60_000)
     timer.stop()
     # The event loop kept running while the client was silent: no gap of a second between ticks.
     assert len(ticks) > 10 and float(np.diff(ticks).max()) < 1.0
     assert server.session.request.response.endswith("slow/response.json")
     server.session.cancel()
-    qtbot.waitUntil(lambda: not client.is_alive(), timeout=20_000)
+    qtbot.waitUntil(lambda: not client.is_alive(), timeout=60_000)
     assert replies and replies[0].replace(b"wait\n", b"") == b"done\n"
 
 
@@ -137,10 +137,10 @@ def test_a_waiting_client_hears_a_heartbeat_until_the_answer(qtbot, window, runt
 
     thread = threading.Thread(target=client)
     thread.start()
-    qtbot.waitUntil(lambda: server.session is not None and window.isVisible(), timeout=20_000)
+    qtbot.waitUntil(lambda: server.session is not None and window.isVisible(), timeout=60_000)
     qtbot.wait(600)  # the user works; the client hears "wait" meanwhile
     server.session.apply_action.trigger()
-    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=20_000)
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60_000)
     assert said[0].endswith(b"done\n") and said[0].count(b"wait\n") >= 3
 
 
@@ -159,7 +159,7 @@ def test_a_garbled_request_line_is_released_not_raised(qtbot, window, runtime_di
 
     thread = threading.Thread(target=client)
     thread.start()
-    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=20_000)
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60_000)
     assert replies == [b"done\n"]
     assert server.session is None  # no session was opened for it
 
@@ -169,7 +169,7 @@ def test_a_request_whose_layer_cannot_be_read_gets_an_error_response(qtbot, wind
     request = write_request(runtime_dir, "broken", with_selection=False)
     (request.parent / "layer.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     assert server.start(str(request))
-    qtbot.waitUntil(lambda: server.refused == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: server.refused == 1, timeout=60_000)
     response = read_response(str(request.with_name("response.json")))
     assert response.status == "error" and "layer.png" in response.message
     assert server.session is None and not window.runner.busy and server.linger.isActive()
@@ -192,7 +192,7 @@ def test_every_request_line_gets_an_answer(qtbot, window, runtime_dir, line) -> 
 
     thread = threading.Thread(target=client)
     thread.start()
-    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=20_000)
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60_000)
     assert replies == [b"done\n"] and server.session is None
 
 
@@ -202,7 +202,7 @@ def test_apply_as_new_layer_or_layer_mask_says_so_in_the_answer(qtbot, window, r
         request = write_request(runtime_dir, f"as-{name}", with_selection=True)
         assert server.start(str(request))
         qtbot.waitUntil(lambda r=request: server.session is not None and not server.session.done
-                        and server.session.request.response.startswith(str(r.parent)), timeout=10_000)
+                        and server.session.request.response.startswith(str(r.parent)), timeout=60_000)
         assert getattr(server.session, action).text().startswith("Apply as")
         offered = window.bars.host_toolbar.actions()  # Krita too: its transparency mask now works
         assert server.session.mask_action in offered and server.session.layer_action in offered

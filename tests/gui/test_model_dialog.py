@@ -43,7 +43,7 @@ def test_wrong_file_is_explained_and_nothing_installed(qtbot, tmp_path, monkeypa
 
     offered = answer_next_message_box(QMessageBox.StandardButton.No)  # not as custom weights either
     dialog._start(bad)
-    qtbot.waitUntil(lambda: "is not the official" in dialog.status.text() and bool(offered), timeout=30_000)
+    qtbot.waitUntil(lambda: "is not the official" in dialog.status.text() and bool(offered), timeout=60_000)
     assert "expected 7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7" in dialog.status.text()
     assert dialog.download_button.isEnabled() and not (tmp_path / "models" / "mobile_sam").exists()
 
@@ -77,7 +77,7 @@ def test_custom_weights_declined_install_nothing(qtbot, tmp_path, monkeypatch) -
     dialog.show()
     seen = answer_next_message_box(QMessageBox.StandardButton.No)
     dialog._start(reference_dir() / "mobile_sam_test.pt")
-    qtbot.waitUntil(lambda: bool(seen), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(seen), timeout=60_000)
     qtbot.wait(200)
     assert dialog.result() == 0 and dialog.file_button.isEnabled()
     assert not (tmp_path / "models" / "mobile_sam").exists()

@@ -62,13 +62,13 @@ def test_app_segment_and_host_agree(qtbot, synthetic_window, synthetic_model_dir
         window.bars.tool_actions["box"].trigger()
         drag(window.canvas, [(xs.min() - 8, ys.min() - 8), (xs.mean(), ys.mean()), (xs.max() + 8, ys.max() + 8)])
         window.bars.tool_actions["smart"].trigger()
-        qtbot.waitUntil(lambda: editor.proposal is not None and not window.bridge.busy, timeout=30_000)
+        qtbot.waitUntil(lambda: editor.proposal is not None and not editor.awaiting_answer, timeout=60_000)
     for x, y in clicks:
         count = len(editor.prompt.strokes)
         before = editor.proposal
         drag(window.canvas, [(x, y)])
         qtbot.waitUntil(lambda c=count, b=before: len(editor.prompt.strokes) == c + 1
-                        and editor.proposal is not b and not window.bridge.busy, timeout=30_000)
+                        and editor.proposal is not b and not editor.awaiting_answer, timeout=60_000)
     # What the mouse gave the editor, to the pixel's fraction, is what the CLI and host are given.
     points = [[*stroke.path[0], 1] for stroke in editor.prompt.strokes]
     box = list(editor.prompt.box) if editor.prompt.box is not None else None

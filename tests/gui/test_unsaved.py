@@ -58,7 +58,7 @@ def test_save_writes_the_cutout_then_opens_the_next_image(qtbot, window, two_ima
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "PNG (*.png)"))
     answer_next_message_box(Button.Save)
     assert not open_now(qtbot, window, second)  # not yet: the cutout is being written
-    qtbot.waitUntil(lambda: window.editor.path == second, timeout=30_000)
+    qtbot.waitUntil(lambda: window.editor.path == second, timeout=60_000)
     saved = np.asarray(Image.open(target))
     assert saved.shape == (64, 96, 4) and saved[..., 3].min() == 255
 
@@ -84,7 +84,7 @@ def test_unapplied_strokes_count_and_save_applies_them(qtbot, window, two_images
     proposal = window.editor.proposal.full()
     open_now(qtbot, window, second)
     assert "proposal not applied yet" in seen[0]
-    qtbot.waitUntil(lambda: window.editor.path == second, timeout=30_000)
+    qtbot.waitUntil(lambda: window.editor.path == second, timeout=60_000)
     alpha = np.asarray(Image.open(target))[..., 3]
     assert alpha.any() and alpha.astype(bool).sum() >= 0.9 * proposal.sum()
 
@@ -104,7 +104,7 @@ def test_closing_after_save_closes_once_written(qtbot, window, two_images, tmp_p
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "c.png"), "PNG (*.png)"))
     answer_next_message_box(Button.Save)
     window.close()
-    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=60_000)
     assert (tmp_path / "c.png").is_file()
 
 
@@ -116,7 +116,7 @@ def test_a_failed_save_keeps_the_image_open(qtbot, window, two_images, tmp_path,
     answer_next_message_box(Button.Save)
     open_now(qtbot, window, second)
     errors = answer_next_message_box(Button.Ok)  # "Could not save ..."
-    qtbot.waitUntil(lambda: bool(errors), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(errors), timeout=60_000)
     assert window.editor.path == first and window.editor.unsaved
 
 
@@ -132,10 +132,10 @@ def test_the_save_dialog_offers_formats_that_hold_the_result(qtbot, window, two_
     answers = iter([(str(tmp_path / "cut"), "WebP (lossless) (*.webp)"), (str(tmp_path / "cut.jpg"), "PNG (*.png)")])
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: next(answers))
     window.files.save_dialog(cutout=True)
-    qtbot.waitUntil(lambda: (tmp_path / "cut.webp").is_file() and not window.editor.unsaved, timeout=30_000)
+    qtbot.waitUntil(lambda: (tmp_path / "cut.webp").is_file() and not window.editor.unsaved, timeout=60_000)
     with Image.open(tmp_path / "cut.webp") as written:
         assert written.format == "WEBP"
     errors = answer_next_message_box(Button.Ok)
     window.files.save_dialog(cutout=True)
-    qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(errors), timeout=60_000)
     assert "JPEG cannot hold transparency" in errors[0] and not (tmp_path / "cut.jpg").exists()

@@ -34,7 +34,7 @@ def test_each_view_mode_changes_pixels_and_no_mask(qtbot, fake_window, tmp_path,
     drag(window.canvas, [(40, 40), (80, 40)])  # a selected patch
     window.bars.tool_actions["smart"].trigger()
     drag(window.canvas, [(200, 150), (210, 155)])
-    qtbot.waitUntil(lambda: window.editor.proposal is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.editor.proposal is not None, timeout=60_000)
     selection, proposal = window.editor.selection.copy(), window.editor.proposal
     inside_sel = widget_xy(window.canvas, 60, 40)
     outside = widget_xy(window.canvas, 300, 20)

@@ -119,7 +119,7 @@ def test_automatic_region_encode_waits_while_the_user_draws(qtbot, window, tmp_p
     qtbot.wait(400)
     assert window.bridge.region is None  # not while drawing
     QTest.mouseRelease(canvas, left, plain, widget_point(canvas, 700, 450))
-    qtbot.waitUntil(lambda: window.bridge.region is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.bridge.region is not None, timeout=60_000)
     qtbot.waitUntil(lambda: window.bridge.ready_region is not None, timeout=60_000)
 
 
@@ -132,7 +132,7 @@ def test_a_failing_region_encode_is_reported_quietly(qtbot, window, tmp_path, mo
     monkeypatch.setattr(window.bridge.service.engine, "encode", broken)
     window.canvas.zoom_to((500, 300, 900, 600))
     window.actions_by_name["encode_view"].trigger()
-    qtbot.waitUntil(lambda: "not encoded" in window.status.encoder_label.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "not encoded" in window.status.encoder_label.text(), timeout=60_000)
     assert "out of memory" in window.status.encoder_label.text() and not window.status.encode_bar.isVisible()
     assert window.bridge.region is None and window.editor is not None
 

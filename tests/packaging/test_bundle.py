@@ -135,11 +135,11 @@ def test_window_starts_under_xvfb(bundle, display, tmp_path) -> None:
 
 def xdotool(display: str, *args: str) -> str:
     result = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True,
-                            text=True, timeout=30)
+                            text=True, timeout=120)
     return result.stdout.strip()
 
 
-def wait_for_window(display: str, title: str, app: subprocess.Popen, timeout: float = 60) -> str:
+def wait_for_window(display: str, title: str, app: subprocess.Popen, timeout: float = 180) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = xdotool(display, "search", "--onlyvisible", "--name", title)
@@ -189,7 +189,7 @@ def test_first_run_installs_from_file_in_the_app(bundle, display, tmp_path) -> N
         assert not xdotool(display, "search", "--onlyvisible", "--name", "no model")  # no failure box
     finally:
         app.terminate()
-        app.wait(timeout=30)
+        app.wait(timeout=120)
         log.close()
     assert json.loads(manifest.read_text())["checkpoint"]["name"] == "mobile_sam_test.pt"
     result = subprocess.run([str(bundle / "samcut"), "--self-test"], env=bare_env(home, QT_QPA_PLATFORM="offscreen"),
@@ -201,7 +201,7 @@ def test_a_hostile_checkpoint_is_refused_by_the_bundle(bundle, tmp_path) -> None
     path, marker = hostile_checkpoint(tmp_path)
     out = tmp_path / "out"
     result = subprocess.run([str(bundle / "samcut"), "models", "export", str(path), "--out", str(out)],
-                            env=bare_env(), capture_output=True, text=True, timeout=60)
+                            env=bare_env(), capture_output=True, text=True, timeout=180)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("samcut: ") and "refused" in result.stderr
     assert not marker.exists() and not out.exists()
