@@ -23,7 +23,17 @@ want="$(printf '%s\n' ${have//,/ } ${extras//,/ } | sort -u | paste -sd, -)"
 if [ "$want" != "$have" ]; then
     echo "setup: installing samcut[$want] into $venv (first time: a minute or more)" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    # constraints.txt pins torch to the CPU build; a plain 'torch' would pull a multi-GB CUDA build.
+    if [[ ",$want," == *",export,"* ]] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+        # PyPI's torch for Linux is the CUDA build (about 2.5 GB with its nvidia-* packages); the tests
+        # need the CPU build (about 190 MB download, 700 MB installed) from PyTorch's own CPU index.
+        # Where that index cannot be reached, pip's usual sources are used (see the README).
+        torch_pin="$(grep -E '^torch==' "$root/constraints.txt")"
+        echo "setup: installing PyTorch's CPU build ($torch_pin), used only by the tests" >&2
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --progress-bar off --timeout 30 \
+            --retries 1 --index-url https://download.pytorch.org/whl/cpu "$torch_pin" \
+            || "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --progress-bar off "$torch_pin"
+    fi
+    # constraints.txt pins torch's version; its CPU build is already in place (above).
     # Only the lines that show progress are printed.
     "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -c "$root/constraints.txt" \
         -e "$root[$want]" 2>&1 | { grep -E '^(Collecting|Installing|Successfully|ERROR|error)' || true; } >&2
