@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +113,60 @@ def assert_cutout(cut_png: Path, photo_png: Path, expected: np.ndarray) -> None:
     photo = np.asarray(Image.open(photo_png).convert("RGB"))
     inside = cut[..., 3] == 255
     np.testing.assert_array_equal(cut[..., :3][inside], photo[inside])
+
+
+@contextlib.contextmanager
+def x_display() -> Iterator[str]:
+    """A private X server (Xvfb, 1280 x 1024) for the ``with`` block; yields its display name."""
+    need("Xvfb", "Xvfb")
+    need("xdotool", "xdotool")
+    read, write = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as fh:
+        number = fh.readline().strip()
+    try:
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
+    """``condition()``'s first truthy value, polled; fails the test after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def xdotool(env: dict[str, str], *args: str) -> str:
+    """Run xdotool on ``env``'s display; its output ("" when it failed)."""
+    done = subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def click_and_apply(env: dict[str, str], title: str, timeout: float = 180) -> float:
+    """As a person would: wait for samcut's window called ``title``, click in its middle and press
+    Ctrl+Return at once (Apply). Returns the monotonic time of the key press."""
+    import time
+
+    window = wait_until(lambda: xdotool(env, "search", "--onlyvisible", "--name", title).split("\n")[0],
+                        timeout, f"a window called {title!r}")
+    xdotool(env, "windowfocus", "--sync", window)
+    geometry = dict(line.split("=") for line in xdotool(env, "getwindowgeometry", "--shell", window).split())
+    x, y = int(geometry["WIDTH"]) // 2, int(geometry["HEIGHT"]) // 2
+    xdotool(env, "mousemove", "--window", window, str(x), str(y), "click", "1")
+    xdotool(env, "key", "--window", window, "ctrl+Return")
+    return time.monotonic()
+
+
+def stop_samcut_server(env: dict[str, str]) -> None:
+    """End the window process a host call left serving (it is detached from the host)."""
+    subprocess.run([sys.executable, "-m", "samcut.cli", "host", "--stop"], env=env, capture_output=True, timeout=60)

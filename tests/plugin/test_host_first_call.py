@@ -17,49 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hosts import REQUIRE_ENV, composite_image
+from hosts import composite_image, wait_until, x_display, xdotool
 from PIL import Image
 
 from samcut.plugin.protocol import Request, read_response
 
 
-def _need(program: str) -> None:
-    if shutil.which(program) is None:
-        if os.environ.get(REQUIRE_ENV):
-            pytest.fail(f"{program} is not installed but {REQUIRE_ENV} is set")
-        pytest.skip(f"{program} is not installed here")
-
-
 @pytest.fixture()
 def display():
-    """A private X server; its display name."""
-    _need("Xvfb")
-    _need("xdotool")
-    read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as fh:
-        number = fh.readline().strip()
-    yield f":{number}"
-    server.terminate()
-    server.wait(30)
-
-
-def wait_until(condition, timeout: float, what: str):
-    """``condition()``'s first truthy value, polled; fails the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def xdotool(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 else ""
+    with x_display() as name:
+        yield name
 
 
 def write_request(folder: Path, image: Path) -> Path:

@@ -11,9 +11,13 @@ from hosts import assert_cutout, composite_image, host_environment, install_mode
 from PIL import Image
 
 
-def run_krita(tmp_path, test_model_dir, points, extra_env=None, preselect=None, mode="replace", output="selection"):
+def run_krita(tmp_path, test_model_dir, points, extra_env=None, preselect=None, mode="replace", output="selection",
+              command=None):
+    """Krita on an image, its samcut action triggered by the plug-in's test switch; ``points``
+    make a headless call, None an interactive one. ``command`` replaces ``xvfb-run ... krita``."""
     need("krita", "Krita")
-    need("xvfb-run", "Xvfb (xvfb-run)")
+    if command is None:
+        need("xvfb-run", "Xvfb (xvfb-run)")
     home = tmp_path / "home"
     env = host_environment(HOME=str(home), XDG_DATA_HOME=str(home / ".local/share"),
                            XDG_CONFIG_HOME=str(home / ".config"), XDG_RUNTIME_DIR=str(tmp_path / "run"),
@@ -31,8 +35,8 @@ def run_krita(tmp_path, test_model_dir, points, extra_env=None, preselect=None, 
     (tmp_path / "test.json").write_text(json.dumps(config))
     env["SAMCUT_KRITA_TEST"] = str(tmp_path / "test.json")
     env.update(extra_env or {})
-    result = run_host(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "krita", "--nosplash", str(image)],
-                      env, timeout=240, done=tmp_path / "report.json")
+    command = command or ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "krita", "--nosplash"]
+    result = run_host([*command, str(image)], env, timeout=240, done=tmp_path / "report.json")
     report_path = tmp_path / "report.json"
     assert report_path.exists(), "Krita wrote no report; its output:\n" + result.stdout.decode(errors="replace")[-3000:]
     return json.loads(report_path.read_text()), image
@@ -107,3 +111,37 @@ def test_krita_apply_as_layer_mask(tmp_path, test_model_dir) -> None:
     assert set(np.unique(krita_mask)) <= {0, 255}  # the mask is samcut's, not blended with a default
     assert report["source_children_after_undo"] == []  # one undo removes the mask...
     assert report["selected_after_undo"] == 40 * 30  # ...and leaves the user's selection as it was
+
+
+def test_krita_interactive_call_returns_at_apply(tmp_path, test_model_dir) -> None:
+    """A person's first call: Krita's menu action opens samcut's window, a click and Ctrl+Return
+    there apply, and Krita has the selection within seconds of Apply (the window's process lives
+    on, detached: Krita never waits for it), as one undo step."""
+    import threading
+    import time
+
+    from hosts import click_and_apply, stop_samcut_server, x_display
+
+    need("krita", "Krita")
+    with x_display() as display:
+        pressed = []
+        env_for_x = {**host_environment(), "DISPLAY": display}
+        clicker = threading.Thread(target=lambda: pressed.append(click_and_apply(env_for_x, "selecting for Krita")),
+                                   daemon=True)
+        clicker.start()
+        try:
+            report, _image = run_krita(tmp_path, test_model_dir, points=None, extra_env={"DISPLAY": display},
+                                       command=["krita", "--nosplash"])
+        finally:
+            stop_samcut_server({**host_environment(), "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+                                "SAMCUT_CONFIG_DIR": str(tmp_path / "cfg")})
+        reported = (tmp_path / "report.json").stat().st_mtime
+        clicker.join(timeout=10)
+    assert report["status"] == "ok", report
+    assert pressed, "the samcut window was never clicked"
+    after_apply = reported - (time.time() - time.monotonic() + pressed[0])
+    print(f"Krita had samcut's selection {after_apply:.1f} s after Apply")
+    assert after_apply < 10, f"Krita got the selection {after_apply:.1f} s after Apply"
+    krita = np.asarray(Image.open(tmp_path / "krita_selection.png").convert("L")) > 127
+    assert krita.any() and not krita.all()  # the click's object, not nothing and not everything
+    assert report["selected_after_undo"] == 0  # one undo removes it
