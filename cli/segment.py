@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a click in image pixels; LABEL 1 includes (default), 0 excludes; repeatable. "
                              "Given like clicks in the app: the box first, then the points in order")
     parser.add_argument("--box", type=parse_box, metavar="X0,Y0,X1,Y1", help="a box around the object")
+    parser.add_argument("--snap", action="store_true",
+                        help="as a click in the app once its Object Finder is done: a first --point on an object "
+                             "the finder found takes that whole object (what hovering there highlights)")
     parser.add_argument("--subject", action="store_true",
                         help="the image's main subject, from the Object Finder (instead of points or a box)")
     parser.add_argument("--models", type=resolve_model, metavar="DIR|NAME",
@@ -103,14 +106,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
                   box: tuple[float, float, float, float] | None, models: Path | None = None,
                   threads: int | None = None, candidate: str = "auto", refine: bool = False,
-                  cache: bool = True) -> np.ndarray:
+                  cache: bool = True, found: list | None = None) -> np.ndarray:
     """The mask for ``points`` (x, y, label) and ``box`` in image pixels, as ``uint8`` 0/255 (soft
     edges when ``refine``): the app's editor, given the box and then the points as clicks. The
     one path behind ``samcut segment`` and ``samcut host``. With ``cache``, the embedding comes
-    from (and goes to) the same disk cache the app uses: a second call on an image skips the encoder."""
+    from (and goes to) the same disk cache the app uses: a second call on an image skips the encoder.
+    ``found``: the Object Finder's objects, for the click rule (``--snap``)."""
     service = headless_service(models, threads, cache)
     try:
-        return segment(service, image, points, box, candidate, refine)
+        return segment(service, image, points, box, candidate, refine, found)
     finally:
         service.close()
 
@@ -160,8 +164,15 @@ def run(args: argparse.Namespace) -> int:
         mask = subject_mask(image, args.models, cache=not args.no_cache)
     else:
         check_prompt(args.point, args.box, image.size, "--point", "--box")
+        found = None
+        if args.snap:
+            from samcut.cli.objects import image_objects
+            from samcut.cli.progress import ProgressBar
+
+            found, _ = image_objects(image, args.models, not args.no_cache, ProgressBar("finding objects",
+                                                                                        unit="points"))
         mask = segment_image(image, args.point, args.box, args.models, args.threads, args.candidate, args.refine,
-                             cache=not args.no_cache)
+                             cache=not args.no_cache, found=found)
     if args.mask is not None:
         save_mask(args.mask, mask)
     if args.cutout is not None:

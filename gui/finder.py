@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from samcut.models.engine.finder import FoundObject, ObjectFinder, main_subject, object_under
@@ -21,13 +20,6 @@ from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.service import DecodeResult
 
 QUIET_S = 0.3
-
-
-def object_result(obj: FoundObject, input_size: tuple[int, int], original_size: tuple[int, int]) -> DecodeResult:
-    """A found object dressed as a decoder answer (all four tokens the object), for the editor."""
-    logits = np.repeat(obj.logits()[None], 4, axis=0)
-    scores = np.full(4, obj.score, np.float32)
-    return DecodeResult(0, 0, logits, scores, 1, input_size, original_size, 0.0)
 
 
 class FinderRun(QObject):
@@ -118,6 +110,8 @@ class FinderRun(QObject):
 
     def _done(self, objects: list[FoundObject], how: str = "") -> None:
         self.objects = objects
+        if self.window.editor is not None:
+            self.window.editor.found = objects  # from now on a click takes the object under it
         self.window.status.finder_label.setText(f"{len(objects)} objects" + (f" ({how})" if how else ""))
         self.found.emit(len(objects))
 
@@ -132,7 +126,3 @@ class FinderRun(QObject):
     def subject(self) -> FoundObject | None:
         editor = self.window.editor
         return None if self.objects is None or editor is None else main_subject(self.objects, editor.size)
-
-    def result_for(self, obj: FoundObject) -> DecodeResult:
-        size = self.window.editor.size
-        return object_result(obj, resized_size(*size), size)

@@ -38,6 +38,7 @@ from samcut.plugin.protocol import (
 LINGER_MS = 10 * 60 * 1000
 MAX_WAITING_PEERS = 32      # connections that have not sent their request line yet; more are refused
 LINE_WAIT_MS = 10_000       # a connection silent this long before its request line is dropped
+HOST_NAMES = {"gimp": "GIMP", "krita": "Krita"}  # as each host spells itself
 QUIT_LINE = "quit"          # a request line that ends the server (``samcut host --stop``)
 
 
@@ -54,7 +55,7 @@ class HostSession(QObject):
         self.done = False
         self._awaiting: str | None = None  # Apply asked for while the last click's mask was on its way
         window.set_image(image, Path(request.image))
-        host = request.host.capitalize()
+        host = HOST_NAMES.get(request.host, request.host.capitalize())
         window.setWindowTitle(f"samcut — selecting for {host}")
         if selection is not None and selection.shape == window.editor.selection.shape:
             window.editor.load_selection(selection)  # what the host gave is not unsaved work

@@ -68,8 +68,7 @@ class HoverPreview(QObject):
             if found is None:
                 self.window.canvas.set_hover(None)
             else:
-                self.window.canvas.set_hover(Proposal.from_result(self.window.finder.result_for(found),
-                                                                  self.window.editor.size))
+                self.window.canvas.set_hover(Proposal.from_object(found, self.window.editor.size))
             self.latencies_ms.append((time.perf_counter() - started) * 1000)
             return
         self.asked_at[(x, y)] = time.perf_counter()

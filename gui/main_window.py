@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
         """Show ``image`` at once and start encoding it (``model_rgb``: its composite, if made;
         ``last_selection``: what Select > Reselect brings back)."""
         self.editor = Editor(image, path)
+        self.editor.snap_to_objects = self.hover.enabled
         self.last_selection = last_selection
         if last_selection is not None:
             self.status.say("This image's last selection is kept: Select > Reselect (Ctrl+Shift+D)", 10000)
@@ -212,12 +213,8 @@ class MainWindow(QMainWindow):
 
     def _on_stroke_finished(self, stroke: Stroke) -> None:
         if self.editor is not None:
-            first_click = self.editor.prompt.empty and len(set(stroke.path)) == 1
-            self.editor.add_stroke(stroke)
-            found = self.finder.under(*stroke.path[0]) if first_click and self.hover.enabled else None
-            if found is not None and self.editor.frame is None:  # the highlighted object is taken
-                self.editor.accept(self.editor.revision, self.finder.result_for(found))
-            else:
+            self.editor.add_stroke(stroke)  # (a click on a found object takes it: the editor's rule)
+            if self.editor.awaiting_answer:
                 self._decode()
             self._redraw(selection=False)
 
@@ -230,11 +227,10 @@ class MainWindow(QMainWindow):
             self.status.say("Still finding the image's objects… try again in a moment" if self.finder.objects is None
                             else "No object found in this image", 5000)
             return
-        if not self.editor.prompt.empty or self.editor.proposal is not None:
-            self.drop_proposal()
-        self.editor.begin_stroke()
-        self.editor.add_stroke(Stroke((found.point,), positive=True))
-        self.editor.accept(self.editor.revision, self.finder.result_for(found))
+        if self.bridge is not None:
+            self.bridge.cancel_pending()
+        self.editor.take_object(found)
+        self._release_held_mode()
         self._redraw(selection=False)
 
     def _on_box(self, box: tuple[float, float, float, float]) -> None:
@@ -250,7 +246,11 @@ class MainWindow(QMainWindow):
             self._redraw()
 
     def _set_hover_preview(self, on: bool) -> None:
+        """View > Hover Preview: what the pointer is on lights up, and a click takes it (the two go
+        together: hover shows what a click gives)."""
         self.hover.set_enabled(on)
+        if self.editor is not None:
+            self.editor.snap_to_objects = on
         if self.preferences.hover_preview != on:
             self.preferences.hover_preview = on
             self.files.save_preferences()
@@ -332,8 +332,8 @@ class MainWindow(QMainWindow):
         """Undo or redo one step of the editor's timeline; a prompt it restores is decoded again."""
         if self.editor is None:
             return
-        step = self.editor.undo() if undo else self.editor.redo()
-        if step is not None and (step.prompt_before if undo else step.prompt_after) is not None:
+        self.editor.undo() if undo else self.editor.redo()
+        if self.editor.awaiting_answer:  # a prompt came back without its proposal: the editor says so
             self._decode()
         self._redraw()
 

@@ -33,6 +33,8 @@ from samcut.models.editor.history import (
     new_selection_id,
 )
 from samcut.models.editor.proposal import DecoderOutput, Proposal
+from samcut.models.engine.finder import FoundObject, object_under
+from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.refine import refine_region
 from samcut.models.engine.types import Prompt
 
@@ -63,6 +65,8 @@ class Editor:
         self.history = Timeline(max_steps)
         self.prompt: PromptState = EMPTY_PROMPT
         self.proposal: Proposal | None = None
+        self.found: list[FoundObject] | None = None  # the Object Finder's objects: clicks snap to them
+        self.snap_to_objects = True  # the click rule is on (the app ties it to View > Hover Preview)
         self.revision = next(_revisions)
         self._answered = self.revision  # the revision the proposal shown answers
         self._selection_id = self._saved_id = new_selection_id()
@@ -123,19 +127,53 @@ class Editor:
         self._live_base = self._chosen_logits()
 
     def add_stroke(self, stroke: Stroke) -> None:
-        """On release, with the finished stroke: one undo step."""
+        """On release, with the finished stroke: one undo step. The click rule: a first click (a
+        stroke that does not move) on a found object, with snapping on (``found``, set when the
+        Object Finder is done and hover shows objects), takes that object, which is what hover
+        showed under the pointer (``take_object``)."""
+        found = self.object_under_click(stroke)
+        if found is not None:
+            self.take_object(found, stroke, "take object")
+            return
         p = self.prompt
         after = PromptState(p.strokes + (stroke,), p.bases + (self._live_base,), p.box, self.frame)
         self._live_base = None
         self._push(Step("Smart Brush stroke" if stroke.positive else "subtracting stroke",
-                        prompt_before=p, prompt_after=after))
+                        prompt_before=self._leave(), prompt_after=after))
+
+    def object_under_click(self, stroke: Stroke) -> FoundObject | None:
+        """The found object a stroke takes under the click rule, or None (it is a prompt stroke)."""
+        is_click = stroke.positive and len(set(stroke.path)) == 1
+        if self.found is None or not self.snap_to_objects or not self.prompt.empty or self.frame is not None \
+                or not is_click:
+            return None
+        return object_under(self.found, stroke.path[0], resized_size(*self.size), self.size)
+
+    def take_object(self, found: FoundObject, stroke: Stroke | None = None, label: str = "Subject") -> None:
+        """``found`` becomes the proposal (its own single candidate and score; what was being
+        built is left, undoably): the prompt is the click that took it (``stroke``, default the
+        grid point that found it). One undo step; undo and redo restore it exactly, no decode."""
+        stroke = stroke or Stroke((found.point,), positive=True)
+        after = PromptState((stroke,), (None,), None, None, shown=Proposal.from_object(found, self.size))
+        self._live_base = None
+        self._push(Step(label, prompt_before=self._leave(), prompt_after=after))
 
     def set_box(self, box: tuple[float, float, float, float], frame: Frame | None = None) -> None:
         """A box around the object ``(x0, y0, x1, y1)``: one undo step."""
         if self.prompt.empty:
             self._new_frame = frame
-        after = replace(self.prompt, box=tuple(float(v) for v in box), frame=self.frame)
-        self._push(Step("box", prompt_before=self.prompt, prompt_after=after))
+        after = replace(self.prompt, box=tuple(float(v) for v in box), frame=self.frame, shown=None)
+        self._push(Step("box", prompt_before=self._leave(), prompt_after=after))
+
+    def _leave(self) -> PromptState:
+        """The prompt as the user leaves it, holding the proposal shown (candidate chosen), so that
+        undo (and redo of the step that made it) brings back that very proposal without a decode."""
+        if self.prompt.empty or self.awaiting_answer or self.proposal is None:
+            return self.prompt
+        left = replace(self.prompt, shown=self.proposal)
+        self.history.remember_shown(self.prompt, left)
+        self.prompt = left  # the same prompt (revision unchanged), now holding what it shows
+        return left
 
     def engine_prompt(self, live: Stroke | None = None) -> Prompt:
         """The decoder prompt in the frame's own pixels: finished strokes, the stroke being drawn,
@@ -188,15 +226,21 @@ class Editor:
         if self.prompt.empty:
             self.proposal = None
             return False
-        self._push(Step("drop proposal", prompt_before=self.prompt, prompt_after=EMPTY_PROMPT))
+        self._push(Step("drop proposal", prompt_before=self._leave(), prompt_after=EMPTY_PROMPT))
         return True
 
     def _set_prompt(self, prompt: PromptState) -> None:
+        """Make ``prompt`` current: a new revision; its kept proposal is shown at once (then it
+        needs no decode), an empty prompt has none, otherwise the old one stays up until the
+        decode of the new revision lands (``awaiting_answer``)."""
         self.prompt = prompt
         self.revision = next(_revisions)
         self._new_frame = None
         self._live_base = None
-        if prompt.empty:
+        if prompt.shown is not None:
+            self.proposal = prompt.shown
+            self._answered = self.revision
+        elif prompt.empty:
             self.proposal = None
 
     # selection --------------------------------------------------------------------------
@@ -209,7 +253,7 @@ class Editor:
         pixels_change = not np.array_equal(current, region)
         if not pixels_change and prompt_after is None:
             return False
-        prompt_before = self.prompt if prompt_after is not None else None
+        prompt_before = self._leave() if prompt_after is not None else None
         if not pixels_change:
             self._push(Step(label, prompt_before=prompt_before, prompt_after=prompt_after))
             return False
@@ -224,7 +268,7 @@ class Editor:
         """A whole-image operation's result ``new``; only its changed rectangle is recorded."""
         if not self.history.keeps_history:  # no diff, no copy: ``new`` becomes the selection
             self.selection = np.ascontiguousarray(new, np.uint8)
-            self._push(Step(label, (0, 0, 0, 0), None, None, self.prompt if prompt_after is not None else None,
+            self._push(Step(label, (0, 0, 0, 0), None, None, self._leave() if prompt_after is not None else None,
                             prompt_after, self._selection_id, new_selection_id()))
             return True
         box = changed_box(self.selection, new) or (0, 0, 0, 0)
@@ -292,7 +336,9 @@ class Editor:
             self._set_prompt(step.prompt_after)
 
     def undo(self) -> Step | None:
-        """Revert the last step, whatever it changed; returns it (None when there is none)."""
+        """Revert the last step, whatever it changed; returns it (None when there is none). The
+        proposal shown now (candidate chosen) comes back with a redo."""
+        self._leave()
         step = self.history.step_back()
         if step is not None:
             self._restore(step, after=False)
@@ -300,6 +346,7 @@ class Editor:
 
     def redo(self) -> Step | None:
         """Re-apply the last undone step; returns it (None when there is none)."""
+        self._leave()
         step = self.history.step_forward()
         if step is not None:
             self._restore(step, after=True)

@@ -17,6 +17,7 @@ from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import MAX_PROMPT_POINTS, Stroke
 from samcut.models.editor.editor import Editor
 from samcut.models.engine.candidates import MULTIMASK_TOKENS, SINGLE_MASK_TOKEN, best_token
+from samcut.models.engine.finder import FoundObject
 from samcut.models.engine.service import ImageHandle, SegmentationService
 
 CANDIDATES = ("auto", "best", "single")
@@ -63,12 +64,14 @@ def _settle(editor: Editor, service: SegmentationService, handle: ImageHandle) -
 
 def segment(service: SegmentationService, image: LoadedImage, points: Sequence[tuple[float, float, int]],
             box: tuple[float, float, float, float] | None, candidate: str = "auto",
-            refine: bool = False) -> np.ndarray:
+            refine: bool = False, found: list[FoundObject] | None = None) -> np.ndarray:
     """The selection for ``points`` ``(x, y, label)`` (label 1 includes, 0 excludes) and ``box``
     ``(x0, y0, x1, y1)`` in image pixels: ``uint8 H x W`` (0/255, soft edges when ``refine``).
 
     ``candidate``: "auto" (the candidate rule), "best" (best multimask candidate) or "single"
     (the single-mask output), applied to the final decode. ``service`` must be synchronous.
+    ``found``: the Object Finder's objects; then the app's click rule holds (a first click on an
+    object takes it, ``Editor.add_stroke``), as in the app once its finder is done.
     """
     if candidate not in CANDIDATES:
         raise ValueError(f"candidate must be one of {', '.join(CANDIDATES)}")
@@ -76,6 +79,7 @@ def segment(service: SegmentationService, image: LoadedImage, points: Sequence[t
         raise PromptError("give at least one point or a box")
     check_prompt(points, box, image.size)
     editor = Editor(image, max_steps=0)
+    editor.found = found
     handle = service.open_image(image.model_rgb())
     if box is not None:
         editor.set_box(box)
@@ -83,7 +87,8 @@ def segment(service: SegmentationService, image: LoadedImage, points: Sequence[t
     for x, y, label in points:
         editor.begin_stroke()
         editor.add_stroke(Stroke(((float(x), float(y)),), positive=bool(label)))
-        _settle(editor, service, handle)
+        if editor.awaiting_answer:  # (an object taken by the click rule needs no decode)
+            _settle(editor, service, handle)
     if candidate != "auto" and editor.proposal is not None:
         tokens = MULTIMASK_TOKENS if candidate == "best" else (SINGLE_MASK_TOKEN,)
         editor.choose(best_token(editor.proposal.scores, tokens))

@@ -10,11 +10,12 @@ brush stroke's swept area), never from a whole-image diff.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from samcut.models.document.strokes import Stroke
+from samcut.models.editor.proposal import Proposal
 
 Box = tuple[int, int, int, int]  # (y0, y1, x0, x1): rows y0..y1-1, columns x0..x1-1
 
@@ -33,13 +34,16 @@ class PromptState:
     ``strokes``: finished strokes in image pixels; ``bases``: for each stroke, the chosen low-res
     logits (``256 x 256`` float32) shown when it began, its mask input (None for the first);
     ``box``: ``(x0, y0, x1, y1)`` image pixels or None; ``frame``: the zoomed region
-    ``(x0, y0, x1, y1)`` the prompt is decoded in, None for the whole image.
+    ``(x0, y0, x1, y1)`` the prompt is decoded in, None for the whole image. ``shown``: the
+    proposal (candidate chosen) that this prompt had when the user left it, or that it is made of
+    (a found object taken with a click): undo and redo bring back that very proposal, no decode.
     """
 
     strokes: tuple[Stroke, ...] = ()
     bases: tuple[np.ndarray | None, ...] = field(default=(), compare=False)
     box: tuple[float, float, float, float] | None = None
     frame: tuple[int, int, int, int] | None = None
+    shown: Proposal | None = field(default=None, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -70,7 +74,11 @@ class Step:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.before, self.after) if a is not None)
+        """Bytes held: the pixels, and the logits of proposals kept with the prompts."""
+        held = [a for a in (self.before, self.after) if a is not None]
+        held += [p.shown.low_res_logits for p in (self.prompt_before, self.prompt_after)
+                 if p is not None and p.shown is not None]
+        return sum(a.nbytes for a in held)
 
 
 def changed_box(old: np.ndarray, new: np.ndarray) -> Box | None:
@@ -139,6 +147,16 @@ class Timeline:
         while len(self._steps) > self.max_steps or (len(self._steps) > 1 and held > self.max_bytes):
             held -= self._steps.pop(0).nbytes
         self._cursor = len(self._steps)
+
+    def remember_shown(self, prompt: PromptState, shown: PromptState) -> None:
+        """The current ``prompt`` is being left as ``shown`` (with its proposal): every step that
+        restores ``prompt`` (the redo of the step that made it, the undo of the one after it, across
+        steps that left the prompt alone) restores ``shown`` instead."""
+        for index, step in enumerate(self._steps):
+            if step.prompt_after is prompt:
+                self._steps[index] = step = replace(step, prompt_after=shown)
+            if step.prompt_before is prompt:
+                self._steps[index] = replace(step, prompt_before=shown)
 
     def step_back(self) -> Step | None:
         """The step to revert (the cursor moves before it), or None at the start."""

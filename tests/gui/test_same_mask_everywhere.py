@@ -81,3 +81,47 @@ def test_app_segment_and_host_agree(qtbot, synthetic_window, synthetic_model_dir
     np.testing.assert_array_equal(host, app)
     inside = truth[app > 127].mean()
     assert inside > 0.5, f"{prompt}: only {inside:.0%} of the selection is on the object"
+
+
+def test_a_click_on_a_found_object_means_the_same_in_app_and_cli(qtbot, synthetic_window, synthetic_model_dir,
+                                                                 tmp_path) -> None:
+    """The click rule, once the Object Finder is done: the app's click takes the object that hover
+    highlights there (one candidate with its own score), ``segment --snap`` takes the same, and
+    Select > Subject equals ``segment --subject``."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+
+    from helpers import widget_point
+
+    window = synthetic_window
+    window.regions.automatic = False
+    window.bars.refine_action.setChecked(False)
+    image = synthetic_dir() / f"composite_{INDEX}.png"
+    truth = np.asarray(Image.open(synthetic_dir() / f"composite_{INDEX}_mask.png").convert("L")) > 127
+    assert open_now(qtbot, window, image)
+    wait_for_encode(qtbot, window)
+    qtbot.waitUntil(lambda: window.finder.objects is not None, timeout=300_000)  # found while the test is idle
+    editor = window.editor
+    x, y = interior(truth)[0]
+    QTest.mouseMove(window.canvas, widget_point(window.canvas, x, y))
+    hovered = window.finder.under(x, y)
+    assert hovered is not None and window.hover._shown_object is hovered  # what hover highlights...
+    drag(window.canvas, [(x, y)])
+    proposal = editor.proposal
+    assert proposal is not None and proposal.count == 1 and not editor.awaiting_answer  # ...a click takes
+    assert abs(proposal.score - hovered.score) < 1e-6
+    point = editor.prompt.strokes[0].path[0]
+    window.actions_by_name["commit"].trigger()
+    app = editor.selection.copy()
+    out = tmp_path / "snap.png"
+    assert main(["segment", str(image), "--models", str(synthetic_model_dir), "--mask", str(out), "--snap",
+                 "--point", f"{point[0]!r},{point[1]!r}"]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), app)
+
+    window.actions_by_name["select_none"].trigger()
+    window.select_subject()
+    window.actions_by_name["commit"].trigger()
+    out = tmp_path / "subject.png"
+    assert main(["segment", str(image), "--models", str(synthetic_model_dir), "--mask", str(out), "--subject"]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), editor.selection)
+    QTest.mouseMove(window.canvas, QPoint(1, 1))

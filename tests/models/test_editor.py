@@ -11,6 +11,7 @@ from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import Stroke
 from samcut.models.editor import Editor
 from samcut.models.engine.candidates import default_token, is_ambiguous
+from samcut.models.engine.finder import FoundObject, main_subject
 from samcut.models.engine.service import SegmentationService
 
 H, W = 48, 64
@@ -43,9 +44,24 @@ class Session:
         self.editor.accept(request.revision, self.service.decode(frame, request.prompt).result())
 
     def state(self) -> tuple:
+        """Everything the user sees: the selection, the prompt, the proposal to its logits and the
+        candidate chosen, unsaved work."""
         e = self.editor
-        proposal = None if e.proposal is None else e.proposal.full().tobytes()
+        p = e.proposal
+        proposal = None if p is None else (p.chosen, p.count, p.scores.tobytes(), p.low_res_logits.tobytes(),
+                                           p.full().tobytes())
         return (e.selection.tobytes(), e.prompt.strokes, e.prompt.box, e.prompt.frame, proposal, e.unsaved)
+
+
+def found_object(x0: int, y0: int, x1: int, y1: int, score: float) -> FoundObject:
+    """An object the finder could have found: the rectangle ``(x0, y0, x1, y1)`` of the image."""
+    mask = np.zeros((256, 256), bool)
+    scale = 256 / W  # the low-res frame covers the image's longest side (W)
+    mask[int(y0 * scale):int(y1 * scale), int(x0 * scale):int(x1 * scale)] = True
+    return FoundObject(mask, (x0, y0, x1, y1), (x1 - x0) * (y1 - y0), score, ((x0 + x1) / 2, (y0 + y1) / 2))
+
+
+FOUND = [found_object(4, 4, 30, 30, 0.9), found_object(34, 10, 60, 44, 0.7), found_object(20, 20, 28, 28, 0.8)]
 
 
 def random_path(rng: np.random.Generator) -> np.ndarray:
@@ -56,8 +72,24 @@ def act(session: Session, rng: np.random.Generator) -> None:
     """One random user action (not undo/redo)."""
     e = session.editor
     kind = rng.choice(["paint", "erase", "stroke", "region stroke", "box", "apply", "invert", "grow", "drop",
-                       "refine"])
-    if kind in ("paint", "erase"):
+                       "refine", "tab", "finder click", "subject", "hover"])
+    if kind == "tab":
+        e.cycle_candidate(int(rng.choice([1, -1])))
+    elif kind == "finder click":  # the finder is done: a click on an object takes it (the click rule)
+        e.found = FOUND
+        obj = FOUND[int(rng.integers(len(FOUND)))]
+        e.begin_stroke()
+        e.add_stroke(Stroke((obj.point,), positive=True))
+        session.settle()
+    elif kind == "subject":
+        e.found = FOUND
+        e.take_object(main_subject(FOUND, e.size) or FOUND[0])
+    elif kind == "hover":  # hover shows what a click would take and changes nothing
+        before = session.state()
+        e.found = FOUND
+        e.object_under_click(Stroke(((rng.uniform(0, W), rng.uniform(0, H)),), positive=True))
+        assert session.state() == before
+    elif kind in ("paint", "erase"):
         e.paint(random_path(rng), float(rng.uniform(1, 8)), add=kind == "paint")
     elif kind == "refine":
         e.refine_brush(random_path(rng), float(rng.uniform(2, 8)))
@@ -79,6 +111,19 @@ def act(session: Session, rng: np.random.Generator) -> None:
         e.grow(int(rng.integers(1, 3)))
     else:
         e.drop_proposal()
+
+
+def retouch(snapshots: list[tuple], cursor: int, now: tuple) -> None:
+    """What the model expects of a change that is not a step (Tab, a proposal landing): it changes
+    the proposal on screen, and so every neighbouring snapshot that showed the same prompt with
+    the same proposal (the steps between them left the prompt alone: paint, invert, ...)."""
+    old = snapshots[cursor]
+    for direction in (-1, 1):
+        j = cursor + direction
+        while 0 <= j < len(snapshots) and snapshots[j][1:5] == old[1:5]:
+            snapshots[j] = (*snapshots[j][:4], now[4], snapshots[j][5])
+            j += direction
+    snapshots[cursor] = now
 
 
 @pytest.mark.parametrize("seed", range(25))
@@ -104,22 +149,17 @@ def test_undo_and_redo_follow_a_plain_list_of_snapshots(seed: int) -> None:
             if session.editor.history.position != position:  # the action was a step
                 snapshots[cursor + 1:] = [session.state()]
                 cursor += 1
-            else:
-                snapshots[cursor] = session.state()  # e.g. a proposal arrived: not a step of its own
+            else:  # a proposal arrived, or Tab chose another candidate: not a step of its own
+                retouch(snapshots, cursor, session.state())
                 continue
-        if step is not None and (step.prompt_before is not None):
-            session.settle()  # the window asks for the restored prompt's proposal
+        assert not session.editor.awaiting_answer, "undo/redo brought a prompt back without its proposal"
         assert session.state() == snapshots[cursor]
     # all the way back and forward again
     for k in range(cursor, 0, -1):
-        step = session.editor.undo()
-        if step.prompt_before is not None:
-            session.settle()
+        session.editor.undo()
         assert session.state() == snapshots[k - 1]
     for k in range(1, len(snapshots)):
-        step = session.editor.redo()
-        if step.prompt_after is not None:
-            session.settle()
+        session.editor.redo()
         assert session.state() == snapshots[k]
 
 

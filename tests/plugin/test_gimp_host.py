@@ -8,6 +8,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,11 +18,14 @@ import pytest
 from hosts import (
     REQUIRE_ENV,
     assert_cutout,
+    click_and_apply,
     composite_image,
     install_model,
     run_host,
     samcut_executable,
     segment_reference,
+    stop_samcut_server,
+    x_display,
 )
 from PIL import Image
 
@@ -62,7 +67,10 @@ def mounted(root: Path, exchange: Path):
 
 
 def run_gimp(tmp_root: Path, test_model_dir: Path, points, mode="replace", preselect=None, offsets=(0, 0),
-             samcut=None, output="selection") -> tuple[dict, Path, Path]:
+             samcut=None, output="selection", display=None) -> tuple[dict, Path, Path]:
+    """GIMP runs the plug-in's procedure on a composite; no ``points`` make an interactive call, whose
+    window (on X ``display``) is clicked and applied like a person would (the report then holds
+    ``pressed``: the monotonic time of Apply, and ``reported``: when GIMP's report was written)."""
     root = chroot_root()
     exchange = Path(tempfile.mkdtemp(prefix="samcut-gimp-test-", dir="/tmp"))
     try:
@@ -86,15 +94,27 @@ def run_gimp(tmp_root: Path, test_model_dir: Path, points, mode="replace", prese
                      # env -i drops the suite's fp32 pin; GIMP's samcut would encode in bf16 where the CPU
                      # can, and differ from the fp32 reference by a few edge pixels
                      f"{PRECISION_ENV}={os.environ.get(PRECISION_ENV, 'fp32')}"]
+        pressed: list[float] = []
+        if display is not None:
+            inner_env.append(f"DISPLAY={display}")
+            x_env = {**os.environ, "DISPLAY": display}
+            threading.Thread(target=lambda: pressed.append(click_and_apply(x_env, "selecting for GIMP")),
+                             daemon=True).start()
         with mounted(root, exchange):
             driver_copy = exchange / "driver.py"
             shutil.copy2(DRIVER, driver_copy)
-            result = run_host(["chroot", str(root), *inner_env, "sh", "-c",
-                               f"gimp-console-3.0 -i -n --batch-interpreter=python-fu-eval -b - --quit "
-                               f"< {driver_copy}"], dict(os.environ), timeout=240)
+            try:
+                result = run_host(["chroot", str(root), *inner_env, "sh", "-c",
+                                   f"gimp-console-3.0 -i -n --batch-interpreter=python-fu-eval -b - --quit "
+                                   f"< {driver_copy}"], dict(os.environ), timeout=240)
+            finally:
+                if display is not None:  # the window's process outlives GIMP (detached): end it here
+                    stop_samcut_server({**os.environ, "TMPDIR": str(exchange), "HOME": str(home)})
         report_path = exchange / "report.json"
         assert report_path.exists(), "GIMP wrote no report:\n" + result.stdout.decode(errors="replace")[-3000:]
         report = json.loads(report_path.read_text())
+        report["pressed"] = pressed[0] if pressed else None
+        report["reported"] = report_path.stat().st_mtime - time.time() + time.monotonic()
         report["output"] = result.stdout.decode(errors="replace")[-2000:]
         out = tmp_root / "gimp_selection.png"
         if (exchange / "selection.png").exists():
@@ -164,3 +184,19 @@ def test_gimp_apply_as_new_layer_and_as_layer_mask(tmp_path, test_model_dir) -> 
     assert report["layers"] == 1 and report["source_has_mask"] is True and report["has_selection"] is False
     mask = np.asarray(Image.open(tmp_path / "mask_out.png").convert("L")) > 127
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_gimp_interactive_call_returns_at_apply(tmp_path, test_model_dir) -> None:
+    """A person's first call: the procedure opens samcut's window, a click and Ctrl+Return apply,
+    and GIMP has the selection within seconds of Apply, though the window's process lives on
+    (GIMP's plug-in waits for 'samcut host', which returns at once)."""
+    chroot_root()
+    with x_display() as display:
+        report, selection, _image = run_gimp(tmp_path, test_model_dir, [], display=display)
+    assert report["status"] == "ok", report
+    assert report["pressed"] is not None, "the samcut window was never clicked"
+    after_apply = report["reported"] - report["pressed"]
+    print(f"GIMP had samcut's selection {after_apply:.1f} s after Apply")
+    assert after_apply < 10, f"GIMP got the selection {after_apply:.1f} s after Apply"
+    gimp = np.asarray(Image.open(selection).convert("L")) > 127
+    assert gimp.any() and not gimp.all()  # the click's object
