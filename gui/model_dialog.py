@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -30,7 +31,7 @@ class _InstallWorker(QObject):
     progress = Signal(int, int)   # bytes done, total (0 if unknown)
     message = Signal(str)
     finished = Signal(str, str)   # model folder or "", error message or ""
-    not_official = Signal(str)    # a chosen file is not the official checkpoint: its path
+    not_official = Signal(str, str)  # a chosen file is not the official checkpoint: its path, why
 
     def __init__(self, spec: ModelSpec, source: Path | None, cancel: threading.Event, custom: bool) -> None:
         super().__init__()
@@ -42,9 +43,11 @@ class _InstallWorker(QObject):
                              progress=lambda d, t: self.progress.emit(int(d), int(t or 0)),
                              say=self.message.emit)
         except ChecksumError as exc:
-            self.finished.emit("", str(exc))
-            if self.source is not None:  # after finished: the dialog is idle again when it asks
-                self.not_official.emit(str(self.source))
+            if self.source is not None:  # the question that follows says it all: no error text behind it
+                self.finished.emit("", "")
+                self.not_official.emit(str(self.source), str(exc))  # after finished: the dialog is idle again
+            else:
+                self.finished.emit("", str(exc))
             return
         except OfflineError:
             self.finished.emit("", f"No connection to the download server. On a machine with internet, download "
@@ -76,6 +79,7 @@ class ModelDialog(QDialog):
             f"<code>{spec.filename}</code>.<br><small>{spec.credit}.</small>")
         text.setWordWrap(True)
         text.setTextFormat(Qt.TextFormat.RichText)
+        text.setMinimumWidth(500)  # (the layout's minimum size rules the dialog's)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.bar = QProgressBar()
@@ -91,6 +95,7 @@ class ModelDialog(QDialog):
         for b in (self.download_button, self.file_button, self.cancel_button):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # grows with a long message, never overlaps
         for w in (text, self.bar, self.status):
             layout.addWidget(w)
         layout.addLayout(buttons)
@@ -100,7 +105,7 @@ class ModelDialog(QDialog):
         if path:
             self._start(Path(path))
 
-    def _offer_custom(self, source: str) -> None:
+    def _offer_custom(self, source: str, why: str) -> None:
         """The chosen file is not the official checkpoint: install it as custom weights if the user says so."""
         answer = QMessageBox.question(
             self, "Not the official checkpoint",
@@ -110,6 +115,8 @@ class ModelDialog(QDialog):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
         if answer == QMessageBox.StandardButton.Yes:
             self._start(Path(source), custom=True)
+        else:  # declined: the reason stays in the dialog, laid out below the text
+            self._on_finished("", why)
 
     def _start(self, source: Path | None, custom: bool = False) -> None:
         self._cancel.clear()
@@ -138,8 +145,9 @@ class ModelDialog(QDialog):
         self.download_button.setEnabled(True)
         self.file_button.setEnabled(True)
         self.bar.setVisible(False)
-        if error:
-            self.status.setText(f"<span style='color:#c0392b'>{error}</span>")
+        if not folder:
+            self.status.setText(f"<span style='color:#c0392b'>{error}</span>" if error else "")
+            self.adjustSize()
             return
         self.model_folder = folder
         self.accept()

@@ -113,3 +113,17 @@ def test_help_install_model_brings_the_dialog_back_and_the_model_serves_at_once(
         wait_for_encode(qtbot, window)
     finally:
         window.close()
+
+
+def test_a_long_error_is_laid_out_below_the_text_never_over_it(qtbot) -> None:
+    dialog = ModelDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog._on_finished("", "/home/someone/Downloads/weights/mobile_sam_finetuned_v2.pt is not the official "
+                            "mobile_sam.pt (git-blob SHA-1 0123456789abcdef0123456789abcdef01234567, expected "
+                            "7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7). " * 2)
+    text = dialog.layout().itemAt(0).widget()
+    qtbot.waitUntil(lambda: dialog.status.geometry().top() >= text.geometry().bottom()
+                    and dialog.status.height() >= dialog.status.heightForWidth(dialog.status.width()), timeout=60_000)
+    assert text.height() >= text.heightForWidth(text.width())  # the credits are not cut off
