@@ -10,13 +10,15 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wait(app, condition, timeout: float = 120) -> None:
+def wait(app: Any, condition: Callable[[], object], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -25,7 +27,7 @@ def wait(app, condition, timeout: float = 120) -> None:
         time.sleep(0.02)
 
 
-def click(canvas, x: float, y: float) -> None:
+def click(canvas: Any, x: float, y: float) -> None:
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
 
@@ -34,7 +36,7 @@ def click(canvas, x: float, y: float) -> None:
                                                                                                  round(p.y())))
 
 
-def drag_box(canvas, start: tuple[float, float], end: tuple[float, float]) -> None:
+def drag_box(canvas: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
     """Ctrl + drag: a box, as the Box tool draws it."""
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
