@@ -21,6 +21,7 @@ from samcut.gui.qimage import indexed_to_qimage, rgb_view, rgba_to_qimage
 from samcut.gui.view_modes import compose, overlay_selection
 from samcut.models.document.strokes import Stroke
 from samcut.models.editor.proposal import Proposal
+from samcut.models.engine.types import XYXY
 
 ZOOM_STEP = 1.25
 HOVER_ALPHA = 55  # the hover preview's fill: half the proposal's
@@ -75,7 +76,7 @@ class Canvas(QWidget):
         self._hover: Proposal | None = None
         self.view_mode = "overlay"
         self.proposal_tint = PROPOSAL_TINT  # chosen per proposal to stand out from the image under it
-        self._region: tuple[int, int, int, int] | None = None  # zoomed region in use, outlined
+        self._region: XYXY | None = None  # zoomed region in use, outlined
         self._trail: tuple[Stroke, ...] = ()  # the prompt's finished strokes, drawn faintly
 
     # content -----------------------------------------------------------------------------
@@ -129,7 +130,7 @@ class Canvas(QWidget):
             self._trail = strokes
             self.update()
 
-    def set_region(self, box: tuple[int, int, int, int] | None) -> None:
+    def set_region(self, box: XYXY | None) -> None:
         """Outline the zoomed region that strokes are decoded in (None: no outline)."""
         if box != self._region:
             self._region = box

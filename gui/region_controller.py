@@ -16,6 +16,7 @@ from samcut.gui.zoom_region import applies_at, covers, detail_gain, region_for_v
 from samcut.models.editor import Editor
 from samcut.models.editor.editor import Frame
 from samcut.models.engine.service import ImageHandle
+from samcut.models.engine.types import XYXY
 
 
 class RegionController(QObject):
@@ -78,7 +79,7 @@ class RegionController(QObject):
             return
         bridge.request_region(editor.image.model_rgb(box), box[:2])
 
-    def _on_region_ready(self, box: tuple[int, int, int, int], ms: float) -> None:
+    def _on_region_ready(self, box: XYXY, ms: float) -> None:
         if self.editor is None:
             self.status.encoder("")
             return

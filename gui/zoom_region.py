@@ -7,32 +7,33 @@ image's encode is ``image long side / region long side``.
 
 from __future__ import annotations
 
+from samcut.models.engine.types import XYXY
+
 MIN_GAIN = 1.5     # re-encode automatically only when the view shows at least 1.5x more detail
 MIN_SIDE = 256     # smaller regions are enlarged: upscaling them further adds nothing
 MARGIN = 0.1       # context around the view, as a fraction of its size, on each side
 SNAP = 32          # region corners on a 32 px grid, so that returning to a view hits the cache
 REUSE_SLACK = 1.25  # a region up to 1.25x larger than needed is still good enough for the view
 
-Box = tuple[int, int, int, int]
 
 
-def visible_box(view: tuple[float, float, float, float], image_size: tuple[int, int]) -> Box | None:
+def visible_box(view: tuple[float, float, float, float], image_size: tuple[int, int]) -> XYXY | None:
     """The view rectangle clipped to the image (None when the view shows none of it)."""
     h, w = image_size
     x0, y0, x1, y1 = max(0, int(view[0])), max(0, int(view[1])), min(w, int(view[2]) + 1), min(h, int(view[3]) + 1)
     return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
 
 
-def long_side(box: Box) -> int:
+def long_side(box: XYXY) -> int:
     return max(box[2] - box[0], box[3] - box[1])
 
 
-def detail_gain(box: Box, image_size: tuple[int, int]) -> float:
+def detail_gain(box: XYXY, image_size: tuple[int, int]) -> float:
     return max(image_size) / max(1, long_side(box))
 
 
 def region_for_view(view: tuple[float, float, float, float], image_size: tuple[int, int],
-                    force: bool = False) -> Box | None:
+                    force: bool = False) -> XYXY | None:
     """The region to encode for a view, or None when the view is not zoomed in enough (unless ``force``)."""
     h, w = image_size
     vis = visible_box(view, image_size)
@@ -50,7 +51,7 @@ def region_for_view(view: tuple[float, float, float, float], image_size: tuple[i
     return None if box == (0, 0, w, h) else box
 
 
-def covers(region: Box, view: tuple[float, float, float, float], image_size: tuple[int, int]) -> bool:
+def covers(region: XYXY, view: tuple[float, float, float, float], image_size: tuple[int, int]) -> bool:
     """Whether an encoded ``region`` serves this view: it holds what is visible, at about the detail wanted."""
     vis = visible_box(view, image_size)
     if vis is None:
@@ -59,7 +60,7 @@ def covers(region: Box, view: tuple[float, float, float, float], image_size: tup
     return inside and long_side(region) <= REUSE_SLACK * long_side(vis) * (1 + 2 * MARGIN) + 2 * SNAP
 
 
-def applies_at(region: Box, view: tuple[float, float, float, float], image_size: tuple[int, int],
+def applies_at(region: XYXY, view: tuple[float, float, float, float], image_size: tuple[int, int],
                point: tuple[float, float]) -> bool:
     """Whether a prompt starting at ``point`` should be decoded in ``region``: the point lies in it and
     the view is zoomed in at least as far as the region (not zoomed back out past it)."""

@@ -7,6 +7,8 @@ from enum import Enum
 import numpy as np
 from PIL import Image, ImageFilter
 
+from samcut.models.engine.types import RowSpans
+
 
 class Mode(str, Enum):
     """How a proposal combines with the selection."""
@@ -83,7 +85,7 @@ def edges(mask: np.ndarray) -> np.ndarray:
 
 
 def stroke_coverage(shape: tuple[int, int], path: np.ndarray, radius: float
-                    ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+                    ) -> tuple[RowSpans, np.ndarray] | None:
     """Coverage of a round brush of ``radius`` px dragged along ``path`` (``N x 2`` (x, y) pixels).
 
     Returns ``((y0, y1, x0, x1), coverage)``: the touched rectangle of an ``H x W`` image and a
@@ -121,7 +123,7 @@ def stroke_coverage(shape: tuple[int, int], path: np.ndarray, radius: float
 
 
 def painted_region(mask: np.ndarray, path: np.ndarray, radius: float, add: bool
-                   ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+                   ) -> tuple[RowSpans, np.ndarray] | None:
     """A brush stroke painted into (``add``) or erased from ``mask`` (``uint8``), computed over the
     stroke's own rectangle only: ``((y0, y1, x0, x1), new pixels of that rectangle)``, or None when
     the stroke misses the image. ``mask`` is not changed."""

@@ -25,7 +25,6 @@ from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import Stroke, StrokePrompt
 from samcut.models.editor.history import (
     EMPTY_PROMPT,
-    Box,
     PromptState,
     Step,
     Timeline,
@@ -36,9 +35,9 @@ from samcut.models.editor.proposal import DecoderOutput, Proposal
 from samcut.models.engine.finder import FoundObject, object_under
 from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.refine import refine_region
-from samcut.models.engine.types import Prompt
+from samcut.models.engine.types import XYXY, Prompt, RowSpans
 
-Frame = tuple[int, int, int, int]  # (x0, y0, x1, y1) of a zoomed region in image pixels
+Frame = XYXY  # a zoomed region the prompt is decoded in
 
 # Unique across editors, so that a late result for another image's prompt can never match.
 _revisions = itertools.count(1)
@@ -244,7 +243,7 @@ class Editor:
             self.proposal = None
 
     # selection --------------------------------------------------------------------------
-    def _change_region(self, label: str, box: Box, region: np.ndarray,
+    def _change_region(self, label: str, box: RowSpans, region: np.ndarray,
                        prompt_after: PromptState | None = None) -> bool:
         """Replace the selection's pixels in ``box`` with ``region``: one step (with the prompt
         change, if any). False when nothing changed at all."""

@@ -16,8 +16,7 @@ import numpy as np
 
 from samcut.models.document.strokes import Stroke
 from samcut.models.editor.proposal import Proposal
-
-Box = tuple[int, int, int, int]  # (y0, y1, x0, x1): rows y0..y1-1, columns x0..x1-1
+from samcut.models.engine.types import XYXY, RowSpans
 
 _selection_ids = itertools.count(1)
 
@@ -42,7 +41,7 @@ class PromptState:
     strokes: tuple[Stroke, ...] = ()
     bases: tuple[np.ndarray | None, ...] = field(default=(), compare=False)
     box: tuple[float, float, float, float] | None = None
-    frame: tuple[int, int, int, int] | None = None
+    frame: XYXY | None = None
     shown: Proposal | None = field(default=None, compare=False)
 
     @property
@@ -64,7 +63,7 @@ class Step:
     """
 
     label: str
-    box: Box | None = None
+    box: RowSpans | None = None
     before: np.ndarray | None = None
     after: np.ndarray | None = None
     prompt_before: PromptState | None = None
@@ -81,7 +80,7 @@ class Step:
         return sum(a.nbytes for a in held)
 
 
-def changed_box(old: np.ndarray, new: np.ndarray) -> Box | None:
+def changed_box(old: np.ndarray, new: np.ndarray) -> RowSpans | None:
     """Bounding rectangle ``(y0, y1, x0, x1)`` of the pixels that differ, or None.
 
     For whole-image operations (invert, grow, apply), whose cost is the image's anyway."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from samcut.models.engine.candidates import MULTIMASK_TOKENS
 from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
-from samcut.models.engine.types import Prompt
+from samcut.models.engine.types import XYXY, Prompt
 
 DUPLICATE_IOU = 0.7
 STABILITY_OFFSET = 1.0
@@ -38,7 +38,7 @@ class FoundObject:
     the grid point ``(x, y)`` that found it."""
 
     mask: np.ndarray
-    box: tuple[int, int, int, int]
+    box: XYXY
     area: int
     score: float
     point: tuple[float, float]
@@ -66,7 +66,7 @@ def stability(logits: np.ndarray, offset: float = STABILITY_OFFSET) -> float:
 
 
 def _low_res_box_to_image(mask: np.ndarray, input_size: tuple[int, int],
-                          original_size: tuple[int, int]) -> tuple[tuple[int, int, int, int], int]:
+                          original_size: tuple[int, int]) -> tuple[XYXY, int]:
     """The mask's bounding box and area in original pixels (from the low-res frame)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     cell = IMAGE_SIZE / LOW_RES

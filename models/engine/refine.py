@@ -16,6 +16,7 @@ import numpy as np
 
 from samcut.models.engine.postprocess import TAPS, axis_taps, full_mask
 from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
+from samcut.models.engine.types import RowSpans
 
 CELLS_PER_TILE = 4  # tiles are 4 x 4 low-res cells (16 x 16 px of the 1024 frame)
 UNSURE = 0.02  # the filter may change pixels whose mask probability lies in (UNSURE, 1 - UNSURE)
@@ -264,7 +265,7 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
     return alpha
 
 
-def refine_region(rgb: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, int], weight: np.ndarray,
+def refine_region(rgb: np.ndarray, alpha: np.ndarray, box: RowSpans, weight: np.ndarray,
                   radius: int, eps: float = 1e-3) -> np.ndarray:
     """Re-estimate a selection's alpha from the image inside a brushed area (the refine brush).
 

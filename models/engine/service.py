@@ -30,7 +30,7 @@ from samcut.models.engine.candidates import default_token
 from samcut.models.engine.finder import FoundObject, from_arrays, to_arrays
 from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.prompt_agreement import points_honoured
-from samcut.models.engine.types import ImageEmbedding, Prompt
+from samcut.models.engine.types import XYXY, ImageEmbedding, Prompt
 from samcut.models.io.atomic import atomic_write
 from samcut.models.io.lanes import Lane
 
@@ -60,7 +60,7 @@ class ImageHandle:
         return bool(self.source) and self.source[0] in ("memory", "disk")
 
     @property
-    def box(self) -> tuple[int, int, int, int]:
+    def box(self) -> XYXY:
         """``(x0, y0, x1, y1)`` of the frame in image pixels."""
         x0, y0 = self.origin
         return x0, y0, x0 + self.size[1], y0 + self.size[0]

@@ -7,6 +7,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+XYXY = tuple[int, int, int, int]
+"""A rectangle of image pixels as ``(x0, y0, x1, y1)``: columns x0..x1-1, rows y0..y1-1 (boxes,
+zoomed regions, a frame's extent)."""
+
+RowSpans = tuple[int, int, int, int]
+"""A rectangle of image pixels in numpy's slicing order, ``(y0, y1, x0, x1)``: ``a[y0:y1, x0:x1]``
+(the pixels an edit changed, kept by the undo history)."""
+
 
 @dataclass(frozen=True)
 class ImageEmbedding:
