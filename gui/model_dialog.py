@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -27,36 +28,28 @@ from samcut.models.store.install import install
 from samcut.models.store.registry import MOBILE_SAM, ModelSpec
 
 
-class _InstallWorker(QObject):
-    progress = Signal(int, int)   # bytes done, total (0 if unknown)
-    message = Signal(str)
-    finished = Signal(str, str)   # model folder or "", error message or ""
-    not_official = Signal(str, str)  # a chosen file is not the official checkpoint: its path, why
+class NotOfficial(Exception):  # noqa: N818 - a finding, not a failure of samcut's
+    """A chosen file is not the official checkpoint (the user may install it as custom weights)."""
 
-    def __init__(self, spec: ModelSpec, source: Path | None, cancel: threading.Event, custom: bool) -> None:
-        super().__init__()
-        self.spec, self.source, self.cancel, self.custom = spec, source, cancel, custom
 
-    def run(self) -> None:
+def _install_job(spec: ModelSpec, source: Path | None, custom: bool, cancel: threading.Event) -> Callable:
+    """The install, as a ``TaskRunner`` job with progress: reports ``(done, total)`` byte counts
+    and messages (str); returns the model folder. ``cancel`` (the dialog's Cancel) stops it with
+    an error that says so, which the dialog shows."""
+
+    def job(_task_cancel: threading.Event, report: Callable[[object], None]) -> str:
         try:
-            folder = install(self.spec, source=self.source, cancel=self.cancel, custom=self.custom,
-                             progress=lambda d, t: self.progress.emit(int(d), int(t or 0)),
-                             say=self.message.emit)
+            return str(install(spec, source=source, cancel=cancel, custom=custom,
+                               progress=lambda d, t: report((int(d), int(t or 0))), say=report))
         except ChecksumError as exc:
-            if self.source is not None:  # the question that follows says it all: no error text behind it
-                self.finished.emit("", "")
-                self.not_official.emit(str(self.source), str(exc))  # after finished: the dialog is idle again
-            else:
-                self.finished.emit("", str(exc))
-            return
+            if source is not None:
+                raise NotOfficial(str(exc)) from None
+            raise
         except OfflineError:
-            self.finished.emit("", f"No connection to the download server. On a machine with internet, download "
-                                   f"{self.spec.urls[0]} and choose Install from file here.")
-            return
-        except Exception as exc:  # noqa: BLE001 - every failure is shown in plain words
-            self.finished.emit("", str(exc) or exc.__class__.__name__)
-            return
-        self.finished.emit(str(folder), "")
+            raise OfflineError(f"No connection to the download server. On a machine with internet, download "
+                               f"{spec.urls[0]} and choose Install from file here.") from None
+
+    return job
 
 
 class ModelDialog(QDialog):
@@ -71,7 +64,6 @@ class ModelDialog(QDialog):
         self._cancel = threading.Event()
         self.runner = TaskRunner(self)
         self._task: Task | None = None  # the install running on the install lane
-        self._worker: _InstallWorker | None = None
         text = QLabel(
             f"samcut needs the <b>{spec.title}</b> model (about 40 MB download).<br>"
             "It is checked against its pinned hash, then converted for ONNX Runtime (a few seconds).<br>"
@@ -120,17 +112,28 @@ class ModelDialog(QDialog):
 
     def _start(self, source: Path | None, custom: bool = False) -> None:
         self._cancel.clear()
+        self._source = str(source) if source is not None else ""
         self.download_button.setEnabled(False)
         self.file_button.setEnabled(False)
         self.bar.setVisible(True)
         self.bar.setRange(0, 0)
         self.status.setText("Verifying…" if source else "Connecting…")
-        worker = self._worker = _InstallWorker(self.spec, source, self._cancel, custom)
-        worker.progress.connect(self._on_progress)
-        worker.message.connect(self.status.setText)
-        worker.finished.connect(self._on_finished)
-        worker.not_official.connect(self._offer_custom, Qt.ConnectionType.QueuedConnection)
-        self._task = self.runner.run("install", lambda _cancel: worker.run(), label="install")
+        self._task = self.runner.run("install", _install_job(self.spec, source, custom, self._cancel),
+                                     lambda folder: self._on_finished(folder, ""), self._on_failed,
+                                     label="install", progress=self._on_report)
+
+    def _on_report(self, value: object) -> None:
+        if isinstance(value, str):
+            self.status.setText(value)
+        else:
+            self._on_progress(*value)
+
+    def _on_failed(self, error: BaseException) -> None:
+        if isinstance(error, NotOfficial):  # the question says it all: no error text behind it
+            self._on_finished("", "")
+            QTimer.singleShot(0, lambda: self._offer_custom(self._source, str(error)))
+            return
+        self._on_finished("", str(error) or error.__class__.__name__)
 
     def _on_progress(self, done: int, total: int) -> None:
         if total:

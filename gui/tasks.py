@@ -31,6 +31,7 @@ class Task:
     failed: Callable[[BaseException], None] | None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     future: Future | None = None
+    progress: Callable[[Any], None] | None = None
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -47,12 +48,14 @@ class TaskRunner(QObject):
 
     busyChanged = Signal(bool)
     _finished = Signal(object)  # the Task, from a worker thread
+    _progressed = Signal(object, object)  # the Task, what its job reported, from a worker thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._lanes: dict[str, Lane] = {}
         self._active: set[Task] = set()
         self._finished.connect(self._on_finished)
+        self._progressed.connect(self._on_progress)
 
     @property
     def busy(self) -> bool:
@@ -62,12 +65,18 @@ class TaskRunner(QObject):
         return [t for t in self._active if label is None or t.label == label]
 
     def run(self, lane: str, job: Job, done: Callable[[Any], None] | None = None,
-            failed: Callable[[BaseException], None] | None = None, label: str = "") -> Task:
+            failed: Callable[[BaseException], None] | None = None, label: str = "",
+            progress: Callable[[Any], None] | None = None) -> Task:
         """Start ``job(cancel_event)`` on ``lane``; ``done(result)`` or ``failed(exception)`` follows
-        on the GUI thread."""
+        on the GUI thread. With ``progress``, the job is called as ``job(cancel_event, report)``
+        and each ``report(value)`` from its thread reaches ``progress(value)`` on the GUI thread
+        (until the task ends or is cancelled)."""
         if lane not in self._lanes:
             self._lanes[lane] = Lane(lane)
-        task = Task(label or lane, done, failed)
+        task = Task(label or lane, done, failed, progress=progress)
+        if progress is not None:
+            reporting_job = job
+            job = lambda event: reporting_job(event, lambda value: self._progressed.emit(task, value))  # noqa: E731
         was_busy = self.busy
         self._active.add(task)
         if not was_busy:
@@ -75,6 +84,10 @@ class TaskRunner(QObject):
         task.future = self._lanes[lane].submit(job, task.cancel_event)
         task.future.add_done_callback(lambda _f: self._finished.emit(task))
         return task
+
+    def _on_progress(self, task: Task, value: object) -> None:
+        if task in self._active and not task.cancelled and task.progress is not None:
+            task.progress(value)
 
     def _on_finished(self, task: Task) -> None:
         try:
