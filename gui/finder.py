@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from samcut.gui.window_parts import FinderHost
 from samcut.models.engine.finder import FoundObject, ObjectFinder, main_subject, object_under
 from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.service import DecodeResult
@@ -27,7 +28,7 @@ class FinderRun(QObject):
 
     found = Signal(int)  # how many objects
 
-    def __init__(self, window: Any) -> None:  # noqa: ANN401 - MainWindow
+    def __init__(self, window: FinderHost) -> None:
         super().__init__(window)
         self.window = window
         self.objects: list[FoundObject] | None = None

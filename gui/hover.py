@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
+from samcut.gui.window_parts import HoverHost
 from samcut.models.editor.proposal import Proposal
 from samcut.models.engine.service import DecodeResult
 
@@ -23,7 +24,7 @@ STALE_PX = 24.0
 class HoverPreview(QObject):
     """Connects the canvas's pointer to the bridge's hover decodes for ``window`` (a MainWindow)."""
 
-    def __init__(self, window: Any, enabled: bool) -> None:  # noqa: ANN401 - MainWindow
+    def __init__(self, window: HoverHost, enabled: bool) -> None:
         super().__init__(window)
         self.window = window
         self.enabled = enabled
