@@ -12,9 +12,9 @@ if TYPE_CHECKING:  # (annotations only: no import at run time, no circle with th
     from samcut.gui.canvas import Canvas
     from samcut.gui.chrome import StatusPanel
     from samcut.gui.engine_bridge import EngineBridge
-    from samcut.gui.finder import FinderRun
     from samcut.gui.tasks import TaskRunner
     from samcut.models.editor import Editor
+    from samcut.models.engine.finder import FoundObject
 
 
 class FinderHost(Protocol):
@@ -27,6 +27,14 @@ class FinderHost(Protocol):
     status: StatusPanel
 
 
+class FoundObjects(Protocol):
+    """The Object Finder's answer for the open image (``FinderRun``)."""
+
+    objects: list[FoundObject] | None
+
+    def under(self, x: float, y: float) -> FoundObject | None: ...
+
+
 class HoverHost(Protocol):
     """What the hover preview uses: the editor's size, the engine, the canvas it draws on, and the
     finder's objects (hover shows what a click would take)."""
@@ -34,4 +42,4 @@ class HoverHost(Protocol):
     editor: Editor | None
     bridge: EngineBridge | None
     canvas: Canvas
-    finder: FinderRun
+    finder: FoundObjects
