@@ -1,15 +1,9 @@
-"""The only place where the service's futures become Qt signals.
+"""The service's encode and decode futures, carried to the GUI thread as Qt signals.
 
-Decode requests are throttled: the first goes out at once (leading edge); while one is in
-flight, newer requests replace each other and the newest goes out when it returns (trailing
-edge). Every result goes out with its request's prompt revision: whether it is still wanted is
-the editor's decision (``Editor.accept``), made there and nowhere else.
-
-Hover previews (the object a click would take, shown under the pointer) share that one decode
-in flight, at a lower priority: at most one hover is pending (the newest pointer position wins),
-it goes out only when no stroke is waiting, and a stroke that arrives while a hover is being
-decoded waits for that one decode and no more. The Object Finder's grid points come last of all,
-one at a time, only when nothing else waits.
+What the decode lane runs next (priorities, coalescing, which answers are still the scheduler's)
+is decided by the Qt-free ``DecodeScheduler``; whether a proposal is still wanted by the editor
+(``Editor.accept``, by revision). This module only starts the jobs it is handed and carries their
+results back.
 """
 
 from __future__ import annotations
@@ -23,9 +17,9 @@ from PySide6.QtCore import QObject, Signal
 
 from samcut.models.document.preferences import Preferences, cache_dir, compiled_graphs_dir
 from samcut.models.editor import DecodeRequest
+from samcut.models.editor.scheduler import DecodeJob, DecodeScheduler
 from samcut.models.engine.errors import EncodeCancelled
 from samcut.models.engine.service import DecodeResult, ImageHandle, SegmentationService
-from samcut.models.engine.types import Prompt
 
 
 class EngineBridge(QObject):
@@ -43,18 +37,14 @@ class EngineBridge(QObject):
     regionFailed = Signal(str)             # message; the whole-image encode still serves
     _encodeDone = Signal(object, float)    # (handle, started) from a worker thread
     _regionDone = Signal(object, float)    # (region handle, started) from a worker thread
-    _decodeDone = Signal(object, object)   # (future, (kind, revision or point[, ticket])) from a worker thread
+    _decodeDone = Signal(object, object)   # (future, DecodeJob) from a worker thread
 
     def __init__(self, service: SegmentationService, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.service = service
         self.handle: ImageHandle | None = None
         self.region: ImageHandle | None = None  # the zoomed region being (or last) encoded
-        self._in_flight: Future | None = None
-        self._flight_request: tuple[DecodeRequest, ImageHandle] | None = None  # the proposal decode in flight
-        self._pending: tuple[DecodeRequest, ImageHandle] | None = None
-        self._pending_hover: tuple[float, float] | None = None
-        self._pending_finder: tuple[float, float] | None = None
+        self.scheduler = DecodeScheduler()
         self._closed = False
         self._encodeDone.connect(self._on_encode_done)
         self._decodeDone.connect(self._on_decode_done)
@@ -67,18 +57,15 @@ class EngineBridge(QObject):
     @property
     def decoding(self) -> bool:
         """A decode request is in flight."""
-        return self._in_flight is not None
+        return self.scheduler.in_flight is not None
 
     @property
     def busy(self) -> bool:
-        return self._in_flight is not None or (self.handle is not None and not self.handle.embedding.done())
+        return self.decoding or (self.handle is not None and not self.handle.embedding.done())
 
     def open_image(self, rgb: np.ndarray) -> int:
         """Start encoding; returns the image's ticket. Pending decodes of the old image are dropped."""
-        self._pending = None
-        self._pending_hover = None
-        self._pending_finder = None
-        self._in_flight = self._flight_request = None
+        self.scheduler.reset()
         self.region = None
         self.handle = self.service.open_image(rgb)
         started = time.perf_counter()
@@ -140,110 +127,70 @@ class EngineBridge(QObject):
     # decoding --------------------------------------------------------------------------------
     def request_decode(self, request: DecodeRequest, frame: ImageHandle | None = None) -> None:
         """Ask for a proposal of ``request`` (its prompt in ``frame``'s pixels; default the whole
-        image); throttled (leading + trailing edge, latest wins)."""
+        image); the scheduler decides when it runs."""
         if self.handle is None or self._closed:
             return
-        frame = frame or self.handle
-        self._pending_hover = None  # the user is drawing: the pointer's object is not wanted now
-        if self._in_flight is not None:
-            if self._flight_request is not None and same_work(self._flight_request, (request, frame)):
-                # a click decodes on press (the live stroke) and again on release with the same
-                # prompt: the answer on its way serves the newer revision, and no second decode runs
-                self._flight_request, self._pending = (request, frame), None
-                return
-            self._pending = (request, frame)
-            return
-        self._submit(request, frame)
+        self._start(self.scheduler.ask_proposal(request, frame or self.handle))
 
     def request_hover(self, x: float, y: float) -> None:
-        """Ask what a click at image point ``(x, y)`` would select, once the encode is done; a
-        pending hover is replaced, and strokes always go first."""
+        """Ask what a click at image point ``(x, y)`` would select, once the encode is done."""
         if self.handle is None or self._closed or not self.handle.embedding.done():
             return
-        if self._in_flight is not None or self._pending is not None:
-            self._pending_hover = (x, y)
-            return
-        self._submit_point("hover", x, y)
+        self._start(self.scheduler.ask_point("hover", (x, y), self.handle))
 
     def request_finder(self, x: float, y: float) -> None:
         """Decode the Object Finder's grid point ``(x, y)`` when nothing else is waiting."""
         if self.handle is None or self._closed or not self.handle.embedding.done():
             return
-        if self._in_flight is not None or self._pending is not None or self._pending_hover is not None:
-            self._pending_finder = (x, y)
+        self._start(self.scheduler.ask_point("finder", (x, y), self.handle, self.handle.ticket))
+
+    def _start(self, job: DecodeJob | None) -> None:
+        if job is not None:
+            future = self.service.decode(job.frame, job.prompt)
+            future.add_done_callback(lambda f: self._decodeDone.emit(f, job))
+
+    def _on_decode_done(self, future: Future, job: DecodeJob) -> None:
+        wanted, following = self.scheduler.finished(job)
+        if not wanted:
             return
-        self._submit_point("finder", x, y)
-
-    def _submit(self, request: DecodeRequest, frame: ImageHandle) -> None:
-        future = self.service.decode(frame, request.prompt)
-        self._in_flight, self._flight_request = future, (request, frame)
-        future.add_done_callback(lambda f: self._decodeDone.emit(f, ("proposal",)))
-
-    def _submit_point(self, kind: str, x: float, y: float) -> None:
-        future = self.service.decode(self.handle, Prompt(points=[(x, y)], labels=[1]))
-        self._in_flight, self._flight_request = future, None
-        ticket = self.handle.ticket
-        future.add_done_callback(lambda f: self._decodeDone.emit(f, (kind, (x, y), ticket)))
-
-    def _on_decode_done(self, future: Future, answers: tuple) -> None:
-        if future is not self._in_flight:
-            return  # sent before the image changed
-        if answers[0] == "proposal":  # the revision it answers: the newest request it serves
-            answers = ("proposal", self._flight_request[0].revision)
-        self._in_flight = self._flight_request = None
+        self._start(following)
         result: DecodeResult | None = None
         try:
             result = future.result()
         except (CancelledError, EncodeCancelled):
             pass
         except Exception as exc:  # noqa: BLE001 - shown to the user
-            if answers[0] == "proposal":
+            if job.kind == "proposal":
                 self.decodeFailed.emit(str(exc) or exc.__class__.__name__)
-        if self._pending is not None:
-            (request, frame), self._pending = self._pending, None
-            self._submit(request, frame)
-        elif self._pending_hover is not None:
-            point, self._pending_hover = self._pending_hover, None
-            self._submit_point("hover", *point)
-        elif self._pending_finder is not None:
-            point, self._pending_finder = self._pending_finder, None
-            self._submit_point("finder", *point)
         if result is None:
-            if answers[0] == "finder":  # cancelled or failed: the finder goes on with its next point
-                self.finderStep.emit(None, answers[1], answers[2])
+            if job.kind == "finder":  # cancelled or failed: the finder goes on with its next point
+                self.finderStep.emit(None, job.point, job.ticket)
             return
-        if answers[0] == "hover":
-            self.hoverReady.emit(result, answers[1])
-        elif answers[0] == "finder":
-            self.finderStep.emit(result, answers[1], answers[2])
+        if job.kind == "hover":
+            self.hoverReady.emit(result, job.point)
+        elif job.kind == "finder":
+            self.finderStep.emit(result, job.point, job.ticket)
         else:
-            self.proposalReady.emit(result, answers[1])
+            self.proposalReady.emit(result, job.request.revision)
 
     def cancel_pending(self) -> None:
-        """Forget the queued request (e.g. when the user drops or applies the proposal)."""
-        self._pending = None
+        """Forget the queued proposal request (e.g. when the user drops or applies the proposal)."""
+        self.scheduler.drop("proposal")
 
     def cancel_hover(self) -> None:
         """Forget a queued hover (the pointer left, a button went down)."""
-        self._pending_hover = None
+        self.scheduler.drop("hover")
 
     @property
     def idle(self) -> bool:
         """Nothing in flight and nothing waiting."""
-        return (self._in_flight is None and self._pending is None and self._pending_hover is None
-                and self._pending_finder is None)
+        return self.scheduler.idle
 
     def close(self) -> None:
         """Stop the service; later requests are ignored (a timer may still fire after the window closed)."""
-        self._pending = None
+        self.scheduler.drop("proposal")
         self._closed = True
         self.service.close()
-
-
-def same_work(a: tuple[DecodeRequest, ImageHandle], b: tuple[DecodeRequest, ImageHandle]) -> bool:
-    """Whether two (request, frame) pairs would decode the same thing: same frame, points, labels,
-    box, and the very same mask input (compared by identity: it is the earlier answer's logits)."""
-    return a[1] is b[1] and a[0].prompt == b[0].prompt and a[0].prompt.mask_input is b[0].prompt.mask_input
 
 
 def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:

@@ -74,3 +74,24 @@ def test_the_window_paints_before_onnxruntime_is_imported() -> None:
                             "offscreen", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_no_staleness_decision_outside_the_editor_and_the_scheduler() -> None:
+    """Whether an answer is still wanted is decided by the editor (revisions) and the decode
+    scheduler (which job is its own); the GUI and CLI only pass revisions through. A comparison of
+    revisions, or a queue of decode requests, anywhere else is a second answer to the same question."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for folder in ("gui", "cli", "plugin"):
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Compare):
+                    names = [n.attr if isinstance(n, ast.Attribute) else getattr(n, "id", "")
+                             for n in (node.left, *node.comparators)]
+                    if any("revision" in name for name in names):
+                        offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+                if isinstance(node, ast.Attribute) and node.attr in ("_pending", "_pending_hover", "_in_flight"):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, offenders
