@@ -77,6 +77,7 @@ class Canvas(QWidget):
         self.view_mode = "overlay"
         self.proposal_tint = PROPOSAL_TINT  # chosen per proposal to stand out from the image under it
         self._region: XYXY | None = None  # zoomed region in use, outlined
+        self._selection_version = 0  # counts set_selection calls: the sampled selection's cache key
         self._trail: tuple[Stroke, ...] = ()  # the prompt's finished strokes, drawn faintly
 
     # content -----------------------------------------------------------------------------
@@ -104,7 +105,9 @@ class Canvas(QWidget):
         self._box_start = self._box_end = None
 
     def set_selection(self, selection: np.ndarray | None) -> None:
+        """The selection to draw, changed (the editor edits it in place: each call is a new version)."""
         self._selection = selection
+        self._selection_version += 1
         self._overlay_cache.pop("selection", None)
         self._sample_cache.pop("selection", None)
         self.update()
@@ -200,7 +203,9 @@ class Canvas(QWidget):
         view mode is drawn from these: switching mode never upsamples a mask again."""
         source = {"selection": self._selection, "proposal": self._proposal, "hover": self._hover}[name]
         x0, y0, x1, y1 = self.visible_image_rect()
-        key = (id(source), x0, y0, x1, y1, self.width(), self.height())
+        # the selection by version (edited in place), proposals by identity (they never change)
+        identity = self._selection_version if name == "selection" else id(source)
+        key = (identity, x0, y0, x1, y1, self.width(), self.height())
         cached = self._sample_cache.get(name)
         if cached and cached[0] == key:
             return cached

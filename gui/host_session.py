@@ -59,7 +59,6 @@ class HostSession(QObject):
         window.setWindowTitle(f"samcut — selecting for {host}")
         if selection is not None and selection.shape == window.editor.selection.shape:
             window.editor.load_selection(selection)  # what the host gave is not unsaved work
-            window.canvas.set_selection(window.editor.selection)
         self.apply_action = QAction(f"Apply to {host}", window)
         self.apply_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.apply_action.setStatusTip(f"Send the selection back to {host} (Ctrl+Enter)")

@@ -31,6 +31,7 @@ from samcut.models.document.preferences import Preferences
 from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import Stroke
 from samcut.models.editor import Editor
+from samcut.models.editor.editor import Change
 from samcut.models.engine.service import DecodeResult
 
 PROPOSAL_ACTIONS = ("commit", "commit_add", "commit_subtract", "commit_intersect", "next_candidate",
@@ -158,6 +159,7 @@ class MainWindow(QMainWindow):
         ``last_selection``: what Select > Reselect brings back)."""
         self.editor = Editor(image, path)
         self.editor.snap_to_objects = self.hover.enabled
+        self.editor.listeners.append(self._on_editor_change)
         self.last_selection = last_selection
         if last_selection is not None:
             self.status.say("This image's last selection is kept: Select > Reselect (Ctrl+Shift+D)", 10000)
@@ -196,7 +198,6 @@ class MainWindow(QMainWindow):
     def _on_proposal(self, result: DecodeResult, revision: int) -> None:
         if self.editor is not None and self.editor.accept(revision, result) is not None:
             self.status.decode_label.setText(f"mask in {result.elapsed_ms:.0f} ms")
-            self._redraw(selection=False)
 
     def _decode(self, live: Stroke | None = None) -> None:
         """Ask for the proposal of the editor's prompt (with the stroke being drawn)."""
@@ -216,7 +217,6 @@ class MainWindow(QMainWindow):
             self.editor.add_stroke(stroke)  # (a click on a found object takes it: the editor's rule)
             if self.editor.awaiting_answer:
                 self._decode()
-            self._redraw(selection=False)
 
     def select_subject(self) -> None:
         """Select > Subject: the Object Finder's main subject becomes the proposal (as if clicked)."""
@@ -231,19 +231,16 @@ class MainWindow(QMainWindow):
             self.bridge.cancel_pending()
         self.editor.take_object(found)
         self._release_held_mode()
-        self._redraw(selection=False)
 
     def _on_box(self, box: tuple[float, float, float, float]) -> None:
         if self.editor is not None:
             self.editor.set_box(box, self.regions.frame_at((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
             self._decode()
-            self._redraw(selection=False)
 
     def _on_pixel_brush(self, tool: str, path: np.ndarray, radius: float, add: bool) -> None:
         """A paint/erase or refine-brush stroke on the selection (one undo step each)."""
         if self.editor is not None:
             self.editor.refine_brush(path, radius) if tool == "refine" else self.editor.paint(path, radius, add)
-            self._redraw()
 
     def _set_hover_preview(self, on: bool) -> None:
         """View > Hover Preview: what the pointer is on lights up, and a click takes it (the two go
@@ -294,8 +291,8 @@ class MainWindow(QMainWindow):
 
     # editing --------------------------------------------------------------------------------
     def cycle_candidate(self, step: int) -> None:
-        if self.editor is not None and self.editor.cycle_candidate(step) is not None:
-            self._redraw(selection=False)
+        if self.editor is not None:
+            self.editor.cycle_candidate(step)
 
     def drop_proposal(self) -> None:
         if self.editor is not None:
@@ -303,7 +300,6 @@ class MainWindow(QMainWindow):
                 self.bridge.cancel_pending()
             self.editor.drop_proposal()
             self._release_held_mode()
-            self._redraw(selection=False)
 
     def apply_proposal(self) -> None:
         """Apply the proposal in the current mode (Enter)."""
@@ -315,12 +311,10 @@ class MainWindow(QMainWindow):
                 self.bridge.cancel_pending()
             self.editor.commit(mode, refine=self.bars.refine_action.isChecked())
             self._release_held_mode()
-            self._redraw()
 
     def _edit(self, name: str, *args: object) -> None:
         if self.editor is not None:
             getattr(self.editor, name)(*args)
-            self._redraw()
 
     def _edit_px(self, name: str, prompt: str) -> None:
         if self.editor is not None:
@@ -335,9 +329,12 @@ class MainWindow(QMainWindow):
         self.editor.undo() if undo else self.editor.redo()
         if self.editor.awaiting_answer:  # a prompt came back without its proposal: the editor says so
             self._decode()
-        self._redraw()
 
     # drawing ---------------------------------------------------------------------------------
+    def _on_editor_change(self, change: Change) -> None:
+        """The editor announced a change: draw what it names (the selection only when it changed)."""
+        self._redraw(selection="selection" in change.parts)
+
     def _redraw(self, selection: bool = True) -> None:
         """Show the editor's proposal and (unless only the proposal changed) its selection, and
         enable what applies."""

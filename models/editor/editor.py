@@ -14,6 +14,7 @@ y = row); arrays are ``H x W`` unless said otherwise.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -53,8 +54,19 @@ class DecodeRequest:
     frame: Frame | None
 
 
+@dataclass(frozen=True)
+class Change:
+    """What an editor transition changed, as it announces it to its listeners (napari's layer
+    events): ``parts`` among "selection", "proposal", "prompt", "history"; ``rect``: the changed
+    rectangle of the selection, ``(x0, y0, x1, y1)`` image pixels (None: none, or all of it)."""
+
+    parts: frozenset[str]
+    rect: XYXY | None = None
+
+
 class Editor:
-    """One image session. ``max_steps=0`` keeps no history (one-shot scripts)."""
+    """One image session. ``max_steps=0`` keeps no history (one-shot scripts). Every transition
+    is announced to the callables in ``listeners`` as a ``Change``."""
 
     def __init__(self, image: LoadedImage, path: Path | None = None, max_steps: int = 200) -> None:
         self.image = image
@@ -64,6 +76,7 @@ class Editor:
         self.history = Timeline(max_steps)
         self.prompt: PromptState = EMPTY_PROMPT
         self.proposal: Proposal | None = None
+        self.listeners: list[Callable[[Change], None]] = []  # told of every change (the window draws)
         self.found: list[FoundObject] | None = None  # the Object Finder's objects: clicks snap to them
         self.snap_to_objects = True  # the click rule is on (the app ties it to View > Hover Preview)
         self.revision = next(_revisions)
@@ -98,6 +111,7 @@ class Editor:
         not unsaved work."""
         self.selection = np.array(mask, np.uint8, copy=True)
         self._selection_id = self._saved_id = new_selection_id()
+        self._announce("selection")
 
     # prompt -----------------------------------------------------------------------------
     @property
@@ -201,6 +215,7 @@ class Editor:
             return None
         self.proposal = Proposal.from_result(result, self.size)
         self._answered = revision
+        self._announce("proposal")
         return self.proposal
 
     @property
@@ -213,17 +228,20 @@ class Editor:
         if self.proposal is None:
             return None
         self.proposal = self.proposal.with_chosen(self.proposal.chosen + step)
+        self._announce("proposal")
         return self.proposal
 
     def choose(self, token: int) -> None:
         """Show candidate ``token`` (0 single mask, 1-3 multimask) of the current proposal."""
         if self.proposal is not None:
             self.proposal = self.proposal.with_chosen(token)
+            self._announce("proposal")
 
     def drop_proposal(self) -> bool:
         """Give up the prompt and its proposal (Escape): one undo step, so strokes can come back."""
         if self.prompt.empty:
             self.proposal = None
+            self._announce("proposal")
             return False
         self._push(Step("drop proposal", prompt_before=self._leave(), prompt_after=EMPTY_PROMPT))
         return True
@@ -333,6 +351,24 @@ class Editor:
             self._selection_id = step.selection_after
         if step.prompt_after is not None:
             self._set_prompt(step.prompt_after)
+        self._announce_step(step)
+
+    def _announce(self, *parts: str, rect: XYXY | None = None) -> None:
+        change = Change(frozenset(parts), rect)
+        for listener in list(self.listeners):
+            listener(change)
+
+    def _announce_step(self, step: Step) -> None:
+        """A step was done or undone: its selection rectangle, its prompt, and the history."""
+        parts = ["history"]
+        rect = None
+        if step.box is not None:
+            parts.append("selection")
+            y0, y1, x0, x1 = step.box
+            rect = (x0, y0, x1, y1)
+        if step.prompt_before is not None or step.prompt_after is not None:
+            parts += ["prompt", "proposal"]
+        self._announce(*parts, rect=rect)
 
     def undo(self) -> Step | None:
         """Revert the last step, whatever it changed; returns it (None when there is none). The
@@ -359,3 +395,4 @@ class Editor:
         prompt = step.prompt_after if after else step.prompt_before
         if prompt is not None:
             self._set_prompt(prompt)
+        self._announce_step(step)

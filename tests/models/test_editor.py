@@ -132,8 +132,11 @@ def test_undo_and_redo_follow_a_plain_list_of_snapshots(seed: int) -> None:
     against the straightforward model: a list of whole-state snapshots and a cursor."""
     rng = np.random.default_rng(seed)
     session = Session()
+    announced: list = []
+    session.editor.listeners.append(announced.append)
     snapshots, cursor = [session.state()], 0
     for _ in range(60):
+        seen, heard = session.state(), len(announced)
         r = rng.random()
         if r < 0.2:
             step = session.editor.undo()
@@ -151,9 +154,13 @@ def test_undo_and_redo_follow_a_plain_list_of_snapshots(seed: int) -> None:
                 cursor += 1
             else:  # a proposal arrived, or Tab chose another candidate: not a step of its own
                 retouch(snapshots, cursor, session.state())
+                if session.state()[:5] != seen[:5]:
+                    assert len(announced) > heard
                 continue
         assert not session.editor.awaiting_answer, "undo/redo brought a prompt back without its proposal"
         assert session.state() == snapshots[cursor]
+        if session.state()[:5] != seen[:5]:  # whatever the user sees changed: the editor said so
+            assert len(announced) > heard
     # all the way back and forward again
     for k in range(cursor, 0, -1):
         session.editor.undo()
@@ -235,3 +242,18 @@ def test_one_candidate_rule(points: int, box: bool, multimask: bool) -> None:
     assert is_ambiguous(points, box) == multimask
     scores = np.array([0.1, 0.3, 0.9, 0.5])
     assert default_token(scores, points, box) == (2 if multimask else 0)
+
+
+def test_a_paint_stroke_is_announced_with_its_rectangle() -> None:
+    editor = Editor(image())
+    heard = []
+    editor.listeners.append(heard.append)
+    assert editor.paint(np.array([[10.0, 12.0], [20.0, 12.0]]), 3.0, add=True)
+    change = heard[-1]
+    assert {"selection", "history"} <= change.parts and "proposal" not in change.parts
+    x0, y0, x1, y1 = change.rect
+    ys, xs = np.nonzero(editor.selection)
+    assert (x0, y0) <= (xs.min(), ys.min()) and x1 > xs.max() and y1 > ys.max()  # the stroke's own box
+    assert x1 - x0 < W and y1 - y0 < H
+    editor.undo()
+    assert heard[-1].rect == change.rect and not editor.selection.any()
