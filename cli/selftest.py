@@ -75,7 +75,10 @@ def run(models: Path | None = None, with_qt: bool = True) -> int:
             raise RuntimeError("no mask came back")
         qt = f", Qt {qt_check()}" if with_qt else ""
     except Exception as exc:  # noqa: BLE001 - the verdict names what failed
-        print(f"samcut {version_string()} self-test FAILED after {time.perf_counter() - started:.1f} s: {exc}")
+        from samcut.models.engine.errors import ModelError
+
+        why = f"it needs a model, and {exc}" if isinstance(exc, ModelError) and "no model" in str(exc) else exc
+        print(f"samcut {version_string()} self-test FAILED after {time.perf_counter() - started:.1f} s: {why}")
         return 1
     print(f"samcut {version_string()} self-test OK: model {folder.name} loaded in {load_ms:.0f} ms, "
           f"encode {encode_ms:.0f} ms ({engine.encoder_runtime}), decode {decode_ms:.0f} ms{qt}")

@@ -91,3 +91,12 @@ def test_several_models_and_no_choice_name_what_is_installed(tmp_path, monkeypat
     assert main(segment) == 0
     capsys.readouterr()
     assert main(["models", "verify"]) == 0 and str(Path(tmp_path / "models" / "beta")) in capsys.readouterr().out
+
+
+def test_the_self_test_says_plainly_that_it_needs_a_model(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "models"))
+    monkeypatch.delenv("SAMCUT_MODEL_DIR", raising=False)
+    assert main(["--self-test"]) == 1
+    said = capsys.readouterr().out.strip()
+    assert "self-test FAILED" in said and "it needs a model" in said and "samcut models fetch" in said
+    assert len(said.splitlines()) == 1
