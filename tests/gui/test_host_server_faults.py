@@ -6,7 +6,7 @@ import socket
 import threading
 
 import pytest
-from test_host_session import read_until_done, write_request
+from test_host_session import ask_in_background, write_request
 
 from samcut.cli.host import server_address
 from samcut.gui.host_session import MAX_WAITING_PEERS, HostServer
@@ -57,17 +57,7 @@ def test_a_flood_of_idle_connections_is_refused_and_the_server_keeps_serving(qtb
         sock.close()
     qtbot.waitUntil(lambda: not server._waiting, timeout=60_000)
     assert server.server.isListening()
-    request = write_request(runtime_dir, "after", with_selection=False)
-    said = []
-
-    def client() -> None:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(server_address())
-            sock.sendall(str(request).encode() + b"\n")
-            said.append(read_until_done(sock))
-
-    thread = threading.Thread(target=client)
-    thread.start()
+    thread, said = ask_in_background(write_request(runtime_dir, "after", with_selection=False))
     qtbot.waitUntil(lambda: server.session is not None and window.isVisible(), timeout=60_000)
     server.session.apply_action.trigger()
     qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60_000)
@@ -82,15 +72,6 @@ def test_a_running_server_answers_a_malformed_request(qtbot, window, runtime_dir
     folder.mkdir()
     head = f'"protocol": 1, "image": "{folder / "layer.png"}", "response": "{folder / "response.json"}"'
     (folder / "request.json").write_text("{" + head + ', "points": ' + points + "}")
-    said = []
-
-    def client() -> None:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(server_address())
-            sock.sendall(str(folder / "request.json").encode() + b"\n")
-            said.append(read_until_done(sock))
-
-    thread = threading.Thread(target=client)
-    thread.start()
+    thread, said = ask_in_background(folder / "request.json")
     qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60_000)
     assert said and said[0].endswith(b"done\n") and server.session is None and server.refused == 1

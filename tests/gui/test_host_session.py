@@ -121,13 +121,12 @@ def read_until_done(sock) -> bytes:
     return said
 
 
-def test_a_waiting_client_hears_a_heartbeat_until_the_answer(qtbot, window, runtime_dir) -> None:
+def ask_in_background(request: Path) -> tuple[threading.Thread, list[bytes]]:
+    """A client thread that sends ``request``'s path to the server and keeps what it hears up to
+    ``done`` (in the returned list, once the thread ends)."""
     import socket
 
-    server = HostServer(window, server_address())
-    server.heartbeat.setInterval(100)
-    request = write_request(runtime_dir, "beat", with_selection=False)
-    said = []
+    said: list[bytes] = []
 
     def client() -> None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -137,6 +136,15 @@ def test_a_waiting_client_hears_a_heartbeat_until_the_answer(qtbot, window, runt
 
     thread = threading.Thread(target=client)
     thread.start()
+    return thread, said
+
+
+def test_a_waiting_client_hears_a_heartbeat_until_the_answer(qtbot, window, runtime_dir) -> None:
+
+    server = HostServer(window, server_address())
+    server.heartbeat.setInterval(100)
+    request = write_request(runtime_dir, "beat", with_selection=False)
+    thread, said = ask_in_background(request)
     qtbot.waitUntil(lambda: server.session is not None and window.isVisible(), timeout=60_000)
     qtbot.wait(600)  # the user works; the client hears "wait" meanwhile
     server.session.apply_action.trigger()
