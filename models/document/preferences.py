@@ -13,10 +13,13 @@ from pathlib import Path
 import platformdirs
 
 from samcut.models.io.atomic import atomic_write
+from samcut.models.io.jsonfile import JsonFileError, read_json_file
 
 CONFIG_DIR_ENV = "SAMCUT_CONFIG_DIR"
 VERSION = 1
 MAX_RECENT = 10
+MAX_FILE_BYTES = 1 << 20  # a preferences file is a few hundred bytes; anything past 1 MB is not one
+MAX_DEPTH = 8  # the file nests two levels (an object holding a list)
 
 
 def config_dir() -> Path:
@@ -84,13 +87,20 @@ class Preferences:
     def load(cls) -> Preferences:
         """Read the file, field by field: a value of the wrong type or out of range gets its default,
         the file is rewritten without it and ``notice`` says what was reset; unknown keys are
-        ignored; a missing or unreadable file gives defaults. Never raises."""
+        ignored; a missing file gives defaults. A file that is not a sane preferences file (not
+        JSON, not an object, not a regular file, over 1 MB, nested deeper than a few levels: read by
+        ``read_json_file``, which neither blocks on a FIFO nor reads a device without end) gives
+        defaults with a ``notice`` saying why; it is replaced when the preferences are next saved.
+        Never raises."""
         try:
-            data = json.loads(cls.path().read_text())
-        except (OSError, ValueError, UnicodeDecodeError):
+            data = read_json_file(cls.path(), MAX_FILE_BYTES, MAX_DEPTH)
+        except FileNotFoundError:
             return cls()
+        except (OSError, JsonFileError) as exc:
+            return cls._defaults_because(str(exc) if isinstance(exc, JsonFileError) else
+                                         f"{cls.path()} cannot be read ({exc.strerror or exc})")
         if not isinstance(data, dict):
-            return cls()
+            return cls._defaults_because(f"{cls.path()} does not hold a JSON object")
         values, reset = {}, []
         for name in FIELD_RULES:
             if name not in data:
@@ -107,6 +117,13 @@ class Preferences:
                 prefs.save()
             except OSError:
                 pass  # read-only config folder: the defaults still apply this time
+        return prefs
+
+    @classmethod
+    def _defaults_because(cls, why: str) -> Preferences:
+        """The defaults, with a notice saying why the stored preferences were not used."""
+        prefs = cls()
+        prefs.notice = f"Preferences: using the defaults ({why})"
         return prefs
 
     def to_text(self) -> str:

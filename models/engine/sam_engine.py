@@ -5,7 +5,6 @@ numpy, onnxruntime and Pillow only: importing this module never imports torch or
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from samcut.models.engine.runtimes import (
 )
 from samcut.models.engine.types import ImageEmbedding, Prediction, Prompt
 from samcut.models.io.hashing import file_sha256
+from samcut.models.io.jsonfile import JsonFileError, read_json_file
 
 OPENVINO = "OpenVINOExecutionProvider"
 OPENVINO_ENV = "SAMCUT_OPENVINO"  # "0": keep the encoder on the CPU provider even where OpenVINO's is installed
@@ -75,33 +75,87 @@ def encoder_providers(threads: int) -> list:
     return ["CPUExecutionProvider"]
 
 
-def verify_model_dir(model_dir: Path) -> dict:
-    """Check that both graphs and the manifest exist and that the graphs match its SHA-256 sums.
+MAX_MANIFEST_BYTES = 1 << 20  # ours are about 1 kB
+MAX_MANIFEST_DEPTH = 16
+_SHA256_HEX = frozenset("0123456789abcdef")
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
+REINSTALL = "reinstall it with 'samcut models fetch' (custom weights: 'samcut models export FILE')"
 
-    Returns the manifest. Raises ``ModelError`` naming the problem (a folder without a manifest
-    may be a conversion that did not finish: it is not trusted).
+
+def _damaged(model_dir: Path, why: str) -> ModelError:
+    """The one line for a manifest of the wrong shape: "model folder X is damaged (its manifest.json
+    is not a valid samcut model manifest: WHY); reinstall it with ..."."""
+    return ModelError(f"model folder {model_dir} is damaged (its {MANIFEST_FILE} is not a valid samcut model "
+                      f"manifest: {why}); {REINSTALL}")
+
+
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and set(value) <= _SHA256_HEX
+
+
+def read_manifest_files(model_dir: Path) -> tuple[dict, dict[str, str]]:
+    """``(manifest, {file name: sha256})`` from ``model_dir``'s manifest, read bounded
+    (``read_json_file``: a regular file of at most 1 MB, nesting bounded).
+
+    Raises ``ModelError`` ("... is damaged (its manifest.json is not ...: why); reinstall it ...") for a
+    manifest that is missing, unreadable, not a JSON object, whose ``files`` is not an object of
+    ``{"sha256": hex}`` entries, or that lists a name that is not a plain file name in the folder
+    (``../x``, an absolute path, a subfolder).
+    """
+    path = model_dir / MANIFEST_FILE
+    try:
+        manifest = read_json_file(path, MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH)
+    except FileNotFoundError:
+        raise ModelError(f"model folder {model_dir} has no {MANIFEST_FILE}: it is incomplete (an install did "
+                         f"not finish); {REINSTALL}") from None
+    except JsonFileError as exc:
+        raise _damaged(model_dir, str(exc).replace(str(path), "it")) from None
+    if not isinstance(manifest, dict):
+        raise _damaged(model_dir, f"it holds {_JSON_KINDS.get(type(manifest), 'something else')}, not an object")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise _damaged(model_dir, "it has no \"files\" object")
+    sums: dict[str, str] = {}
+    for name, entry in files.items():
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name \
+                or Path(name).name != name or Path(name).is_absolute() or ":" in name:
+            raise _damaged(model_dir, f"it lists {name!r}, which is not a file name in the folder")
+        sha = entry.get("sha256") if isinstance(entry, dict) else None
+        if not _is_sha256(sha):
+            raise _damaged(model_dir, f"it gives no SHA-256 for {name!r}")
+        sums[name] = sha
+    return manifest, sums
+
+
+def verify_model_dir(model_dir: Path) -> dict:
+    """Check the folder against its manifest: both graphs are listed, every listed file is a
+    regular file in the folder and matches its SHA-256.
+
+    Returns the manifest. Raises ``ModelError`` naming the problem, in one line (a folder without
+    a manifest may be a conversion that did not finish: it is not trusted; a manifest of any
+    other shape is damaged, see ``read_manifest_files``).
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ModelError(f"model folder {model_dir} does not exist (install one with 'samcut models fetch')")
     for name in (ENCODER_FILE, DECODER_FILE):
         if not (model_dir / name).is_file():
-            raise ModelError(f"model folder {model_dir} has no {name} (reinstall with 'samcut models fetch')")
-    manifest_path = model_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise ModelError(f"model folder {model_dir} has no {MANIFEST_FILE}: it is incomplete "
-                         "(reinstall with 'samcut models fetch')")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        files = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{manifest_path} is not a valid samcut model manifest ({exc})") from exc
+            raise ModelError(f"model folder {model_dir} has no {name} ({REINSTALL})")
+    manifest, sums = read_manifest_files(model_dir)
     for name in (ENCODER_FILE, DECODER_FILE):
-        expected = files.get(name, {}).get("sha256")
-        actual = file_sha256(model_dir / name)
+        if name not in sums:
+            raise _damaged(model_dir, f"it does not list {name}")
+    for name, expected in sums.items():
+        path = model_dir / name
+        if not path.is_file():  # (a FIFO or a device would never finish hashing)
+            raise _damaged(model_dir, f"it lists {name!r}, which is not a regular file in the folder")
+        try:
+            actual = file_sha256(path)
+        except OSError as exc:
+            raise ModelError(f"{path} cannot be read ({exc.strerror or exc}); {REINSTALL}") from None
         if expected != actual:
-            raise ModelError(f"{model_dir / name} is corrupt: SHA-256 {actual}, manifest expects {expected} "
-                             "(reinstall with 'samcut models fetch')")
+            raise ModelError(f"{path} is corrupt: SHA-256 {actual}, manifest expects {expected} ({REINSTALL})")
     return manifest
 
 
