@@ -134,7 +134,10 @@ def subject_mask(image: LoadedImage, models: Path | None, cache: bool = True) ->
 
 def check_output(option: str, path: Path | None) -> None:
     """Before any work: an output's extension must name a format it can be written in (PNG, TIFF,
-    WebP; BMP for masks) and its folder must exist and be writable."""
+    WebP; BMP for masks), its folder must exist and be writable, and a file already there must
+    not be read-only."""
+    from samcut.models.document.cutout import check_replaceable
+
     if path is None:
         return
     try:
@@ -148,6 +151,10 @@ def check_output(option: str, path: Path | None) -> None:
         raise ValueError(f"{option} {path}: the folder {folder} cannot be written")
     if path.is_dir():
         raise ValueError(f"{option} {path}: is a folder")
+    try:
+        check_replaceable(path)
+    except PermissionError as exc:
+        raise ValueError(f"{option} {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ it cannot hold transparency, and its lossy coding would blur a mask's edge.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -67,9 +69,24 @@ def output_format(path: Path | str, cutout: bool) -> tuple[str, dict]:
     return name, options
 
 
+def check_replaceable(path: Path | str) -> None:
+    """``PermissionError`` ("X is read-only") when ``path`` is a file that is read-only (no write
+    permission for anyone, or none for this user): the atomic write renames over a file whatever
+    its permissions, so without this a file the user protected would be replaced without a word."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return  # nothing there (or the write will say why)
+    if stat.S_ISREG(info.st_mode) and (not info.st_mode & 0o222 or not os.access(path, os.W_OK)):
+        raise PermissionError(f"{path} is read-only: samcut does not replace it (give another name, or make it "
+                              f"writable)")
+
+
 def _save(path: Path | str, array: np.ndarray, cutout: bool) -> Path:
-    """``H x W`` uint8 saves as grey (L), ``H x W x 4`` as RGBA, in the extension's format."""
+    """``H x W`` uint8 saves as grey (L), ``H x W x 4`` as RGBA, in the extension's format; a
+    read-only file at ``path`` is refused (``check_replaceable``)."""
     name, options = output_format(path, cutout)
+    check_replaceable(path)
     image = Image.fromarray(np.ascontiguousarray(array))
     return atomic_write(path, lambda fh: image.save(fh, format=name, **options))
 

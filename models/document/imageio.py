@@ -6,6 +6,7 @@ Every failure becomes an ``ImageError`` with a one-line message meant for the us
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import threading
@@ -19,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from samcut.models.document.memory import MAX_MEMORY_ENV, estimated_peak_bytes, format_bytes, memory_budget
+from samcut.models.engine.types import XYXY
 
 DEFAULT_MAX_PIXELS = 200_000_000
 MAX_PIXELS_ENV = "SAMCUT_MAX_PIXELS"
@@ -29,6 +31,66 @@ STRIP_BYTES = 16 << 20  # pixels leave Pillow in strips of about this size
 DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
                   ZeroDivisionError, AttributeError, RuntimeError)
 _guard_lock = threading.Lock()
+
+# The formats samcut opens: Pillow's readers that decode the file themselves. Left out, with the
+# reason the one-line refusal gives: readers that hand the file to another program or renderer,
+# and IPTC, whose reader opens the data inside it with every reader Pillow has (EPS included).
+OPENED_FORMATS = ("AVIF", "BLP", "BMP", "DIB", "BUFR", "CUR", "PCX", "DCX", "DDS", "FITS", "FLI", "FTEX", "GBR",
+                  "GIF", "GRIB", "HDF5", "PNG", "JPEG2000", "ICNS", "ICO", "IM", "IMT", "JPEG", "MCIDAS", "MPEG",
+                  "TIFF", "MSP", "PCD", "PIXAR", "PPM", "PSD", "QOI", "SGI", "SPIDER", "SUN", "TGA", "WEBP", "XBM",
+                  "XPM", "XVTHUMB", "FPX", "MIC")
+REFUSED_FORMATS = {
+    "EPS": "Pillow reads PostScript by running Ghostscript, another program, on the file",
+    "WMF": "Pillow draws metafiles with the system's metafile renderer",
+    "IPTC": "Pillow reads the data inside IPTC files with every reader it has, PostScript's included",
+}
+
+
+def opened_formats() -> list[str]:
+    """``OPENED_FORMATS`` that this Pillow has, in Pillow's own order (what ``Image.open`` tries)."""
+    Image.init()
+    return [name for name in Image.ID if name in OPENED_FORMATS]
+
+
+def refused_format(path: Path) -> str | None:
+    """The name of the refused format (``REFUSED_FORMATS``) that ``path``'s first bytes announce, if any."""
+    Image.init()
+    try:
+        with open(path, "rb") as fh:
+            prefix = fh.read(16)
+    except OSError:
+        return None
+    for name in REFUSED_FORMATS:
+        accept = Image.OPEN.get(name, (None, None))[1]
+        if name == "IPTC":
+            if prefix[:1] == b"\x1c" and prefix[1:2] and prefix[1] in (*range(1, 10), 240):  # its reader's test
+                return name
+        elif accept is not None and accept(prefix):
+            return name
+    return None
+
+
+class _Swallow(logging.Handler):
+    """Keeps Pillow's log records (its decoders log errors such as TIFF's "More samples per pixel
+    than can be decoded" before raising) from reaching stderr: the ``ImageError`` says it all."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        pass
+
+
+@contextmanager
+def _pillow_log_silenced() -> Iterator[None]:
+    """Pillow's logger (``PIL`` and below) handled and not propagated while one image loads: with no
+    logging set up, Python's last-resort handler would print its warnings and errors to stderr."""
+    logger = logging.getLogger("PIL")
+    handler, propagate = _Swallow(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 @contextmanager
@@ -84,7 +146,7 @@ class LoadedImage:
         """From ``uint8 H x W x 3`` and ``uint8 H x W``; an alpha opaque everywhere is dropped."""
         return cls(rgb, None if alpha.size == 0 or int(alpha.min()) == 255 else alpha, mode)
 
-    def model_rgb(self, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    def model_rgb(self, box: XYXY | None = None) -> np.ndarray:
         """What the encoder sees: the image, or its region ``box`` = ``(x0, y0, x1, y1)``, composited
         over white where it is transparent (only the pixels asked for are composited, in bands of
         rows, so the 16-bit working copies never hold more than one band)."""
@@ -271,10 +333,10 @@ def load_image(path: Path | str, max_pixels: int | None = None, max_memory: int 
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: the file is empty (0 bytes)")
     try:
-        with warnings.catch_warnings(), _pillow_guard() as pillow_limit:
+        with warnings.catch_warnings(), _pillow_guard() as pillow_limit, _pillow_log_silenced():
             warnings.simplefilter("ignore")  # library warnings never reach the user: one line says it all
             pillow_limit(None)
-            with Image.open(path) as im:
+            with Image.open(path, formats=opened_formats()) as im:
                 width, height = im.size
                 if width <= 0 or height <= 0:
                     raise ImageError(f"{path}: the image has no pixels ({width}x{height})")
@@ -291,6 +353,10 @@ def load_image(path: Path | str, max_pixels: int | None = None, max_memory: int 
     except ImageError:
         raise
     except UnidentifiedImageError:
+        refused = refused_format(path)
+        if refused:
+            raise ImageError(f"{path}: samcut does not open {refused} files ({REFUSED_FORMATS[refused]}); "
+                             f"convert it to PNG or TIFF first") from None
         raise ImageError(f"{path}: not an image file samcut can read") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: a frame inside the file claims more than {limit / 1e6:.0f} megapixels, the "

@@ -50,11 +50,14 @@ def _open_part(part: Path, append: bool) -> int:
     return os.open(part, flags, 0o600)
 
 
-def _no_space(folder: Path, needed: int | None) -> DownloadError:
+def _no_space(folder: Path, total: int | None, done: int) -> DownloadError:
+    """The disk filled after ``done`` bytes, which stay in the part file for the resume: the
+    message says how much more the download needs, beside what is free with them kept."""
     free = shutil.disk_usage(folder).free if folder.exists() else 0
-    need = f"{needed / 1e6:.0f} MB" if needed else "more space"
-    return DownloadError(f"not enough space in {folder} for the download: it needs {need}, "
-                         f"{free / 1e6:.0f} MB are free; free some space and run again to resume")
+    more = f"{max(0, total - done) / 1e6:.0f} MB more" if total else "more space"
+    return DownloadError(f"not enough space in {folder} for the download: it needs {more} "
+                         f"({done / 1e6:.0f} MB are downloaded and kept to resume), {free / 1e6:.0f} MB are free; "
+                         "free some space and run again to resume")
 
 
 def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | None = None,
@@ -112,7 +115,7 @@ def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | 
                     out.write(chunk)
                 except OSError as exc:
                     if exc.errno == errno.ENOSPC:
-                        raise _no_space(part.parent, total) from None
+                        raise _no_space(part.parent, total, done - len(chunk)) from None
                     raise
                 if progress:
                     progress(done, total)

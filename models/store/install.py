@@ -6,13 +6,12 @@ install models the same way; torch only makes the templates it fills, at build t
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from samcut.models.engine.sam_engine import verify_model_dir
 from samcut.models.io.atomic import atomic_write
 from samcut.models.io.hashing import git_blob_sha1
 from samcut.models.store.convert import convert_checkpoint
@@ -36,6 +35,7 @@ from samcut.models.store.registry import (
 )
 
 Say = Callable[[str], None]
+CUSTOM_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 
 
 def _quiet(_msg: str) -> None:
@@ -89,10 +89,23 @@ def import_checkpoint(spec: ModelSpec, source: Path, say: Say = _quiet) -> Path:
 def export_checkpoint(checkpoint: Path, out_dir: Path, say: Say = _quiet) -> dict:
     """Convert ``checkpoint`` into ``out_dir``; return the verified manifest.
 
-    Raises ``ConversionError`` with a one-line reason (nothing is left half-written).
+    Raises ``ConversionError`` with a one-line reason. The model folder is replaced whole once
+    the new model is complete and verified (``convert_checkpoint``): an install that fails or is
+    killed leaves the model that was there usable.
     """
-    convert_checkpoint(checkpoint, out_dir, say=say)
-    return verify_model_dir(out_dir)
+    return convert_checkpoint(checkpoint, out_dir, say=say)
+
+
+def check_custom_name(name: str) -> str:
+    """``name`` if it can name custom weights: 1-64 letters, digits, ``.``, ``_`` or ``-``, not
+    starting with ``.`` (hidden folders are installs in progress), not an official model's name
+    nor ``downloads``. ``ValueError`` with a one-line reason otherwise."""
+    if not CUSTOM_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} cannot name custom weights: give a name of 1 to 64 letters, digits, '.', '_' "
+                         f"or '-', not starting with '.', with --name")
+    if name in REGISTRY or name == "downloads":
+        raise ValueError(f"{name!r} cannot name custom weights (it is taken); give another with --name")
+    return name
 
 
 def install(spec: ModelSpec, source: Path | None = None, progress: Progress | None = None, say: Say = _quiet,
@@ -121,13 +134,14 @@ def install_custom(checkpoint: Path, name: str | None = None, say: Say = _quiet,
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise DownloadError(f"{checkpoint}: no such file")
+    if name is not None and name != MOBILE_SAM.name:
+        check_custom_name(name)  # before reading the file
     if git_blob_sha1(checkpoint) == MOBILE_SAM.git_blob_sha1 and name in (None, MOBILE_SAM.name):
         say(f"{checkpoint} is the official checkpoint: installing it as {MOBILE_SAM.name}")
         return install(MOBILE_SAM, source=checkpoint, say=say, cancel=cancel)
-    name = name or custom_name(checkpoint)
-    if name in REGISTRY or "/" in name or os.sep in name or name in ("", ".", "..", "downloads"):
-        raise ValueError(f"{name!r} cannot name custom weights (it is taken or not a folder name); "
-                         f"give another with --name")
+    if name is None:  # from the file name, cut to the longest name allowed
+        name = custom_name(checkpoint)[:64].rstrip(".-") or "custom"
+    name = check_custom_name(name)
     out = models_root() / name
     with install_lock(out.parent, say, cancel):
         say(f"{checkpoint}: custom weights, not checked against the official hash; installing as {name}")
