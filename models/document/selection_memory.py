@@ -57,7 +57,7 @@ class SelectionMemory:
         if entry is None or not entry.is_file():
             return None
         try:
-            with Image.open(entry) as im:
+            with Image.open(entry, formats=["PNG"]) as im:  # our own cache files: PNG only
                 if im.mode != "L" or im.size != (size[1], size[0]):
                     raise ValueError("does not fit")
                 return np.asarray(im).copy()

@@ -10,13 +10,14 @@ interrupted downloads.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+
+from samcut.models.io.jsonfile import JsonFileError, read_json_file
 
 MODEL_DIR_ENV = "SAMCUT_MODEL_DIR"      # a model folder to use (like --models)
 MODELS_ROOT_ENV = "SAMCUT_MODELS_ROOT"  # where models are installed
@@ -133,18 +134,16 @@ MAX_MANIFEST_BYTES = 1 << 20
 
 
 def read_manifest(folder: Path) -> tuple[dict, str]:
-    """``(manifest, "")``, or ``({}, why it is damaged)``: a regular file of sane size holding a JSON
-    object whose ``files`` maps names to hashes."""
+    """``(manifest, "")``, or ``({}, why it is damaged)``: read as every state file is
+    (``read_json_file``: a regular file of sane size and nesting), a JSON object whose ``files``
+    maps names to their records."""
     path = folder / "manifest.json"
-    try:
-        info = path.stat()
-        if not path.is_file() or info.st_size > MAX_MANIFEST_BYTES:
-            return {}, "its manifest.json is not a regular file of a sane size"
-        manifest = json.loads(path.read_bytes())
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return {}, "it has no manifest.json (an install was interrupted)"
-    except (OSError, ValueError, RecursionError) as exc:
-        return {}, f"its manifest.json cannot be read ({exc.__class__.__name__})"
+    try:
+        manifest = read_json_file(path, MAX_MANIFEST_BYTES)
+    except (JsonFileError, OSError) as exc:
+        return {}, f"its manifest.json cannot be read ({exc})"
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         return {}, "its manifest.json is not a samcut manifest"
     return manifest, ""
