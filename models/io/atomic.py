@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from samcut.models.io.platform import process_alive
+
 # .<name>.<pid>.<random>.part: the pid tells whether the writer is still alive
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.part$")
 
@@ -19,17 +21,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (the writer of a temp file or work folder named after it)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def _naming(exc: OSError, path: Path) -> OSError:

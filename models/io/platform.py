@@ -1,7 +1,8 @@
 """Every OS-specific call samcut makes, one branch per OS (the rest of samcut asks here).
 
 So far: starting a process that outlives its parent without holding the parent's pipes
-(``spawn_detached``), and the command that runs samcut itself (``samcut_argv``).
+(``spawn_detached``), the command that runs samcut itself (``samcut_argv``), and whether a
+process still exists (``process_alive``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,41 @@ import sys
 from pathlib import Path
 
 IS_WINDOWS = sys.platform == "win32"
+IS_LINUX = sys.platform.startswith("linux")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (the writer of a temp file or work folder named after it).
+
+    Linux: ``/proc/PID``. Windows: ``OpenProcess`` and its exit code (``os.kill`` there would end
+    the process, not probe it). Other POSIX systems (macOS): signal 0, which only asks."""
+    if pid <= 0:
+        return False
+    if IS_LINUX:
+        return os.path.exists(f"/proc/{pid}")
+    if IS_WINDOWS:
+        return _windows_process_alive(pid)
+    try:
+        os.kill(pid, 0)  # POSIX: signal 0 delivers nothing, it only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def _windows_process_alive(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return ctypes.get_last_error() == 5  # ERROR_ACCESS_DENIED: it exists, someone else's
+    try:
+        code = ctypes.c_ulong()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def samcut_argv(*args: str) -> list[str]:

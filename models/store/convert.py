@@ -27,8 +27,8 @@ from pathlib import Path
 
 from samcut.models.engine.errors import ModelError
 from samcut.models.engine.sam_engine import verify_model_dir
-from samcut.models.io.atomic import process_alive
 from samcut.models.io.hashing import file_sha256, git_blob_sha1
+from samcut.models.io.platform import process_alive
 from samcut.models.store.checkpoint import CheckpointError, read_checkpoint
 from samcut.models.store.onnx_template import TemplateError, check_fits, fill_template, read_template
 

@@ -53,3 +53,4 @@ def test_damaged_and_hidden_folders_are_listed_or_skipped_without_a_traceback(tm
     assert set(found) == {"good", "list", "text", "files-list", "deep"}
     assert found["good"] == "" and all(found[n] for n in ("list", "text", "files-list", "deep"))
     assert chosen_model_dir() == root / "good"                  # the only whole one
+
