@@ -143,6 +143,12 @@ def serve_interactively(request_path: str, models: Path | None = None,
     now, detached (``spawn_detached``: it keeps serving later requests, warm, while this process
     returns as soon as the answer is written). ``ServerStartFailed`` when the new one ends or
     does not listen within ``start_limit`` seconds."""
+    if not hasattr(socket, "AF_UNIX"):  # this client cannot reach a detached server: serve here
+        from samcut.gui.host_session import serve as serve_hosts
+
+        if serve_hosts(models, first_request=request_path) != 0:
+            raise ServerStartFailed("samcut's window could not serve the request")
+        return
     if forward_to_running_samcut(request_path):
         return
     log = Path(server_dir()) / SERVER_LOG

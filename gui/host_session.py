@@ -342,9 +342,12 @@ class HostServer(QObject):
         self.linger.start(LINGER_MS)
 
 
-def serve(models: Path | None) -> int:
+def serve(models: Path | None, first_request: str | None = None) -> int:
     """``samcut host --serve``: load the model, listen, answer requests until ``LINGER_MS`` pass
-    without one (0 at once when another samcut already listens)."""
+    without one (0 at once when another samcut already listens). ``first_request``: a request
+    path to show at once, served by this very process (where the host's client cannot reach a
+    detached server: no Unix sockets, i.e. Windows for now); the host then waits for this
+    process, as before."""
     from samcut.gui.app import ensure_bridge
     from samcut.models.document.preferences import Preferences
 
@@ -355,9 +358,13 @@ def serve(models: Path | None) -> int:
     bridge = ensure_bridge(preferences, models)
     window = MainWindow(bridge, preferences)
     server = HostServer(window, server_address())
-    if not server.listening:
+    if first_request is not None:
+        if not server.start(first_request):
+            return 1
+    elif not server.listening:
         print(f"samcut: not serving host requests: {server.refusal}", file=sys.stderr, flush=True)
         return 0 if "already serves" in server.refusal else 1
-    print(f"samcut: serving host requests at {server.address}", file=sys.stderr, flush=True)
-    server.linger.start(LINGER_MS)
+    else:
+        print(f"samcut: serving host requests at {server.address}", file=sys.stderr, flush=True)
+        server.linger.start(LINGER_MS)
     return app.exec()

@@ -75,3 +75,39 @@ def test_a_running_server_answers_a_malformed_request(qtbot, window, runtime_dir
     thread, said = ask_in_background(folder / "request.json")
     qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60_000)
     assert said and said[0].endswith(b"done\n") and server.session is None and server.refused == 1
+
+
+def test_without_unix_sockets_the_request_is_served_in_the_calling_process(qtbot, runtime_dir, monkeypatch,
+                                                                              test_model_dir) -> None:
+    """Where the client cannot reach a detached server (no AF_UNIX: Windows for now), 'samcut host'
+    shows the window itself and answers, as before."""
+    import socket as socket_module
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from samcut.cli import host
+    from samcut.gui import host_session
+
+    monkeypatch.delattr(socket_module, "AF_UNIX")
+    request = write_request(runtime_dir, "here", with_selection=True)
+
+    def apply_when_shown() -> None:
+        server = next((s for w in QApplication.topLevelWidgets() for s in w.findChildren(HostServer)
+                       if s.session is not None and not s.session.done), None)
+        if server is None:
+            QTimer.singleShot(50, apply_when_shown)
+            return
+        server.session.apply_action.trigger()
+        server.quit()
+
+    QTimer.singleShot(50, apply_when_shown)
+    monkeypatch.setattr(host_session, "LINGER_MS", 50)
+    host.serve_interactively(str(request), test_model_dir)
+    assert read_response(str(request.with_name("response.json"))).status == "ok"
+    from samcut.gui.main_window import MainWindow
+
+    from conftest import close_discarding
+
+    for window in [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]:
+        close_discarding(window)  # (the process would end here)
