@@ -133,6 +133,14 @@ def x_display() -> Iterator[str]:
         server.wait(30)
 
 
+def free_display_number(start: int = 120) -> int:
+    """An X display number nobody uses (no lock file, no socket), for ``xvfb-run -n``."""
+    for number in range(start, start + 200):
+        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
+            return number
+    raise RuntimeError("no free X display number")
+
+
 def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
     """``condition()``'s first truthy value, polled; fails the test after ``timeout`` seconds."""
     import time
