@@ -3,9 +3,7 @@ a separate process with no logging set up, so nothing a library prints can hide.
 
 from __future__ import annotations
 
-import io
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -13,22 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from hostile import EPS, tiff_with_samples
 from reference import reference_dir
-
-EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\nshowpage\n"
-
-
-def tiff_with_samples(samples: int) -> bytes:
-    """A small RGB TIFF whose SamplesPerPixel tag says ``samples`` (Pillow logs an error above 6)."""
-    out = io.BytesIO()
-    Image.new("RGB", (8, 6), "red").save(out, "TIFF")
-    data = bytearray(out.getvalue())
-    ifd = struct.unpack("<I", data[4:8])[0]
-    for i in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):
-        entry = ifd + 2 + 12 * i
-        if struct.unpack("<H", data[entry:entry + 2])[0] == 277:
-            data[entry + 2:entry + 12] = struct.pack("<HII", 4, 1, samples)
-    return bytes(data)
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -22,24 +22,9 @@ from samcut.models.store import download as download_module
 from samcut.models.store.download import DownloadError, download
 from samcut.models.store.install import install_custom
 
+from hostile import EPS, tiff_with_samples
 from loopback_server import Server as LoopbackServer
 from reference import reference_dir
-
-
-def tiff_with_samples(samples: int) -> bytes:
-    """A small RGB TIFF whose SamplesPerPixel tag says ``samples`` (Pillow logs an error above 6)."""
-    out = io.BytesIO()
-    Image.new("RGB", (8, 6), "red").save(out, "TIFF")
-    data = bytearray(out.getvalue())
-    ifd = struct.unpack("<I", data[4:8])[0]
-    for i in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):
-        entry = ifd + 2 + 12 * i
-        if struct.unpack("<H", data[entry:entry + 2])[0] == 277:
-            data[entry + 2:entry + 12] = struct.pack("<HII", 4, 1, samples)
-    return bytes(data)
-
-
-EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\nshowpage\n"
 
 
 @pytest.mark.parametrize("samples", [7, 65535])
