@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QDateTime, QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
@@ -98,8 +98,7 @@ class HostSession(QObject):
         as the host's selection, a new layer holding the cut-out, or the layer's mask (``output``).
         Asked while the mask of the last click is still being decoded, it applies once that mask
         is there (a click and at once Ctrl+Enter sends what was clicked)."""
-        doc = self.window.editor
-        bridge = self.window.bridge
+        doc, bridge = self.window.editor, self.window.bridge
         if doc is not None and doc.awaiting_answer and bridge is not None and self._awaiting is None:
             self._awaiting = output
             self.window.status.say("Applying as soon as the mask is ready…", 5000)
@@ -107,6 +106,10 @@ class HostSession(QObject):
             for signal in (bridge.decodeFailed, bridge.encodeFailed):
                 signal.connect(self._apply_awaited)
             return
+        self._send(output)
+
+    def _send(self, output: str) -> None:
+        doc = self.window.editor
         if doc is not None and doc.proposal is not None:
             self.window.apply_proposal()
         mask_path = str(Path(self.request.response).with_name("mask.png"))
@@ -127,9 +130,9 @@ class HostSession(QObject):
         bridge.proposalReady.disconnect(self._answer_arrived)
         for signal in (bridge.decodeFailed, bridge.encodeFailed):
             signal.disconnect(self._apply_awaited)
-        output, self._awaiting = self._awaiting, "applying"  # (never deferred twice)
-        if not self.done and output is not None:
-            self.apply(output)
+        output, self._awaiting = self._awaiting, None
+        if not self.done:
+            self._send(output)
 
     def cancel(self) -> None:
         self._finish(Response(status="cancel", message="cancelled in samcut"))
@@ -177,14 +180,17 @@ class HostServer(QObject):
         self.address = address
         self.session: HostSession | None = None
         self._peer: QLocalSocket | None = None   # the client whose request is being served
-        self._waiting: dict[int, QLocalSocket] = {}  # connected, request line not read yet
+        # connected, request line not read yet: id -> (the client, when it connected in ms)
+        self._waiting: dict[int, tuple[QLocalSocket, int]] = {}
         self.server = QLocalServer(self)
         self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self.refusal = ""  # why the server does not listen, if it does not
+        self.another_serves = False  # it does not because a live samcut already does
         self.listening = self._listen()
         self.server.newConnection.connect(self._on_connection)
         self.loading = None  # the Task decoding a request's layer
         self.refused = 0     # requests answered with an error
+        self.exit_when_refused = False  # serving one request in the host's own process: a refusal ends it
         self.linger = QTimer(self)
         self.linger.setSingleShot(True)
         self.linger.timeout.connect(QApplication.quit)
@@ -197,6 +203,7 @@ class HostServer(QObject):
         try:  # the socket's folder must be this user's alone, or nobody is served through it
             ensure_private_dir(os.path.dirname(self.address))
             if another_server_listens(self.address):
+                self.another_serves = True
                 self.refusal = "another samcut already serves host requests"
                 return False
             QLocalServer.removeServer(self.address)  # a stale file from a samcut that died
@@ -213,24 +220,15 @@ class HostServer(QObject):
         if _alive(self._peer) and self._peer.state() == QLocalSocket.LocalSocketState.ConnectedState:
             self._peer.write(b"wait\n")
             self._peer.flush()
-        now = self._now()
-        for key, peer in list(self._waiting.items()):
-            if not _alive(peer) or now - int(peer.property("samcut_since") or now) > LINE_WAIT_MS:
-                self._forget(key)
+        now = QDateTime.currentMSecsSinceEpoch()
+        for key, (peer, since) in list(self._waiting.items()):
+            if not _alive(peer) or now - since > LINE_WAIT_MS:
+                del self._waiting[key]
                 if _alive(peer):
                     peer.abort()
         if self.listening and not self.server.isListening():
             self.server.close()
             self.listening = self._listen()
-
-    @staticmethod
-    def _now() -> int:
-        from PySide6.QtCore import QDateTime
-
-        return QDateTime.currentMSecsSinceEpoch()
-
-    def _forget(self, key: int) -> None:
-        self._waiting.pop(key, None)
 
     def _on_connection(self) -> None:
         """Take every pending client; each is served when its request line has arrived (never
@@ -246,30 +244,27 @@ class HostServer(QObject):
                 peer.deleteLater()
                 continue
             key = id(peer)
-            self._waiting[key] = peer
-            peer.setProperty("samcut_since", self._now())
+            self._waiting[key] = (peer, QDateTime.currentMSecsSinceEpoch())
             peer.readyRead.connect(lambda p=peer: self._on_request_line(p))
             peer.disconnected.connect(lambda k=key, p=peer: self._on_disconnected(k, p))
             self._on_request_line(peer)  # the line may have arrived with the connection
 
     def _on_disconnected(self, key: int, peer: QLocalSocket) -> None:
         """A client hung up (or was killed): forget it before Qt deletes it."""
-        self._forget(key)
+        self._waiting.pop(key, None)
         if self._peer is peer:
             self._peer = None
         peer.deleteLater()  # its buffers go with it
 
     def _on_request_line(self, peer: QLocalSocket) -> None:
-        if not _alive(peer) or peer.property("samcut_served"):
+        if not _alive(peer) or id(peer) not in self._waiting:  # one request per connection
             return
         if not peer.canReadLine():
             if peer.bytesAvailable() > MAX_REQUEST_LINE:  # no path is this long: not a client of ours
-                peer.setProperty("samcut_served", True)
-                self._forget(id(peer))
+                del self._waiting[id(peer)]
                 _release(peer)
             return
-        peer.setProperty("samcut_served", True)  # one request per connection
-        self._forget(id(peer))
+        del self._waiting[id(peer)]
         # A line that is not UTF-8 names no file: start() fails on it and releases the client.
         request_path = bytes(peer.readLine(MAX_REQUEST_LINE + 1)).decode(errors="replace").strip()
         if request_path == QUIT_LINE:
@@ -331,6 +326,9 @@ class HostServer(QObject):
                 pass  # the host's folder is gone: it stopped waiting
         self._release_peer()
         self.refused += 1
+        if self.exit_when_refused:
+            QApplication.exit(1)
+            return
         self.linger.start(LINGER_MS)
 
     def _release_peer(self) -> None:
@@ -359,11 +357,12 @@ def serve(models: Path | None, first_request: str | None = None) -> int:
     window = MainWindow(bridge, preferences)
     server = HostServer(window, server_address())
     if first_request is not None:
+        server.exit_when_refused = True  # the host waits for this process: an error must not linger
         if not server.start(first_request):
             return 1
     elif not server.listening:
         print(f"samcut: not serving host requests: {server.refusal}", file=sys.stderr, flush=True)
-        return 0 if "already serves" in server.refusal else 1
+        return 0 if server.another_serves else 1
     else:
         print(f"samcut: serving host requests at {server.address}", file=sys.stderr, flush=True)
         server.linger.start(LINGER_MS)

@@ -111,3 +111,28 @@ def test_without_unix_sockets_the_request_is_served_in_the_calling_process(qtbot
 
     for window in [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]:
         close_discarding(window)  # (the process would end here)
+
+
+def test_without_unix_sockets_a_request_that_cannot_be_shown_ends_the_process_at_once(qtbot, runtime_dir,
+                                                                                     monkeypatch,
+                                                                                     test_model_dir) -> None:
+    """The host waits for this process there: a layer that cannot be read is an error now, not
+    after ten minutes of lingering."""
+    import socket as socket_module
+
+    from PySide6.QtWidgets import QApplication
+
+    from samcut.cli import host
+    from samcut.gui.main_window import MainWindow
+
+    from conftest import close_discarding
+
+    monkeypatch.delattr(socket_module, "AF_UNIX")
+    request = write_request(runtime_dir, "broken", with_selection=False)
+    (request.parent / "layer.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(host.ServerStartFailed):
+        host.serve_interactively(str(request), test_model_dir)
+    response = read_response(str(request.with_name("response.json")))
+    assert response.status == "error" and "layer.png" in response.message
+    for window in [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]:
+        close_discarding(window)
