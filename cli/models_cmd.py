@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         chosen = chosen_model_dir()
         for item in found:
             mark = "*" if item.path == chosen else " "
-            what = (f"damaged: {item.damaged}; reinstall it" if item.damaged
+            what = (item.damaged if item.damaged
                     else f"{item.manifest.get('model', '?')}\t{weights_origin(item.manifest)}")
             print(f"{mark} {item.name}\t{what}\t{item.path}")
         return 0

@@ -13,6 +13,7 @@ import onnxruntime as ort
 
 from samcut.models.engine.cancellation import Cancellation, encoder_run_options
 from samcut.models.engine.errors import EncodeCancelled, ModelError
+from samcut.models.engine.manifest import REINSTALL, damaged, read_manifest_files
 from samcut.models.engine.postprocess import upsample_masks
 from samcut.models.engine.preprocess import decoder_prompt, encoder_input, mask_input_array
 from samcut.models.engine.runtimes import (
@@ -26,13 +27,11 @@ from samcut.models.engine.runtimes import (
 )
 from samcut.models.engine.types import ImageEmbedding, Prediction, Prompt
 from samcut.models.io.hashing import file_sha256
-from samcut.models.io.jsonfile import JsonFileError, read_json_file
 
 OPENVINO = "OpenVINOExecutionProvider"
 OPENVINO_ENV = "SAMCUT_OPENVINO"  # "0": keep the encoder on the CPU provider even where OpenVINO's is installed
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
-MANIFEST_FILE = "manifest.json"
 
 
 def default_threads() -> int:
@@ -75,59 +74,6 @@ def encoder_providers(threads: int) -> list:
     return ["CPUExecutionProvider"]
 
 
-MAX_MANIFEST_BYTES = 1 << 20  # ours are about 1 kB
-MAX_MANIFEST_DEPTH = 16
-_SHA256_HEX = frozenset("0123456789abcdef")
-_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
-               type(None): "null"}
-REINSTALL = "reinstall it with 'samcut models fetch' (custom weights: 'samcut models export FILE')"
-
-
-def _damaged(model_dir: Path, why: str) -> ModelError:
-    """The one line for a manifest of the wrong shape: "model folder X is damaged (its manifest.json
-    is not a valid samcut model manifest: WHY); reinstall it with ..."."""
-    return ModelError(f"model folder {model_dir} is damaged (its {MANIFEST_FILE} is not a valid samcut model "
-                      f"manifest: {why}); {REINSTALL}")
-
-
-def _is_sha256(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 64 and set(value) <= _SHA256_HEX
-
-
-def read_manifest_files(model_dir: Path) -> tuple[dict, dict[str, str]]:
-    """``(manifest, {file name: sha256})`` from ``model_dir``'s manifest, read bounded
-    (``read_json_file``: a regular file of at most 1 MB, nesting bounded).
-
-    Raises ``ModelError`` ("... is damaged (its manifest.json is not ...: why); reinstall it ...") for a
-    manifest that is missing, unreadable, not a JSON object, whose ``files`` is not an object of
-    ``{"sha256": hex}`` entries, or that lists a name that is not a plain file name in the folder
-    (``../x``, an absolute path, a subfolder).
-    """
-    path = model_dir / MANIFEST_FILE
-    try:
-        manifest = read_json_file(path, MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH)
-    except FileNotFoundError:
-        raise ModelError(f"model folder {model_dir} has no {MANIFEST_FILE}: it is incomplete (an install did "
-                         f"not finish); {REINSTALL}") from None
-    except JsonFileError as exc:
-        raise _damaged(model_dir, str(exc).replace(str(path), "it")) from None
-    if not isinstance(manifest, dict):
-        raise _damaged(model_dir, f"it holds {_JSON_KINDS.get(type(manifest), 'something else')}, not an object")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
-        raise _damaged(model_dir, "it has no \"files\" object")
-    sums: dict[str, str] = {}
-    for name, entry in files.items():
-        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name \
-                or Path(name).name != name or Path(name).is_absolute() or ":" in name:
-            raise _damaged(model_dir, f"it lists {name!r}, which is not a file name in the folder")
-        sha = entry.get("sha256") if isinstance(entry, dict) else None
-        if not _is_sha256(sha):
-            raise _damaged(model_dir, f"it gives no SHA-256 for {name!r}")
-        sums[name] = sha
-    return manifest, sums
-
-
 def verify_model_dir(model_dir: Path) -> dict:
     """Check the folder against its manifest: both graphs are listed, every listed file is a
     regular file in the folder and matches its SHA-256.
@@ -145,11 +91,11 @@ def verify_model_dir(model_dir: Path) -> dict:
     manifest, sums = read_manifest_files(model_dir)
     for name in (ENCODER_FILE, DECODER_FILE):
         if name not in sums:
-            raise _damaged(model_dir, f"it does not list {name}")
+            raise damaged(model_dir, f"it does not list {name}")
     for name, expected in sums.items():
         path = model_dir / name
         if not path.is_file():  # (a FIFO or a device would never finish hashing)
-            raise _damaged(model_dir, f"it lists {name!r}, which is not a regular file in the folder")
+            raise damaged(model_dir, f"it lists {name!r}, which is not a regular file in the folder")
         try:
             actual = file_sha256(path)
         except OSError as exc:

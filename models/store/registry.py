@@ -17,7 +17,8 @@ from pathlib import Path
 
 import platformdirs
 
-from samcut.models.io.jsonfile import JsonFileError, read_json_file
+from samcut.models.engine.errors import ModelError
+from samcut.models.engine.manifest import read_manifest_files
 
 MODEL_DIR_ENV = "SAMCUT_MODEL_DIR"      # a model folder to use (like --models)
 MODELS_ROOT_ENV = "SAMCUT_MODELS_ROOT"  # where models are installed
@@ -130,25 +131,6 @@ class InstalledModel:
     damaged: str = ""
 
 
-MAX_MANIFEST_BYTES = 1 << 20
-
-
-def read_manifest(folder: Path) -> tuple[dict, str]:
-    """``(manifest, "")``, or ``({}, why it is damaged)``: read as every state file is
-    (``read_json_file``: a regular file of sane size and nesting), a JSON object whose ``files``
-    maps names to their records."""
-    path = folder / "manifest.json"
-    if not path.exists() and not path.is_symlink():
-        return {}, "it has no manifest.json (an install was interrupted)"
-    try:
-        manifest = read_json_file(path, MAX_MANIFEST_BYTES)
-    except (JsonFileError, OSError) as exc:
-        return {}, f"its manifest.json cannot be read ({exc})"
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        return {}, "its manifest.json is not a samcut manifest"
-    return manifest, ""
-
-
 def installed_models() -> list[InstalledModel]:
     """Model folders under the models root, sorted by name, damaged ones included (marked);
     hidden folders (an install in progress) and ``downloads`` are not models."""
@@ -158,9 +140,12 @@ def installed_models() -> list[InstalledModel]:
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             if folder.name.startswith(".") or folder.name == "downloads":
                 continue
-            manifest, damaged = read_manifest(folder)
-            if damaged.startswith("it has no manifest") and not any(folder.glob("*.onnx")):
+            if not os.path.lexists(folder / "manifest.json") and not any(folder.glob("*.onnx")):
                 continue  # an empty or unrelated folder, not a model
+            try:
+                manifest, damaged = read_manifest_files(folder)[0], ""
+            except ModelError as exc:  # the one line verify_model_dir would say
+                manifest, damaged = {}, str(exc)
             found.append(InstalledModel(folder.name, folder, manifest, damaged))
     return found
 

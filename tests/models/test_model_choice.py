@@ -13,7 +13,8 @@ from samcut.models.store.registry import installed_models
 def fake_model(folder, manifest=None) -> None:
     folder.mkdir(parents=True)
     (folder / "encoder.onnx").write_bytes(b"x")
-    (folder / "manifest.json").write_text(json.dumps(manifest if manifest is not None else {"files": {}}))
+    whole = {"files": {"encoder.onnx": {"bytes": 1, "sha256": "0" * 64}}}  # the shape of a real manifest
+    (folder / "manifest.json").write_text(json.dumps(manifest if manifest is not None else whole))
 
 
 def test_each_step_of_the_rule(tmp_path, monkeypatch) -> None:
