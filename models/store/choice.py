@@ -32,13 +32,19 @@ def _is_model(folder: Path) -> bool:
     return (folder / "manifest.json").is_file()
 
 
-def chosen_model_dir(explicit: Path | None = None, preferences: Preferences | None = None) -> Path:
-    """The model folder to use (see the module's rule); it may not exist when nothing is installed."""
+def _given(explicit: Path | None) -> Path | None:
+    """The folder the user named for this call (steps 1 and 2 of the rule), if any."""
     if explicit is not None:
         return Path(explicit)
     override = os.environ.get(MODEL_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
+    return Path(override).expanduser() if override else None
+
+
+def chosen_model_dir(explicit: Path | None = None, preferences: Preferences | None = None) -> Path:
+    """The model folder to use (see the module's rule); it may not exist when nothing is installed."""
+    given = _given(explicit)
+    if given is not None:
+        return given
     chosen = (preferences or Preferences.load()).model_dir
     if chosen and _is_model(Path(chosen)):
         return Path(chosen)
@@ -80,5 +86,5 @@ def require_chosen_model(explicit: Path | None = None) -> Path:
     """``chosen_model_dir``, or ``ModelError`` with ``no_model_message`` when it holds no model."""
     folder = chosen_model_dir(explicit)
     if not folder.is_dir():
-        raise ModelError(no_model_message(folder, given=explicit is not None or bool(os.environ.get(MODEL_DIR_ENV))))
+        raise ModelError(no_model_message(folder, given=_given(explicit) is not None))
     return folder
