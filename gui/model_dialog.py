@@ -29,7 +29,12 @@ from samcut.models.store.registry import MOBILE_SAM, ModelSpec
 
 
 class NotOfficial(Exception):  # noqa: N818 - a finding, not a failure of samcut's
-    """A chosen file is not the official checkpoint (the user may install it as custom weights)."""
+    """A chosen file (``source``) is not the official checkpoint (the user may install it as custom
+    weights); the message says why."""
+
+    def __init__(self, source: Path, why: str) -> None:
+        super().__init__(why)
+        self.source = source
 
 
 def _install_job(spec: ModelSpec, source: Path | None, custom: bool, cancel: threading.Event) -> Callable:
@@ -43,7 +48,7 @@ def _install_job(spec: ModelSpec, source: Path | None, custom: bool, cancel: thr
                                progress=lambda d, t: report((int(d), int(t or 0))), say=report))
         except ChecksumError as exc:
             if source is not None:
-                raise NotOfficial(str(exc)) from None
+                raise NotOfficial(source, str(exc)) from None
             raise
         except OfflineError:
             raise OfflineError(f"No connection to the download server. On a machine with internet, download "
@@ -112,7 +117,6 @@ class ModelDialog(QDialog):
 
     def _start(self, source: Path | None, custom: bool = False) -> None:
         self._cancel.clear()
-        self._source = str(source) if source is not None else ""
         self.download_button.setEnabled(False)
         self.file_button.setEnabled(False)
         self.bar.setVisible(True)
@@ -131,7 +135,7 @@ class ModelDialog(QDialog):
     def _on_failed(self, error: BaseException) -> None:
         if isinstance(error, NotOfficial):  # the question says it all: no error text behind it
             self._on_finished("", "")
-            QTimer.singleShot(0, lambda: self._offer_custom(self._source, str(error)))
+            QTimer.singleShot(0, lambda: self._offer_custom(str(error.source), str(error)))
             return
         self._on_finished("", str(error) or error.__class__.__name__)
 
