@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reference import reference_dir, synthetic_dir  # noqa: E402
+from reference import generated_checkpoint, reference_dir, synthetic_dir  # noqa: E402
 
 # The suite checks the exact fp32 path (goldens, byte-for-byte masks) wherever OpenVINO and a bf16
 # CPU would make "auto" pick bf16; tests of the fast mode ask for it by name.
@@ -79,6 +79,18 @@ def torch_export_dir(tmp_path_factory: pytest.TempPathFactory):
                 export_model(CHECKPOINTS[name](), out)
             made[name] = out
         return made[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def made_checkpoint(tmp_path_factory: pytest.TempPathFactory):
+    """``made_checkpoint(name)``: the generated test checkpoint ``name`` (``reference.GENERATED_MANIFESTS``),
+    made once per session (or taken from ``$SAMCUT_GENERATED_CHECKPOINTS``)."""
+    folder = tmp_path_factory.mktemp("generated")
+
+    def get(name: str) -> Path:
+        return generated_checkpoint(name, folder)
 
     return get
 
