@@ -9,11 +9,10 @@ from pathlib import Path
 from samcut.cli.progress import ProgressBar
 from samcut.models.document.preferences import Preferences
 from samcut.models.engine import ModelError, verify_model_dir
+from samcut.models.store.catalogue import CATALOGUE, DEFAULT_MODEL, REGISTRY
 from samcut.models.store.choice import chosen_model_dir, no_model_message, remember_choice, require_chosen_model
 from samcut.models.store.install import export_checkpoint, install, install_custom
 from samcut.models.store.registry import (
-    DEFAULT_MODEL,
-    REGISTRY,
     installed_models,
     models_root,
     resolve_model,
@@ -24,14 +23,16 @@ from samcut.models.store.registry import (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="models_command", required=True)
-    fetch = sub.add_parser("fetch", help="download, verify and install the official model",
-                           description="Install the official MobileSAM checkpoint, checked against its pinned hash: "
-                                       "downloaded (resumable), or --from a copy already on this machine. Other "
-                                       "weights go through 'samcut models export FILE'.")
-    fetch.add_argument("name", nargs="?", default=DEFAULT_MODEL, choices=sorted(REGISTRY))
+    fetch = sub.add_parser("fetch", help="download, verify and install an official model",
+                           description="Install an official checkpoint from the catalogue ('samcut models list'), "
+                                       "checked against its pinned hash: downloaded (resumable), or --from a copy "
+                                       "already on this machine (which model it is, its hash tells). Other weights "
+                                       "go through 'samcut models export FILE'.")
+    fetch.add_argument("name", nargs="?", choices=list(REGISTRY),
+                       help=f"a catalogue name (default: {DEFAULT_MODEL}, or the model --from FILE is)")
     fetch.add_argument("--from", dest="source", type=Path, metavar="FILE",
-                       help="install from a checkpoint file already on this machine")
-    sub.add_parser("list", help="list installed models (* marks the one samcut uses)")
+                       help="install from an official checkpoint file already on this machine")
+    sub.add_parser("list", help="list the catalogue and installed models (* marks the one samcut uses)")
     use = sub.add_parser("use", help="choose the model the app, the CLI and the hosts use",
                          description="Remember NAME (a name from 'samcut models list', or a model folder) as the "
                                      "model to use everywhere: the app, samcut segment/objects, the self-test and "
@@ -41,17 +42,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify.add_argument("name", nargs="?", help="a name from 'models list' or a model folder (default: the one "
                                                 "samcut uses)")
     export = sub.add_parser(
-        "export", help="install custom MobileSAM vit_t weights under their own name (no PyTorch needed)",
-        description="Convert a MobileSAM vit_t checkpoint (a torch.save state dict, official or fine-tuned) "
-                    "into encoder.onnx + decoder.onnx + manifest.json. Needs numpy only: the checkpoint is read "
-                    "without PyTorch (a pickle asking for anything but tensors is refused) and its weights are "
-                    "put into the graphs shipped with samcut. Without --out, the model is installed under "
-                    "NAME (default: the file's name) beside the official one, with the file's own hash in its "
-                    "manifest; use it with --models NAME. The official checkpoint is installed as mobile_sam.")
+        "export", help="install custom weights of a catalogue model under their own name (no PyTorch needed)",
+        description="Convert a checkpoint of MobileSAM, SAM ViT-B/L/H or SAM 2.1 (a torch.save state dict, official "
+                    "or fine-tuned; which model, its tensors tell) into encoder.onnx + decoder.onnx + manifest.json. "
+                    "Needs numpy only: the checkpoint is read without PyTorch (a pickle asking for anything but "
+                    "tensors is refused) and its weights are put into the graphs shipped with samcut. Without "
+                    "--out, the model is installed under NAME (default: the file's name) beside the official ones, "
+                    "with the file's own hash in its manifest; use it with --models NAME. An official checkpoint is "
+                    "installed under its catalogue name.")
     export.add_argument("checkpoint", type=Path)
     export.add_argument("--name", help="install under this name (default: the checkpoint's file name)")
     export.add_argument("--out", type=Path, metavar="DIR",
                         help="write the model folder DIR instead of installing it (use it with --models DIR)")
+
+
+def print_catalogue() -> None:
+    """The catalogue (installed or not, download size, encoder time), then every installed model."""
+    found = installed_models()
+    chosen = chosen_model_dir()
+    installed = {item.name for item in found}
+    print("catalogue (samcut models fetch NAME):")
+    for entry in CATALOGUE:
+        size = f"{(entry.bytes or entry.max_bytes) / 1e6:,.0f} MB"
+        encode = f"encoder ~{entry.encode_s:.0f} s" if entry.encode_s else "encoder time not measured"
+        state = "installed" if entry.name in installed else "not installed"
+        print(f"  {entry.name:<24}{entry.title:<24}{size:>9}  {encode:<22}{state}")
+    if not found:
+        print(f"no models installed in {models_root()} (install one with 'samcut models fetch')")
+        return
+    print("installed (* the one samcut uses):")
+    for item in found:
+        mark = "*" if item.path == chosen else " "
+        what = (item.damaged if item.damaged
+                else f"{item.manifest.get('model', '?')}\t{weights_origin(item.manifest)}")
+        print(f"{mark} {item.name}\t{what}\t{item.path}")
 
 
 def _say(message: str) -> None:
@@ -61,22 +85,16 @@ def _say(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     command = args.models_command
     if command == "fetch":
-        model = spec(args.name)
-        bar = ProgressBar(f"downloading {model.filename}")
+        name = args.name or (None if args.source else DEFAULT_MODEL)
+        model = spec(name) if name else None
+        bar = ProgressBar(f"downloading {model.filename}" if model else "installing")
         out = install(model, source=args.source, progress=bar, say=_say)
+        model = model or spec(out.name)
         print(f"installed {model.name} in {out}")
         print(f"credit: {model.credit}")
         return 0
     if command == "list":
-        found = installed_models()
-        if not found:
-            print(f"no models installed in {models_root()} (install one with 'samcut models fetch')")
-        chosen = chosen_model_dir()
-        for item in found:
-            mark = "*" if item.path == chosen else " "
-            what = (item.damaged if item.damaged
-                    else f"{item.manifest.get('model', '?')}\t{weights_origin(item.manifest)}")
-            print(f"{mark} {item.name}\t{what}\t{item.path}")
+        print_catalogue()
         return 0
     if command == "use":
         folder = resolve_model(args.name)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from samcut.models.engine.candidates import default_token
+from samcut.models.engine.family import family_rules
 from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.types import ImageEmbedding, Prompt
 
@@ -24,6 +26,7 @@ class FakeEngine:
     """Duck-types ``SamEngine`` for ``SegmentationService``; counts its calls."""
 
     manifest: dict = {}
+    rules = family_rules("sam")
 
     def __init__(self) -> None:
         self.encodes = 0
@@ -36,6 +39,9 @@ class FakeEngine:
         self.encodes += 1
         h, w = image.shape[:2]
         return ImageEmbedding(np.zeros((1, 256, 64, 64), np.float32), (h, w), resized_size(h, w))
+
+    def default_token(self, logits: np.ndarray, scores: np.ndarray, prompt: Prompt) -> int:
+        return default_token(scores, len(prompt.points), prompt.box is not None)
 
     def decode_low_res(self, embedding: ImageEmbedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
         self.decodes += 1

@@ -16,7 +16,7 @@ from samcut.models.document.imageio import LoadedImage
 from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import MAX_PROMPT_POINTS, Stroke
 from samcut.models.editor.editor import Editor
-from samcut.models.engine.candidates import MULTIMASK_TOKENS, SINGLE_MASK_TOKEN, best_token
+from samcut.models.engine.candidates import MULTIMASK_TOKENS, best_token
 from samcut.models.engine.finder import FoundObject
 from samcut.models.engine.service import ImageHandle, SegmentationService
 
@@ -89,8 +89,9 @@ def segment(service: SegmentationService, image: LoadedImage, points: Sequence[t
         editor.add_stroke(Stroke(((float(x), float(y)),), positive=bool(label)))
         if editor.awaiting_answer:  # (an object taken by the click rule needs no decode)
             _settle(editor, service, handle)
-    if candidate != "auto" and editor.proposal is not None:
-        tokens = MULTIMASK_TOKENS if candidate == "best" else (SINGLE_MASK_TOKEN,)
-        editor.choose(best_token(editor.proposal.scores, tokens))
+    if candidate != "auto" and editor.proposal is not None and len(editor.proposal.scores) == 4:
+        proposal = editor.proposal  # (all four tokens of a decode; a taken object is one candidate)
+        single = service.engine.rules.single_mask_token(proposal.low_res_logits, proposal.scores)
+        editor.choose(best_token(proposal.scores, MULTIMASK_TOKENS) if candidate == "best" else single)
     editor.commit(Mode.REPLACE, refine=refine)
     return editor.selection

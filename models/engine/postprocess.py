@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
+from samcut.models.engine.types import InputFrame, input_frame
 
 TILE_VALUES = 2 << 20  # float32 values of one tile of rows x columns while upsampling (two such buffers: 16 MB)
 COL_CHUNK = 1 << 16  # photo columns of one tile (a 400000-pixel row is cut in seven)
@@ -72,10 +73,31 @@ class AxisTaps:
         return np.where(inside, self.weights[rows, np.clip(k, 0, TAPS - 1)], np.float32(0))
 
 
+def _direct_taps(original: int) -> AxisTaps:
+    """One axis of a stretched frame (SAM 2.1): bilinear 256 -> ``original`` in one step, two taps
+    per photo row, stored in the same three-tap layout (the third weight 0)."""
+    start = np.empty(original, np.uint8)
+    weights = np.zeros((original, TAPS), np.float32)
+    for first in range(0, original, _CHUNK):
+        part = slice(first, min(original, first + _CHUNK))
+        i0, i1, lam1 = _bilinear_taps(LOW_RES, original, np.arange(part.start, part.stop))
+        lo = np.minimum(i0, LOW_RES - TAPS)
+        rows = np.arange(part.stop - part.start)
+        w = np.zeros((rows.size, TAPS), np.float64)
+        np.add.at(w, (rows, i0 - lo), 1.0 - lam1)
+        np.add.at(w, (rows, i1 - lo), lam1)
+        start[part], weights[part] = lo, w
+    start.flags.writeable = weights.flags.writeable = False
+    return AxisTaps(start, weights)
+
+
 @lru_cache(maxsize=16)
-def axis_taps(resized: int, original: int) -> AxisTaps:
+def axis_taps(resized: int, original: int, stretched: bool = False) -> AxisTaps:
     """The weights of one axis: 256 -> 1024, crop to ``resized``, -> ``original`` (13 bytes per photo
-    row or column). Folded in float64 and rounded to float32 once, chunk by chunk."""
+    row or column). Folded in float64 and rounded to float32 once, chunk by chunk. ``stretched``
+    (SAM 2.1's frame): 256 -> ``original`` directly, as its predictor does."""
+    if stretched:
+        return _direct_taps(original)
     up, up_first = _up_weights()
     start = np.empty(original, np.uint8)  # cells 0..253: one byte (sums with small ints stay in range)
     weights = np.empty((original, TAPS), np.float32)
@@ -117,7 +139,7 @@ def _along_cols(mid: np.ndarray, sx: np.ndarray, wx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _upsample_into(out: np.ndarray, low_res: np.ndarray, input_size: tuple[int, int],
+def _upsample_into(out: np.ndarray, low_res: np.ndarray, input_size: InputFrame | tuple[int, int],
                    original_size: tuple[int, int], rows: slice | np.ndarray, cols: slice | np.ndarray) -> None:
     """Write ``C x h x w`` logits (float ``out``) or ``logits > 0`` (bool ``out``) of ``C x 256 x 256``
     ``low_res`` at the original image's ``rows`` x ``cols`` (slices or ascending index arrays).
@@ -127,7 +149,9 @@ def _upsample_into(out: np.ndarray, low_res: np.ndarray, input_size: tuple[int, 
     tiling, so any region equals the slice of the whole.
     """
     low = np.asarray(low_res, np.float32).reshape(-1, LOW_RES, LOW_RES)
-    ty, tx = axis_taps(input_size[0], original_size[0]), axis_taps(input_size[1], original_size[1])
+    frame = input_frame(input_size)
+    ty = axis_taps(frame.height, original_size[0], frame.stretched)
+    tx = axis_taps(frame.width, original_size[1], frame.stretched)
     sy, wy = ty.start[rows], ty.weights[rows]
     sx, wx = tx.start[cols], tx.weights[cols]
     width = min(sx.size, COL_CHUNK)
@@ -149,7 +173,7 @@ def _count(index: slice | np.ndarray, size: int) -> int:
     return len(range(*index.indices(size))) if isinstance(index, slice) else int(np.asarray(index).size)
 
 
-def upsample_logits(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
+def upsample_logits(low_res: np.ndarray, input_size: InputFrame | tuple[int, int], original_size: tuple[int, int],
                     rows: slice | np.ndarray = slice(None), cols: slice | np.ndarray = slice(None)) -> np.ndarray:
     """``C x 256 x 256`` logits -> float32 ``C x h x w`` logits of the original image.
 
@@ -162,7 +186,7 @@ def upsample_logits(low_res: np.ndarray, input_size: tuple[int, int], original_s
     return out
 
 
-def upsample_masks(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
+def upsample_masks(low_res: np.ndarray, input_size: InputFrame | tuple[int, int], original_size: tuple[int, int],
                    rows: slice | np.ndarray = slice(None), cols: slice | np.ndarray = slice(None)) -> np.ndarray:
     """As ``upsample_logits``, thresholded at ``> 0``: bool ``C x h x w`` (no float copy of it is held)."""
     c = int(np.asarray(low_res).size // (LOW_RES * LOW_RES))
@@ -171,7 +195,7 @@ def upsample_masks(low_res: np.ndarray, input_size: tuple[int, int], original_si
     return out
 
 
-def positive_region(low_res: np.ndarray, input_size: tuple[int, int],
+def positive_region(low_res: np.ndarray, input_size: InputFrame | tuple[int, int],
                     original_size: tuple[int, int]) -> tuple[slice, slice] | None:
     """Rows and columns of the original image outside which ``low_res`` (``256 x 256``) upsamples to <= 0.
 
@@ -194,7 +218,8 @@ def positive_region(low_res: np.ndarray, input_size: tuple[int, int],
             span(int(cols[0]), int(cols[-1]), input_size[1], original_size[1]))
 
 
-def full_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int]) -> np.ndarray:
+def full_mask(low_res: np.ndarray, input_size: InputFrame | tuple[int, int],
+              original_size: tuple[int, int]) -> np.ndarray:
     """bool ``H x W`` mask of one ``256 x 256`` logit map, upsampling only its positive region (the
     same values as ``upsample_masks``)."""
     out = np.zeros(original_size, bool)
@@ -205,7 +230,7 @@ def full_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size: t
     return out
 
 
-def sampled_mask(low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
+def sampled_mask(low_res: np.ndarray, input_size: InputFrame | tuple[int, int], original_size: tuple[int, int],
                  rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """bool ``len(rows) x len(cols)``: one ``256 x 256`` logit map's mask at the original image's
     ``rows`` x ``cols`` (ascending indices, e.g. one per screen pixel), upsampling only the samples

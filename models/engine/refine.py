@@ -16,7 +16,7 @@ import numpy as np
 
 from samcut.models.engine.postprocess import TAPS, axis_taps, full_mask
 from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
-from samcut.models.engine.types import RowSpans
+from samcut.models.engine.types import InputFrame, RowSpans, input_frame
 
 CELLS_PER_TILE = 4  # tiles are 4 x 4 low-res cells (16 x 16 px of the 1024 frame)
 UNSURE = 0.02  # the filter may change pixels whose mask probability lies in (UNSURE, 1 - UNSURE)
@@ -146,25 +146,26 @@ def _grid_index(pixels: np.ndarray, scale: float, cell_px: int, count: int) -> n
 
 
 @lru_cache(maxsize=16)
-def _support(resized: int, original: int) -> tuple[np.ndarray, np.ndarray]:
+def _support(resized: int, original: int, stretched: bool) -> tuple[np.ndarray, np.ndarray]:
     """First and last low-res cell with a non-zero weight for each photo row (``axis_taps``)."""
-    taps = axis_taps(resized, original)
+    taps = axis_taps(resized, original, stretched)
     nonzero = taps.weights != 0
     first = taps.start + nonzero.argmax(axis=1).astype(np.int16)
     return first, taps.start + (TAPS - 1 - nonzero[:, ::-1].argmax(axis=1)).astype(np.int16)
 
 
-def _windows(resized: int, original: int, starts: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _windows(resized: int, original: int, stretched: bool, starts: np.ndarray,
+             size: int) -> tuple[np.ndarray, np.ndarray]:
     """For patches of ``size`` photo rows starting at ``starts`` (clamped to the photo): their rows of
     the upsampling matrix restricted to the few low-res cells they touch, and those cells' first
     index. Returns ``(n x size x K weights, (n,) first cells)``."""
-    first, last = _support(resized, original)
+    first, last = _support(resized, original, stretched)
     rows = np.clip(starts[:, None] + np.arange(size)[None, :], 0, original - 1)
     lo, hi = first[rows].min(axis=1), last[rows].max(axis=1)
     k = int((hi - lo).max()) + 1
     lo = np.minimum(lo, LOW_RES - k)
     cells = lo[:, None] + np.arange(k)[None, :]
-    return axis_taps(resized, original).at(rows[:, :, None], cells[:, None, :]), lo
+    return axis_taps(resized, original, stretched).at(rows[:, :, None], cells[:, None, :]), lo
 
 
 def _cut(starts: np.ndarray, counts: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -176,7 +177,8 @@ def _cut(starts: np.ndarray, counts: np.ndarray, most: int) -> tuple[np.ndarray,
     return which, starts[which] + offset, np.minimum(counts[which] - offset, most)
 
 
-def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int],
+def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: InputFrame | tuple[int, int],
+                 original_size: tuple[int, int],
                  radius: int | None = None, eps: float = 1e-3) -> np.ndarray:
     """``uint8 H x W`` alpha of one ``256 x 256`` logit map, refined along its boundary.
 
@@ -187,7 +189,7 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
     upsampling cannot change it), so the cost follows the boundary.
     """
     h, w = original_size
-    new_h, new_w = input_size
+    new_h, new_w, stretched = input_frame(input_size)
     logits = np.asarray(low_res, np.float32).reshape(LOW_RES, LOW_RES)
     scale_y, scale_x = h / new_h, w / new_w
     if radius is None:
@@ -237,8 +239,8 @@ def refine_alpha(rgb: np.ndarray, low_res: np.ndarray, input_size: tuple[int, in
             guide[:, i] = patch.transpose(2, 0, 1)
         guide *= np.float32(1 / 255)
         # The patches' upsampled logits: only the few low-res cells each patch touches take part.
-        wy, cy = _windows(new_h, h, y0 - margin, ph)   # n x P x K, (n,)
-        wx, cx = _windows(new_w, w, x0 - margin, pw)   # n x Q x L, (n,)
+        wy, cy = _windows(new_h, h, stretched, y0 - margin, ph)   # n x P x K, (n,)
+        wx, cx = _windows(new_w, w, stretched, x0 - margin, pw)   # n x Q x L, (n,)
         cells = logits[cy[:, None, None] + np.arange(wy.shape[2])[None, :, None],
                        cx[:, None, None] + np.arange(wx.shape[2])[None, None, :]]
         patch_logits = np.matmul(np.matmul(wy, cells), wx.transpose(0, 2, 1))

@@ -1,4 +1,7 @@
-"""``SamEngine``: MobileSAM's encoder and decoder as ONNX Runtime sessions.
+"""``SamEngine``: a SAM-family model's encoder and decoder as ONNX Runtime sessions.
+
+One engine for every family (MobileSAM, SAM v1, SAM 2.1): what differs is asked of the model
+folder's ``FamilyRules`` (``family``), named in its manifest.
 
 numpy, onnxruntime and Pillow only: importing this module never imports torch or Qt.
 """
@@ -12,10 +15,12 @@ import numpy as np
 import onnxruntime as ort
 
 from samcut.models.engine.cancellation import Cancellation, encoder_run_options
+from samcut.models.engine.candidates import default_token
 from samcut.models.engine.errors import EncodeCancelled, ModelError
+from samcut.models.engine.family import FamilyRules, family_rules
 from samcut.models.engine.manifest import REINSTALL, damaged, read_manifest_files
 from samcut.models.engine.postprocess import upsample_masks
-from samcut.models.engine.preprocess import decoder_prompt, encoder_input, mask_input_array
+from samcut.models.engine.preprocess import mask_input_array
 from samcut.models.engine.runtimes import (
     CPU,
     OpenVinoGraph,
@@ -105,26 +110,40 @@ def verify_model_dir(model_dir: Path) -> dict:
     return manifest
 
 
+def _unverified_manifest(model_dir: Path) -> dict:
+    """The folder's manifest unchecked, or ``{}`` (files exported by hand: a ``sam`` model)."""
+    try:
+        return read_manifest_files(model_dir)[0]
+    except ModelError:
+        return {}
+
+
 PromptArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def prompt_arrays(embedding: ImageEmbedding, prompt: Prompt) -> PromptArrays:
+def prompt_arrays(rules: FamilyRules, embedding: ImageEmbedding, prompt: Prompt) -> PromptArrays:
     """One prompt's decoder inputs: ``point_coords 1 x N x 2``, ``point_labels 1 x N``,
     ``mask_input 1 x 1 x 256 x 256``, ``has_mask_input (1,)``."""
-    return (*decoder_prompt(prompt, embedding.original_size, embedding.input_size),
+    return (*rules.decoder_points(prompt, embedding.original_size, embedding.input_size),
             *mask_input_array(prompt.mask_input))
 
 
-def decoder_feeds(embedding: ImageEmbedding, prompts: list[PromptArrays]) -> dict[str, np.ndarray]:
-    """The decoder's feed for ``prompts`` (``prompt_arrays``, all with the same ``N``) on one image."""
+def decoder_feeds(rules: FamilyRules, embedding: ImageEmbedding,
+                  prompts: list[PromptArrays]) -> dict[str, np.ndarray]:
+    """The decoder's feed for ``prompts`` (``prompt_arrays``, all with the same ``N``) on one image:
+    the embedding (with its high-resolution features, SAM 2.1) and the stacked prompts."""
     names = ("point_coords", "point_labels", "mask_input", "has_mask_input")
     stacked = {name: prompts[0][k] if len(prompts) == 1 else np.concatenate([p[k] for p in prompts])
                for k, name in enumerate(names)}
-    return {"image_embeddings": embedding.features, **stacked}
+    if len(embedding.high_res) != len(rules.high_res_outputs):
+        raise ValueError(f"the embedding has {len(embedding.high_res)} high-resolution feature maps, "
+                         f"a {rules.name} decoder takes {len(rules.high_res_outputs)}")
+    high_res = dict(zip(rules.high_res_outputs, embedding.high_res, strict=True))
+    return {"image_embeddings": embedding.features, **high_res, **stacked}
 
 
 class SamEngine:
-    """MobileSAM inference: ``encode`` once per image, ``decode`` per prompt.
+    """SAM-family inference: ``encode`` once per image, ``decode`` per prompt.
 
     ``encode`` and ``decode`` may run on different threads (ONNX Runtime sessions and
     ``OpenVinoGraph`` are thread-safe for ``run``); the engine holds no per-image state.
@@ -141,7 +160,11 @@ class SamEngine:
                  providers: list | None = None, precision: str | None = None,
                  compile_cache: Path | None = None, strict: bool = True) -> None:
         self.model_dir = Path(model_dir)
-        self.manifest = verify_model_dir(self.model_dir) if verify else {}
+        self.manifest = verify_model_dir(self.model_dir) if verify else _unverified_manifest(self.model_dir)
+        try:
+            self.rules = family_rules(self.manifest.get("family"))
+        except ValueError as exc:
+            raise ModelError(f"{self.model_dir}: {exc}; update samcut") from None
         self.threads = threads or default_threads()
         self.notices: list[str] = []
         try:
@@ -183,22 +206,23 @@ class SamEngine:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"cannot load {path}: {str(exc).splitlines()[0]}") from exc
 
-    def _run_encoder(self, batch: np.ndarray, cancel: Cancellation | None) -> np.ndarray:
+    def _run_encoder(self, batch: np.ndarray, cancel: Cancellation | None) -> list[np.ndarray]:
         if self.encoder_graph is not None:
-            return self.encoder_graph.run({"image": batch}, (lambda: cancel.cancelled) if cancel else None)[0]
+            return self.encoder_graph.run({"image": batch}, (lambda: cancel.cancelled) if cancel else None)
         return self.encoder.run(None, {"image": batch},
-                                cancel.run_options if cancel is not None else encoder_run_options())[0]
+                                cancel.run_options if cancel is not None else encoder_run_options())
 
     def encode(self, image: np.ndarray, cancel: Cancellation | None = None) -> ImageEmbedding:
-        """``uint8 H x W x 3`` RGB -> ``ImageEmbedding`` (features ``1 x 256 x 64 x 64``).
+        """``uint8 H x W x 3`` RGB -> ``ImageEmbedding`` (features ``1 x 256 x 64 x 64``, and SAM 2.1's
+        high-resolution features).
 
         With ``cancel``, another thread may stop the run; it then raises ``EncodeCancelled``.
         """
-        batch, input_size = encoder_input(image)
+        batch, input_size = self.rules.encoder_input(image)
         if cancel is not None and cancel.cancelled:
             raise EncodeCancelled("encode cancelled before it started")
         try:
-            features = self._run_encoder(batch, cancel)
+            features, *high_res = self._run_encoder(batch, cancel)
         except Exception as exc:
             if cancel is not None and cancel.cancelled:
                 raise EncodeCancelled("encode cancelled") from exc
@@ -206,12 +230,24 @@ class SamEngine:
         if cancel is not None and cancel.cancelled:  # providers that cannot stop mid-run (OpenVINO EP)
             raise EncodeCancelled("encode cancelled")
         return ImageEmbedding(features=features, original_size=(int(image.shape[0]), int(image.shape[1])),
-                              input_size=input_size)
+                              input_size=input_size, high_res=tuple(high_res[:len(self.rules.high_res_outputs)]))
+
+    def _decoder_run(self, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(low-res logits ``B x 4 x 256 x 256`` as the family returns them, IoU predictions ``B x 4``)."""
+        logits, iou, *_object_score = self.decoder.run(None, feeds)  # (SAM 2.1's object score: unused in image mode)
+        return self.rules.low_res(logits), iou
 
     def decode_low_res(self, embedding: ImageEmbedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
         """Run the decoder: (low-res logits float32 ``4 x 256 x 256``, IoU predictions ``(4,)``), tokens 0-3."""
-        logits, iou = self.decoder.run(None, decoder_feeds(embedding, [prompt_arrays(embedding, prompt)]))
+        logits, iou = self._decoder_run(decoder_feeds(self.rules, embedding,
+                                                      [prompt_arrays(self.rules, embedding, prompt)]))
         return logits[0], iou[0]
+
+    def default_token(self, logits: np.ndarray, scores: np.ndarray, prompt: Prompt) -> int:
+        """The candidate rule for ``prompt`` on one decode (``logits`` ``4 x 256 x 256``, ``scores``
+        ``(4,)``): the best multimask token for an ambiguous prompt, else the family's single mask."""
+        return default_token(scores, len(prompt.points), prompt.box is not None,
+                             self.rules.single_mask_token(logits, scores))
 
     def decode_low_res_batch(self, embedding: ImageEmbedding,
                              prompts: list[Prompt]) -> tuple[np.ndarray, np.ndarray]:
@@ -222,19 +258,21 @@ class SamEngine:
         """
         logits = np.empty((len(prompts), 4, 256, 256), np.float32)
         iou = np.empty((len(prompts), 4), np.float32)
-        arrays = [prompt_arrays(embedding, prompt) for prompt in prompts]
+        arrays = [prompt_arrays(self.rules, embedding, prompt) for prompt in prompts]
         groups: dict[int, list[int]] = {}
         for i, (coords, *_rest) in enumerate(arrays):
             groups.setdefault(coords.shape[1] if self.batch_decoding else -1 - i, []).append(i)
         for members in groups.values():
-            logits[members], iou[members] = self.decoder.run(
-                None, decoder_feeds(embedding, [arrays[i] for i in members]))
+            logits[members], iou[members] = self._decoder_run(
+                decoder_feeds(self.rules, embedding, [arrays[i] for i in members]))
         return logits, iou
 
     def decode(self, embedding: ImageEmbedding, prompt: Prompt, multimask: bool = True) -> Prediction:
-        """Prompt -> ``Prediction`` with full-size masks (3 candidates, or 1 with ``multimask=False``)."""
+        """Prompt -> ``Prediction`` with full-size masks (3 candidates, or the family's single mask with
+        ``multimask=False``)."""
         logits, iou = self.decode_low_res(embedding, prompt)
-        tokens = slice(1, 4) if multimask else slice(0, 1)
+        single = self.rules.single_mask_token(logits, iou)
+        tokens = slice(1, 4) if multimask else slice(single, single + 1)
         low_res = np.ascontiguousarray(logits[tokens])
         masks = upsample_masks(low_res, embedding.input_size, embedding.original_size)
         return Prediction(masks=masks, scores=np.ascontiguousarray(iou[tokens]), low_res_logits=low_res)

@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from samcut.models.engine.cancellation import Cancellation
-from samcut.models.engine.candidates import default_token
 from samcut.models.engine.finder import FoundObject, from_arrays, to_arrays
-from samcut.models.engine.preprocess import resized_size
+from samcut.models.engine.preprocess import IMAGE_SIZE, resized_size
 from samcut.models.engine.prompt_agreement import points_honoured
-from samcut.models.engine.types import XYXY, ImageEmbedding, Prompt
+from samcut.models.engine.types import XYXY, ImageEmbedding, InputFrame, Prompt, input_frame
 from samcut.models.io.atomic import atomic_write
 from samcut.models.io.lanes import Lane
 
@@ -72,7 +71,7 @@ class DecodeResult:
 
     ``low_res_logits`` ``4 x 256 x 256`` and ``scores`` ``(4,)`` in token order (0 = single-mask
     output, 1-3 = multimask outputs); ``default`` is the token the candidate rule
-    (``candidates.default_token``) picks for the prompt.
+    (``SamEngine.default_token``) picks for the prompt.
     """
 
     ticket: int
@@ -80,7 +79,7 @@ class DecodeResult:
     low_res_logits: np.ndarray
     scores: np.ndarray
     default: int
-    input_size: tuple[int, int]
+    input_size: InputFrame | tuple[int, int]
     original_size: tuple[int, int]
     elapsed_ms: float
     origin: tuple[int, int] = (0, 0)  # the frame's top-left (x, y) in the image
@@ -94,8 +93,21 @@ def image_key(rgb: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _features_digest(features: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(features).data, digest_size=16).hexdigest()
+HIGH_RES_SHAPES = ((1, 32, 256, 256), (1, 64, 128, 128))  # SAM 2.1's high-resolution features
+
+
+def _features_digest(features: np.ndarray, *high_res: np.ndarray) -> str:
+    digest = hashlib.blake2b(np.ascontiguousarray(features).data, digest_size=16)
+    for array in high_res:
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def _frame_fits(frame: InputFrame, original: tuple[int, ...]) -> bool:
+    """Whether a cached frame is the one the encoder's rule gives for an image of ``original`` size."""
+    if frame.stretched:
+        return (frame.height, frame.width) == (IMAGE_SIZE, IMAGE_SIZE)
+    return (frame.height, frame.width) == resized_size(*original)
 
 
 def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
@@ -136,11 +148,17 @@ class EmbeddingDiskCache:
             with np.load(path, allow_pickle=False) as data:
                 features = np.asarray(data["features"])
                 original = tuple(int(v) for v in data["original_size"])
-                input_size = tuple(int(v) for v in data["input_size"])
+                frame = InputFrame(*(int(v) for v in data["input_size"]))
+                high_res = tuple(np.asarray(data[f"high_res_{i}"]) for i in range(len(HIGH_RES_SHAPES))
+                                 if f"high_res_{i}" in data.files)
                 digest = str(data["checksum"])
             sound = (features.shape == (1, 256, 64, 64) and features.dtype == np.float32
-                     and len(original) == 2 and min(original) > 0 and input_size == resized_size(*original)
-                     and digest == _features_digest(features) and bool(np.isfinite(features).all()))
+                     and len(original) == 2 and min(original) > 0 and _frame_fits(frame, original)
+                     and len(high_res) in (0, len(HIGH_RES_SHAPES)) and frame.stretched == bool(high_res)
+                     and all(a.shape == shape and a.dtype == np.float32
+                             for a, shape in zip(high_res, HIGH_RES_SHAPES[:len(high_res)], strict=True))
+                     and digest == _features_digest(features, *high_res)
+                     and all(bool(np.isfinite(a).all()) for a in (features, *high_res)))
         except Exception:  # noqa: BLE001 - whatever is wrong with the file, it is only a cache
             sound = False
         if not sound:
@@ -150,7 +168,7 @@ class EmbeddingDiskCache:
             os.utime(path)
         except OSError:
             pass
-        return ImageEmbedding(features, original, input_size)
+        return ImageEmbedding(features, original, frame, high_res)
 
     def _objects_path(self, key: str) -> Path:
         return self.folder / f"{key}.objects.npz"
@@ -182,10 +200,12 @@ class EmbeddingDiskCache:
     def put(self, key: str, emb: ImageEmbedding) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write(self._path(key), lambda fh: np.savez(fh, features=emb.features,
-                                                              original_size=emb.original_size,
-                                                              input_size=emb.input_size,
-                                                              checksum=_features_digest(emb.features)))
+            frame = input_frame(emb.input_size)
+            extra = {f"high_res_{i}": a for i, a in enumerate(emb.high_res)}
+            atomic_write(self._path(key), lambda fh: np.savez(
+                fh, features=emb.features, original_size=emb.original_size,
+                input_size=np.array([frame.height, frame.width, int(frame.stretched)]),
+                checksum=_features_digest(emb.features, *emb.high_res), **extra))
             files = sorted((p for p in self.folder.glob("*.npz") if not p.name.endswith(".objects.npz")),
                            key=lambda p: p.stat().st_mtime, reverse=True)
             for old in files[self.max_files:]:
@@ -340,7 +360,7 @@ class SegmentationService:
         """Decode; when the refined answer contradicts one of the prompt's own points, decode again
         without the mask input and keep whichever honours more of them (``prompt_agreement``)."""
         logits, iou = self.engine.decode_low_res(embedding, prompt)
-        default = default_token(iou, len(prompt.points), prompt.box is not None)
+        default = self.engine.default_token(logits, iou, prompt)
         if prompt.mask_input is None or not len(prompt.points):
             return logits, iou, default
         sizes = (embedding.input_size, embedding.original_size)
@@ -349,7 +369,7 @@ class SegmentationService:
             return logits, iou, default
         fresh = replace(prompt, mask_input=None)
         logits2, iou2 = self.engine.decode_low_res(embedding, fresh)
-        default2 = default_token(iou2, len(prompt.points), prompt.box is not None)
+        default2 = self.engine.default_token(logits2, iou2, fresh)
         if points_honoured(logits2[default2], fresh, *sizes) > honoured:
             return logits2, iou2, default2
         return logits, iou, default

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,17 +17,42 @@ RowSpans = tuple[int, int, int, int]
 (the pixels an edit changed, kept by the undo history)."""
 
 
+class InputFrame(NamedTuple):
+    """Where the image lies in the encoder's ``1024 x 1024`` input, and so how the decoder's
+    ``256 x 256`` low-res grid maps back onto the image.
+
+    ``(height, width)``: the image's size in the 1024 frame. ``stretched`` False (SAM v1,
+    MobileSAM): the image was resized keeping its aspect ratio, placed top-left and padded; the
+    low-res grid covers the padded square (upsample to 1024, crop ``height x width``, resize to
+    the image). True (SAM 2.1): the image was stretched over the whole square (``1024 x 1024``);
+    the low-res grid covers exactly the image and is resized straight to it.
+    """
+
+    height: int
+    width: int
+    stretched: bool = False
+
+
+def input_frame(size: tuple[int, int] | InputFrame) -> InputFrame:
+    """``size`` as an ``InputFrame`` (a plain ``(height, width)`` is a padded frame)."""
+    return size if isinstance(size, InputFrame) else InputFrame(int(size[0]), int(size[1]))
+
+
 @dataclass(frozen=True)
 class ImageEmbedding:
     """What the encoder makes of one image.
 
     ``features``: float32 ``(1, 256, 64, 64)``. ``original_size``: ``(H, W)`` of the image in
-    pixels. ``input_size``: ``(new_h, new_w)``, the image's size in the 1024 frame before padding.
+    pixels. ``input_size``: the image's frame in the encoder input (``InputFrame``; a plain
+    ``(new_h, new_w)`` is a padded frame). ``high_res``: SAM 2.1's two high-resolution feature
+    maps, float32 ``(1, 32, 256, 256)`` and ``(1, 64, 128, 128)``, which the decoder takes beside
+    ``features``; empty for SAM v1 and MobileSAM.
     """
 
     features: np.ndarray
     original_size: tuple[int, int]
-    input_size: tuple[int, int]
+    input_size: InputFrame | tuple[int, int]
+    high_res: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -293,7 +293,8 @@ def _read_legacy(stream: BinaryIO, source: str, reading: _Reading) -> Any:
     return result
 
 
-def _state_dict(data: Any, source: str, reading: _Reading) -> dict[str, np.ndarray]:
+def _state_views(data: Any, source: str, reading: _Reading) -> dict[str, TensorView]:
+    """The state dict's tensors, not yet copied (the expected keys only, where some are expected)."""
     if isinstance(data, Mapping):
         for wrapper in STATE_DICT_WRAPPERS:
             if isinstance(data.get(wrapper), Mapping):
@@ -310,9 +311,20 @@ def _state_dict(data: Any, source: str, reading: _Reading) -> dict[str, np.ndarr
         data = {key: view for key, view in data.items() if key in reading.expected}
         for key, view in data.items():
             reading.check_shape(key, view)
+    return dict(data)
+
+
+def _state_dict(data: Any, source: str, reading: _Reading) -> dict[str, np.ndarray]:
+    data = _state_views(data, source, reading)
     used = {id(view.storage): view.storage for view in data.values()}
     check_copy(sum(view.nbytes for view in data.values()), sum(s.nbytes for s in used.values()))
     return {key: view.array() for key, view in data.items()}
+
+
+def checkpoint_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor in ``path``'s state dict, read from its pickle alone (no tensor is
+    copied): which model it holds can be told before reading it. ``CheckpointError`` as ``read_checkpoint``."""
+    return {key: view.size for key, view in _read(path, None, "the expected model", _state_views).items()}
 
 
 def read_checkpoint(path: Path, expected: Shapes | None = None,
@@ -327,6 +339,12 @@ def read_checkpoint(path: Path, expected: Shapes | None = None,
     a global outside ``ALLOWED_GLOBALS`` (nothing of such a file is executed). A refused file
     costs at most a few hundred MB of memory, whatever it describes.
     """
+    return _read(path, expected, model, _state_dict)
+
+
+def _read(path: Path, expected: Shapes | None, model: str, finish: Callable[[Any, str, _Reading], Any]) -> Any:
+    """Open ``path`` (zip or legacy format), unpickle it with the allow-list and hand the result to
+    ``finish``, turning every failure into one ``CheckpointError`` line."""
     path = Path(path)
     source = str(path)
     reading = _Reading(expected, model)
@@ -335,9 +353,9 @@ def read_checkpoint(path: Path, expected: Shapes | None = None,
             if zipfile.is_zipfile(stream):
                 check_zip_directory(stream)
                 with zipfile.ZipFile(stream) as archive:
-                    return _state_dict(_read_zip(archive, source, reading, file_size(stream)), source, reading)
+                    return finish(_read_zip(archive, source, reading, file_size(stream)), source, reading)
             stream.seek(0)
-            return _state_dict(_read_legacy(stream, source, reading), source, reading)
+            return finish(_read_legacy(stream, source, reading), source, reading)
     except CheckpointError as exc:
         if str(exc).startswith(source):
             raise

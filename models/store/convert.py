@@ -1,7 +1,8 @@
-"""Turn a MobileSAM checkpoint into ``encoder.onnx`` + ``decoder.onnx`` with numpy alone.
+"""Turn a checkpoint of any catalogue model into ``encoder.onnx`` + ``decoder.onnx`` with numpy alone.
 
 The checkpoint is read by ``checkpoint.read_checkpoint`` (no torch, allow-listed pickle) and its
-tensors are put into the shipped weightless graphs (``onnx_template``). The files equal what
+tensors are put into the shipped weightless graphs of its model (``onnx_template``; which model:
+the caller's catalogue entry, or ``identify.identify_checkpoint`` for custom weights). The files equal what
 samcut's torch exporter writes for the same checkpoint, byte for byte (tested), in 1-2 s and about
 150 MB instead of tens of seconds and a gigabyte of torch.
 
@@ -29,8 +30,10 @@ from samcut.models.engine.errors import ModelError
 from samcut.models.engine.sam_engine import verify_model_dir
 from samcut.models.io.hashing import file_sha256, git_blob_sha1
 from samcut.models.io.platform import process_alive
+from samcut.models.store.catalogue import MOBILE_SAM, ModelSpec
 from samcut.models.store.checkpoint import CheckpointError, read_checkpoint
-from samcut.models.store.onnx_template import TemplateError, check_fits, fill_template, read_template
+from samcut.models.store.identify import identify_checkpoint, model_templates, needed_shapes
+from samcut.models.store.onnx_template import TemplateError, check_fits, fill_template
 
 GRAPHS = ("encoder", "decoder")
 MANIFEST_NAME = "manifest.json"
@@ -39,8 +42,6 @@ WORK_PREFIX = ".convert-"  # work folders inside a model folder (written in plac
 PARTIAL, OLD = "partial", "old"  # .NAME.partial-PID-RANDOM: a new model; .NAME.old-PID-RANDOM: the one it replaced
 
 
-MODEL_BYTES = 42 * 10**6  # encoder + decoder of MobileSAM vit_t, about
-MODEL_LABEL = "MobileSAM vit_t"  # as the templates' fit check names it
 
 
 class ConversionError(RuntimeError):
@@ -151,7 +152,7 @@ def _swap_in(stage: Path, out_dir: Path, names: list[str]) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_model(checkpoint: Path, folder: Path, templates: dict, state: dict, model_name: str,
+def _write_model(checkpoint: Path, folder: Path, templates: dict, state: dict, model_name: str, spec: ModelSpec,
                  say: Callable[[str], None]) -> dict:
     """Write both graphs into ``folder``, then ``manifest.json``; return the manifest."""
     files = {}
@@ -164,6 +165,8 @@ def _write_model(checkpoint: Path, folder: Path, templates: dict, state: dict, m
     manifest = {
         "format": MANIFEST_FORMAT,
         "model": model_name,
+        "family": spec.family,
+        "architecture": spec.name,
         "input_size": 1024,
         "embedding_shape": [1, 256, 64, 64],
         "converter": {"method": "onnx templates (no torch)",
@@ -180,7 +183,7 @@ def _write_model(checkpoint: Path, folder: Path, templates: dict, state: dict, m
     return manifest
 
 
-def _write_error(exc: OSError, out_dir: Path) -> ConversionError:
+def _write_error(exc: OSError, out_dir: Path, state: dict) -> ConversionError:
     """The one-line reason; on a full disk, the space free once this conversion's partial files are gone."""
     if exc.errno == errno.ENOSPC:
         where = Path(os.path.abspath(out_dir))
@@ -188,26 +191,28 @@ def _write_error(exc: OSError, out_dir: Path) -> ConversionError:
             where = where.parent
         free = shutil.disk_usage(where).free / 1e6
         keeps = " (the model there stays until the new one is complete)" if out_dir.exists() else ""
-        return ConversionError(f"not enough space in {out_dir}: the model needs about {MODEL_BYTES / 1e6:.0f} MB, "
+        need = sum(array.nbytes for array in state.values())
+        return ConversionError(f"not enough space in {out_dir}: the model needs about {need / 1e6:.0f} MB, "
                                f"{free:.0f} MB are free{keeps}")
     return ConversionError(f"cannot write the model into {out_dir} ({exc.strerror or exc})")
 
 
-def _read(checkpoint: Path) -> tuple[dict, dict]:
-    """The templates and the checkpoint's tensors that fill them; ``ConversionError`` if they do not fit."""
+def _read(checkpoint: Path, spec: ModelSpec | None) -> tuple[ModelSpec, dict, dict]:
+    """The model (``spec``, else told from the file's shapes), its templates and the checkpoint's
+    tensors that fill them; ``ConversionError`` if they do not fit."""
     try:
-        templates = {graph: read_template(graph) for graph in GRAPHS}
-        shapes = {hole.key: hole.shape for template in templates.values() for hole in template.holes}
-        state = read_checkpoint(checkpoint, shapes, MODEL_LABEL)  # refuses other shapes before copying any
+        spec = spec or identify_checkpoint(checkpoint)
+        templates = model_templates(spec)
+        state = read_checkpoint(checkpoint, needed_shapes(templates), spec.label)  # other shapes: refused early
         for template in templates.values():
-            check_fits(template, state, str(checkpoint))
+            check_fits(template, state, str(checkpoint), spec.label)
     except (CheckpointError, TemplateError) as exc:
         raise ConversionError(str(exc)) from None
-    return templates, state
+    return spec, templates, state
 
 
-def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str = "mobile_sam_vit_t",
-                       say: Callable[[str], None] = _quiet) -> dict:
+def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str | None = None,
+                       say: Callable[[str], None] = _quiet, spec: ModelSpec | None = None) -> dict:
     """Write ``encoder.onnx``, ``decoder.onnx`` and ``manifest.json`` for ``checkpoint`` as ``out_dir``.
 
     The model is written into a hidden sibling folder, verified (``verify_model_dir``), and then
@@ -215,11 +220,12 @@ def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str = "mobil
     what it had, usable, and on any failure it is left as it was. A folder that holds more than a
     model (``--out`` into a folder of the user's) gets the model's files replaced in it instead,
     the manifest last. Returns the verified manifest. Raises ``ConversionError`` with a one-line
-    reason.
+    reason. ``spec``: the catalogue model the file holds (default: told from its shapes).
     """
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
     say(f"reading {checkpoint}")
-    templates, state = _read(checkpoint)
+    spec, templates, state = _read(checkpoint, spec)
+    model_name = model_name or ("mobile_sam_vit_t" if spec.templates == MOBILE_SAM.templates else spec.name)
     target = Path(os.path.abspath(out_dir))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -236,7 +242,7 @@ def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str = "mobil
     except OSError as exc:
         raise ConversionError(f"cannot write into {out_dir} ({exc.strerror or exc})") from None
     try:
-        manifest = _write_model(checkpoint, stage, templates, state, model_name, say)
+        manifest = _write_model(checkpoint, stage, templates, state, model_name, spec, say)
         try:
             verify_model_dir(stage)
         except ModelError as exc:
@@ -249,6 +255,6 @@ def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str = "mobil
         return manifest
     except OSError as exc:
         shutil.rmtree(stage, ignore_errors=True)  # first: the free space is told without our partial files
-        raise _write_error(exc, out_dir) from None
+        raise _write_error(exc, out_dir, state) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)  # (gone already once swapped in)

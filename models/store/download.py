@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from samcut.models.io.hashing import git_blob_sha1
+from samcut.models.io.hashing import pin_kind, pinned_digest
 
 CHUNK = 1 << 16
 Progress = Callable[[int, "int | None"], None]
@@ -38,11 +38,12 @@ class DownloadCancelled(DownloadError):
     """The user cancelled; the partial file is kept for a later resume."""
 
 
-def check_git_blob(path: Path, expected: str, label: str) -> None:
-    """Raise ``ChecksumError`` naming both hashes unless ``path``'s git-blob SHA-1 is ``expected``."""
-    actual = git_blob_sha1(path)
+def check_pin(path: Path, expected: str, label: str) -> None:
+    """Raise ``ChecksumError`` naming both hashes unless ``path``'s digest is the pin ``expected``
+    (a git blob SHA-1 or a SHA-256, ``hashing.pin_kind``)."""
+    actual = pinned_digest(path, expected)
     if actual != expected:
-        raise ChecksumError(f"{label}: wrong file (git-blob SHA-1 {actual}, expected {expected})")
+        raise ChecksumError(f"{label}: wrong file ({pin_kind(expected)} {actual}, expected {expected})")
 
 
 def _open_part(part: Path, append: bool) -> int:
@@ -60,9 +61,10 @@ def _no_space(folder: Path, total: int | None, done: int) -> DownloadError:
                          "free some space and run again to resume")
 
 
-def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | None = None,
+def download(url: str, dest: Path, expected: str, progress: Progress | None = None,
              timeout: float = 30.0, cancel: threading.Event | None = None, max_bytes: int | None = None) -> Path:
-    """Fetch ``url`` into ``dest``, resuming ``dest.part`` if present, verifying before the rename.
+    """Fetch ``url`` into ``dest``, resuming ``dest.part`` if present, verifying it against the pin
+    ``expected`` (``check_pin``) before the rename.
 
     ``max_bytes``: a file announced or growing larger than this is refused (the part file is
     removed): a server that sends without end cannot fill the disk."""
@@ -78,7 +80,7 @@ def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | 
         response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http/https only, checked by caller)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # nothing left to fetch: the part file is complete
-            return _finish(part, dest, expected_git_sha1, url)
+            return _finish(part, dest, expected, url)
         raise DownloadError(f"{url}: the server answered HTTP {exc.code} {exc.reason}") from None
     except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -122,12 +124,12 @@ def download(url: str, dest: Path, expected_git_sha1: str, progress: Progress | 
     if total is not None and done < total:
         raise DownloadError(f"download from {host} stopped at {done / 1e6:.1f} of {total / 1e6:.1f} MB; "
                             "run the same command again to resume")
-    return _finish(part, dest, expected_git_sha1, url)
+    return _finish(part, dest, expected, url)
 
 
 def _finish(part: Path, dest: Path, expected: str, url: str) -> Path:
     try:
-        check_git_blob(part, expected, url)
+        check_pin(part, expected, url)
     except ChecksumError:
         part.unlink(missing_ok=True)
         raise

@@ -70,7 +70,8 @@ class Template:
 
 
 def template_path(graph: str) -> Path:
-    """The shipped template of ``graph`` (``"encoder"`` or ``"decoder"``)."""
+    """The shipped template named ``graph`` (a catalogue entry's ``templates``: ``"encoder"`` and
+    ``"decoder"`` for MobileSAM, ``"sam_vit_b.encoder"``, ``"sam2.1.decoder"``, ...)."""
     return TEMPLATES_DIR / f"{graph}.onnx-template.xz"
 
 
@@ -114,8 +115,10 @@ def read_template(graph: str) -> Template:
     return decode_template(data, str(path))
 
 
-def check_fits(template: Template, state: Mapping[str, np.ndarray], source: str) -> None:
-    """Raise ``TemplateError`` unless every hole has a tensor of its shape and a compatible type."""
+def check_fits(template: Template, state: Mapping[str, np.ndarray], source: str,
+               model: str = "MobileSAM vit_t") -> None:
+    """Raise ``TemplateError`` unless every hole has a tensor of its shape and a compatible type
+    (``model`` names the template's model in the message)."""
     missing = sorted(template.keys - set(state))
     wrong = [h for h in template.holes if h.key in state and (tuple(state[h.key].shape) != h.shape or not (
         state[h.key].dtype == np.dtype(h.dtype) or (state[h.key].dtype.kind in FLOAT_KINDS
@@ -127,9 +130,9 @@ def check_fits(template: Template, state: Mapping[str, np.ndarray], source: str)
         h = wrong[0]
         got = state[h.key]
         parts.append(f"{len(wrong)} tensors of the wrong shape or type (first: {h.key} is {got.dtype} "
-                     f"{tuple(got.shape)}, MobileSAM vit_t has {h.dtype} {h.shape})")
+                     f"{tuple(got.shape)}, {model} has {h.dtype} {h.shape})")
     if parts:
-        raise TemplateError(f"{source}: not a MobileSAM vit_t checkpoint: " + "; ".join(parts))
+        raise TemplateError(f"{source}: not a {model} checkpoint: " + "; ".join(parts))
 
 
 def fill_template(template: Template, state: Mapping[str, np.ndarray], out: BinaryIO) -> None:

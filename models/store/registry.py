@@ -19,41 +19,12 @@ import platformdirs
 
 from samcut.models.engine.errors import ModelError
 from samcut.models.engine.manifest import read_manifest_files
+from samcut.models.store.catalogue import DEFAULT_MODEL, MOBILE_SAM, REGISTRY, ModelSpec, spec, spec_for_pin
+
+__all__ = ["DEFAULT_MODEL", "MOBILE_SAM", "REGISTRY", "ModelSpec", "spec"]  # the catalogue, as callers knew it here
 
 MODEL_DIR_ENV = "SAMCUT_MODEL_DIR"      # a model folder to use (like --models)
 MODELS_ROOT_ENV = "SAMCUT_MODELS_ROOT"  # where models are installed
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A downloadable checkpoint, pinned by git's blob SHA-1 of the file."""
-
-    name: str
-    title: str
-    filename: str
-    urls: tuple[str, ...]
-    git_blob_sha1: str
-    licence: str
-    credit: str
-    max_bytes: int = 64 * 2**20  # a download that grows past this is stopped (the checkpoint is 40.7 MB)
-
-
-MOBILE_SAM = ModelSpec(
-    name="mobile_sam",
-    title="MobileSAM (TinyViT-5M encoder, SAM decoder)",
-    filename="mobile_sam.pt",
-    urls=(
-        "https://raw.githubusercontent.com/ChaoningZhang/MobileSAM/"
-        "34bbbfdface3c18e5221aa7de6032d7220c6c6a1/weights/mobile_sam.pt",
-        "https://github.com/ChaoningZhang/MobileSAM/raw/master/weights/mobile_sam.pt",
-    ),
-    git_blob_sha1="7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7",
-    licence="Apache-2.0",
-    credit="MobileSAM weights by Chaoning Zhang et al. (Apache-2.0), built on Segment Anything by Meta AI (Apache-2.0)",
-)
-
-REGISTRY: dict[str, ModelSpec] = {MOBILE_SAM.name: MOBILE_SAM}
-DEFAULT_MODEL = MOBILE_SAM.name
 
 
 def models_root() -> Path:
@@ -112,14 +83,6 @@ def downloads_dir() -> Path:
     return models_root() / "downloads"
 
 
-def spec(name: str) -> ModelSpec:
-    """The registry entry for ``name``; ``KeyError`` with the known names otherwise."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
-
-
 @dataclass(frozen=True)
 class InstalledModel:
     """A model folder found under the models root; ``damaged`` says why it cannot serve (empty:
@@ -150,16 +113,21 @@ def installed_models() -> list[InstalledModel]:
     return found
 
 
+def official_spec(manifest: dict) -> ModelSpec | None:
+    """The catalogue entry whose pinned checkpoint an installed model's manifest says it was made from."""
+    checkpoint = manifest.get("checkpoint")
+    return spec_for_pin(checkpoint) if isinstance(checkpoint, dict) else None
+
+
 def is_official(spec: ModelSpec, manifest: dict) -> bool:
     """Whether an installed model's manifest says it was made from ``spec``'s pinned checkpoint."""
-    checkpoint = manifest.get("checkpoint")
-    return isinstance(checkpoint, dict) and checkpoint.get("git_blob_sha1") == spec.git_blob_sha1
+    return official_spec(manifest) == spec
 
 
 def weights_origin(manifest: dict) -> str:
     """Which weights a model holds, for people: "official weights", or "custom weights from FILE
     (sha256 0123456789ab…)" from the checkpoint recorded in its manifest."""
-    if is_official(MOBILE_SAM, manifest):
+    if official_spec(manifest) is not None:
         return "official weights"
     checkpoint = manifest.get("checkpoint") if isinstance(manifest.get("checkpoint"), dict) else {}
     return f"custom weights from {checkpoint.get('name', '?')} (sha256 {str(checkpoint.get('sha256', '?'))[:12]}…)"

@@ -14,6 +14,7 @@ import pytest
 
 from samcut.models.engine import Cancellation, EncodeCancelled, ModelError, Prompt, SamEngine
 from samcut.models.engine.preprocess import decoder_prompt
+from samcut.models.engine.types import InputFrame
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def small_embedding(engine):
 
 def test_embedding_carries_sizes(small_embedding) -> None:
     assert small_embedding.original_size == (120, 200)
-    assert small_embedding.input_size == (614, 1024)
+    assert small_embedding.input_size == InputFrame(614, 1024, stretched=False)
     assert small_embedding.features.shape == (1, 256, 64, 64)
 
 

@@ -84,6 +84,8 @@ def test_import_refuses_a_wrong_local_file(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "models"))
     with pytest.raises(ChecksumError, match="expected 7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7"):
         import_checkpoint(registry.MOBILE_SAM, reference_dir() / "mobile_sam_test.pt")
+    with pytest.raises(ChecksumError, match="is not an official checkpoint samcut knows"):
+        import_checkpoint(None, reference_dir() / "mobile_sam_test.pt")
     assert not (tmp_path / "models" / "downloads" / "mobile_sam.pt").exists()
 
 
@@ -121,7 +123,7 @@ def test_custom_weights_install_under_their_own_name_and_are_told_apart(tmp_path
     checkpoint = reference_dir() / "mobile_sam_test.pt"
     assert main(["models", "fetch", "--from", str(checkpoint)]) == 2
     refusal = capsys.readouterr().err
-    assert "is not the official mobile_sam.pt" in refusal and f"samcut models export {checkpoint}" in refusal
+    assert "is not an official checkpoint samcut knows" in refusal and f"samcut models export {checkpoint}" in refusal
     assert main(["models", "export", str(checkpoint)]) == 0
     out = capsys.readouterr().out
     folder = tmp_path / "models" / "mobile_sam_test"
