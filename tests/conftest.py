@@ -22,6 +22,16 @@ from reference import generated_checkpoint, reference_dir, synthetic_dir  # noqa
 os.environ.setdefault("SAMCUT_PRECISION", "fp32")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``large_model`` tests (many GB of checkpoint, minutes each) run only when asked for."""
+    if os.environ.get("SAMCUT_LARGE_MODELS") == "1":
+        return
+    skip = pytest.mark.skip(reason="a multi-GB model: set SAMCUT_LARGE_MODELS=1 to run it")
+    for item in items:
+        if "large_model" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def private_config(tmp_path, monkeypatch):
     """Preferences and caches (the CLI's embedding cache too) stay in the test's own folder."""

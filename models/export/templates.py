@@ -1,9 +1,13 @@
 """Make the weightless ONNX templates that install models without torch (build time, needs torch).
 
-``python -m samcut.models.export.templates [CHECKPOINT]`` exports ``CHECKPOINT`` (default: the
-reference test checkpoint) with our torch exporter and writes
-``models/store/templates/{encoder,decoder}.onnx-template.xz``. A test regenerates them and fails
-when the shipped ones are stale (a changed exporter, graph or torch version).
+``python -m samcut.models.export.templates [--model NAME] [CHECKPOINT]`` exports ``CHECKPOINT``
+(default: the reference MobileSAM test checkpoint) as catalogue model ``NAME`` (default
+``mobile_sam``) with our torch exporter and writes its two templates,
+``models/store/templates/<template name>.onnx-template.xz`` (the names in the catalogue entry's
+``templates``). Models of one family share their decoder template (SAM v1's decoder is
+MobileSAM's; the SAM 2.1 sizes share one): a template holds no weights and no trace of the
+checkpoint it was made from, so the same graph gives the same bytes. A test regenerates them and
+fails when the shipped ones are stale (a changed exporter, graph or torch version).
 
 Use a checkpoint whose tensors are all different from one another (the reference test checkpoint
 is): torch's exporter merges initializers with equal values, and a template made from such a
@@ -19,9 +23,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from samcut.models.store.catalogue import MOBILE_SAM, REGISTRY, ModelSpec
 from samcut.models.store.checkpoint import read_checkpoint
 from samcut.models.store.onnx_template import Hole, decode_template, encode_template, template_path
 
@@ -30,8 +36,11 @@ ONNX_DTYPES = {1: "float32", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 1
 MODEL_GRAPH, GRAPH_INITIALIZER = 7, 5                 # ModelProto.graph, GraphProto.initializer
 TENSOR_DIMS, TENSOR_TYPE, TENSOR_NAME, TENSOR_RAW = 1, 2, 8, 9
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
-# Checkpoint tensors no graph computes with: the classifier head and BatchNorm's step counters.
-UNUSED = re.compile(r"^image_encoder\.(head|norm_head)\.|\.num_batches_tracked$")
+# Checkpoint tensors no graph computes with: TinyViT's classifier head, BatchNorm's step counters and
+# SAM 2.1's video-only modules (memory, object pointers).
+UNUSED = re.compile(r"^image_encoder\.(head|norm_head)\.|\.num_batches_tracked$|^(memory_attention|memory_encoder|"
+                    r"obj_ptr_proj|obj_ptr_tpos_proj|mask_downsample|maskmem_tpos_enc|no_mem_pos_enc|no_obj_ptr|"
+                    r"no_obj_embed_spatial)\b")
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -100,7 +109,8 @@ def initializers(model: bytes) -> Iterator[tuple[str, str, tuple[int, ...], int,
 
 
 def encoder_key(name: str) -> str:
-    """Encoder initializer ``encoder.X`` is checkpoint tensor ``image_encoder.X``."""
+    """Encoder initializer ``encoder.X`` is checkpoint tensor ``image_encoder.X`` (MobileSAM's and SAM
+    v1's encoder graphs); any other initializer has its checkpoint key as its name."""
     return "image_encoder." + name.removeprefix("encoder.") if name.startswith("encoder.") else name
 
 
@@ -126,8 +136,10 @@ def make_template(model: bytes, state: Mapping[str, np.ndarray], key_of: Callabl
     return encode_template(made_with, holes, b"".join(pieces))
 
 
-def exported_templates(checkpoint: Path, encoder: Path, decoder: Path) -> dict[str, bytes]:
-    """Template bytes for an encoder and decoder exported from ``checkpoint``.
+def exported_templates(checkpoint: Path, encoder: Path, decoder: Path,
+                       names: tuple[str, str] = ("encoder", "decoder")) -> dict[str, bytes]:
+    """Template bytes for an encoder and decoder exported from ``checkpoint``, by template name
+    (``names``: the catalogue entry's ``templates``).
 
     Every checkpoint tensor must land in a graph except those no graph computes with
     (``UNUSED``): a weight missing from the holes means the exporter merged or folded it.
@@ -135,9 +147,9 @@ def exported_templates(checkpoint: Path, encoder: Path, decoder: Path) -> dict[s
     import torch
 
     state = read_checkpoint(checkpoint)
-    made_with = {"torch": torch.__version__.split("+")[0], "checkpoint_keys": len(state)}
-    templates = {"encoder": make_template(encoder.read_bytes(), state, encoder_key, made_with),
-                 "decoder": make_template(decoder.read_bytes(), state, lambda n: n, made_with)}
+    made_with = {"torch": torch.__version__.split("+")[0]}
+    templates = {names[0]: make_template(encoder.read_bytes(), state, encoder_key, made_with),
+                 names[1]: make_template(decoder.read_bytes(), state, encoder_key, made_with)}
     used = set().union(*(decode_template(data).keys for data in templates.values()))
     stray = sorted(k for k in set(state) - used if not UNUSED.search(k))
     if stray:
@@ -146,28 +158,52 @@ def exported_templates(checkpoint: Path, encoder: Path, decoder: Path) -> dict[s
     return templates
 
 
-def write_templates(checkpoint: Path, out_dir: Path | None = None) -> dict[str, Path]:
-    """Export ``checkpoint`` with torch and write both templates (into the package by default)."""
+def torch_model(spec: ModelSpec, checkpoint: Path) -> tuple[Any, Callable[[Any, Path], None],
+                                                              Callable[[Any, Path], None]]:
+    """``spec``'s torch model loaded from ``checkpoint``, and the functions that export its encoder
+    and its decoder graph."""
+    if spec.templates == MOBILE_SAM.templates:
+        from samcut.models.export.onnx_export import export_decoder, export_encoder
+        from samcut.models.mobile_sam import load_mobile_sam
+
+        return load_mobile_sam(checkpoint), export_encoder, export_decoder
+    if spec.family == "sam":
+        from samcut.models.export.onnx_export import export_decoder
+        from samcut.models.export.sam_vit_export import export_sam_vit_encoder
+        from samcut.models.sam_vit import load_sam_vit
+
+        return load_sam_vit(checkpoint, spec.size), export_sam_vit_encoder, export_decoder
+    from samcut.models.export.sam2_export import export_sam2_decoder, export_sam2_encoder
+    from samcut.models.sam2 import load_sam2
+
+    return load_sam2(checkpoint, spec.size), export_sam2_encoder, export_sam2_decoder
+
+
+def made_templates(spec: ModelSpec, checkpoint: Path) -> dict[str, bytes]:
+    """Export ``checkpoint`` as ``spec`` with torch: its two templates' bytes, by template name."""
     import warnings
 
     import torch
 
-    from samcut.models.export.onnx_export import export_decoder, export_encoder
-    from samcut.models.mobile_sam import load_mobile_sam
-
-    model = load_mobile_sam(checkpoint)
-    written = {}
+    model, export_encoder, export_decoder = torch_model(spec, checkpoint)
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         encoder, decoder = Path(tmp) / "encoder.onnx", Path(tmp) / "decoder.onnx"
         export_encoder(model, encoder)
         export_decoder(model, decoder)
-        for graph, data in exported_templates(checkpoint, encoder, decoder).items():
-            dest = (out_dir / template_path(graph).name) if out_dir else template_path(graph)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.with_suffix(".tmp").write_bytes(data)
-            os.replace(dest.with_suffix(".tmp"), dest)
-            written[graph] = dest
+        del model
+        return exported_templates(checkpoint, encoder, decoder, spec.templates)
+
+
+def write_templates(checkpoint: Path, out_dir: Path | None = None, spec: ModelSpec = MOBILE_SAM) -> dict[str, Path]:
+    """Export ``checkpoint`` as ``spec`` with torch and write both templates (into the package by default)."""
+    written = {}
+    for name, data in made_templates(spec, checkpoint).items():
+        dest = (out_dir / template_path(name).name) if out_dir else template_path(name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.with_suffix(".tmp").write_bytes(data)
+        os.replace(dest.with_suffix(".tmp"), dest)
+        written[name] = dest
     return written
 
 
@@ -177,9 +213,11 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", nargs="?", type=Path, default=reference / "mobile_sam_test.pt",
                         help="a checkpoint whose tensors all differ (default: the reference test checkpoint)")
+    parser.add_argument("--model", default=MOBILE_SAM.name, choices=list(REGISTRY),
+                        help="the catalogue model the checkpoint holds (default: %(default)s)")
     parser.add_argument("--out", type=Path, help="folder for the templates (default: the package's)")
     args = parser.parse_args(argv)
-    for graph, path in write_templates(args.checkpoint, args.out).items():
+    for graph, path in write_templates(args.checkpoint, args.out, REGISTRY[args.model]).items():
         print(f"{graph}: {path} ({path.stat().st_size} bytes)")
     return 0
 
