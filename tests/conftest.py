@@ -105,6 +105,27 @@ def made_checkpoint(tmp_path_factory: pytest.TempPathFactory):
     return get
 
 
+FAMILY_MODEL_ENV = {"sam_vit_b": "SAMCUT_TEST_SAM_VIT_B_DIR", "sam2.1_hiera_tiny": "SAMCUT_TEST_SAM2_DIR"}
+
+
+@pytest.fixture(scope="session")
+def family_model_dir(made_checkpoint, tmp_path_factory: pytest.TempPathFactory):
+    """``family_model_dir(name)``: the generated SAM ViT-B or SAM 2.1 tiny test checkpoint installed as a
+    user's install does (made once per session), or the folder CI's torch-free venv converted
+    (``FAMILY_MODEL_ENV``)."""
+    made: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        given = os.environ.get(FAMILY_MODEL_ENV[name])
+        if given:
+            return Path(given)
+        if name not in made:
+            made[name] = _convert(made_checkpoint(name), tmp_path_factory.mktemp(name))
+        return made[name]
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def engine(test_model_dir: Path):
     from samcut.models.engine import SamEngine

@@ -125,3 +125,37 @@ def test_a_click_on_a_found_object_means_the_same_in_app_and_cli(qtbot, syntheti
     assert main(["segment", str(image), "--models", str(synthetic_model_dir), "--mask", str(out), "--subject"]) == 0
     np.testing.assert_array_equal(np.asarray(Image.open(out)), editor.selection)
     QTest.mouseMove(window.canvas, QPoint(1, 1))
+
+
+@pytest.mark.parametrize("name", ["sam_vit_b", "sam2.1_hiera_tiny"])
+def test_every_family_gives_the_same_mask_in_app_segment_and_host(qtbot, window_on, family_model_dir, tmp_path,
+                                                                  name) -> None:
+    """SAM ViT-B and SAM 2.1 through the same doors: a box and a click (SAM 2.1 puts the box's tokens
+    first and picks its single mask by stability) give one mask in the app, ``segment`` and ``host``."""
+    from samcut.models.engine import SamEngine
+
+    from reference import generated_goldens
+
+    folder = family_model_dir(name)
+    window = window_on(SamEngine(folder))
+    window.regions.automatic = False
+    window.bars.refine_action.setChecked(False)
+    image = tmp_path / "coffee.png"
+    Image.fromarray(np.load(generated_goldens(name)[-1])["image"]).save(image)  # coffee_600x400
+    assert open_now(qtbot, window, image)
+    wait_for_encode(qtbot, window)
+    editor = window.editor
+    window.bars.tool_actions["box"].trigger()
+    drag(window.canvas, [(180, 90), (300, 200), (470, 330)])
+    window.bars.tool_actions["smart"].trigger()
+    qtbot.waitUntil(lambda: editor.proposal is not None and not editor.awaiting_answer, timeout=120_000)
+    before = editor.proposal
+    drag(window.canvas, [(300, 180)])
+    qtbot.waitUntil(lambda: editor.proposal is not before and not editor.awaiting_answer, timeout=120_000)
+    points = [[*stroke.path[0], 1] for stroke in editor.prompt.strokes]
+    box = list(editor.prompt.box)
+    window.actions_by_name["commit"].trigger()
+    app = editor.selection.copy()
+    assert app.any() and not app.all()
+    np.testing.assert_array_equal(through_segment(tmp_path, image, points, box, folder), app)
+    np.testing.assert_array_equal(through_host(tmp_path, image, points, box, folder), app)

@@ -1,8 +1,8 @@
 """SAM v1 (ViT-B) and SAM 2.1 (Hiera tiny) installed without torch match the official code's goldens.
 
 The checkpoints are made from the shared manifests (``make_checkpoint.py``), installed with
-``samcut models export`` (the torch-free conversion a user's install runs; in CI a venv without
-torch made them: ``$SAMCUT_TEST_SAM_VIT_B_DIR``, ``$SAMCUT_TEST_SAM2_DIR``), and run through
+the torch-free conversion a user's install runs (in CI, ``samcut models export`` in a venv
+without torch: the ``family_model_dir`` fixture), and run through
 ``SamEngine``: our preprocessing, the ONNX graphs, our prompt tokens, candidate rule and masks.
 Tolerances as for MobileSAM (the READMEs in ``../shared/reference``).
 """
@@ -10,8 +10,6 @@ Tolerances as for MobileSAM (the READMEs in ``../shared/reference``).
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,23 +20,13 @@ from samcut.models.engine.types import Prompt
 
 from reference import generated_goldens
 
-MODEL_ENV = {"sam_vit_b": "SAMCUT_TEST_SAM_VIT_B_DIR", "sam2.1_hiera_tiny": "SAMCUT_TEST_SAM2_DIR"}
 FRAGILE = {("astronaut_crop_512x173", "p01"), ("coffee_600x400", "p07")}  # SAM 2.1: within pixels of 0.98
 CASES = [f"p{i:02d}" for i in range(10)]
 
 
-@pytest.fixture(scope="module", params=list(MODEL_ENV))
-def family_engine(request, made_checkpoint, tmp_path_factory) -> tuple[str, SamEngine]:
-    name = request.param
-    given = os.environ.get(MODEL_ENV[name])
-    if given:
-        folder = Path(given)
-    else:
-        from samcut.models.store.convert import convert_checkpoint
-
-        folder = tmp_path_factory.mktemp(name)
-        convert_checkpoint(made_checkpoint(name), folder)
-    return name, SamEngine(folder, precision="fp32")
+@pytest.fixture(scope="module", params=["sam_vit_b", "sam2.1_hiera_tiny"])
+def family_engine(request, family_model_dir) -> tuple[str, SamEngine]:
+    return request.param, SamEngine(family_model_dir(request.param), precision="fp32")
 
 
 def _prompt(g, case: str) -> Prompt:
