@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from samcut.gui.tasks import Task, TaskRunner
 from samcut.models.document.preferences import Preferences
+from samcut.models.store.catalogue import KNOWN_MODELS
 from samcut.models.store.choice import remember_choice
 from samcut.models.store.download import ChecksumError, OfflineError
 from samcut.models.store.install import install
@@ -44,7 +45,8 @@ def _install_job(spec: ModelSpec, source: Path | None, custom: bool, cancel: thr
 
     def job(_task_cancel: threading.Event, report: Callable[[object], None]) -> str:
         try:
-            return str(install(spec, source=source, cancel=cancel, custom=custom,
+            # (a file: whichever official checkpoint its hash says, any model of the catalogue)
+            return str(install(None if source is not None else spec, source=source, cancel=cancel, custom=custom,
                                progress=lambda d, t: report((int(d), int(t or 0))), say=report))
         except ChecksumError as exc:
             if source is not None:
@@ -70,10 +72,11 @@ class ModelDialog(QDialog):
         self.runner = TaskRunner(self)
         self._task: Task | None = None  # the install running on the install lane
         text = QLabel(
-            f"samcut needs the <b>{spec.title}</b> model (about 40 MB download).<br>"
+            f"samcut needs the <b>{spec.title}</b> model (about {(spec.bytes or 40e6) / 1e6:,.0f} MB download).<br>"
             "It is checked against its pinned hash, then converted for ONNX Runtime (a few seconds).<br>"
             "On a machine without internet, choose <i>Install from file</i> with a copy of "
-            f"<code>{spec.filename}</code>.<br><small>{spec.credit}.</small>")
+            f"<code>{spec.filename}</code> (or of another model's official checkpoint: SAM ViT-B/L/H, SAM 2.1)."
+            f"<br><small>{spec.credit}.</small>")
         text.setWordWrap(True)
         text.setTextFormat(Qt.TextFormat.RichText)
         text.setMinimumWidth(500)  # (the layout's minimum size rules the dialog's)
@@ -98,7 +101,7 @@ class ModelDialog(QDialog):
         layout.addLayout(buttons)
 
     def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "MobileSAM checkpoint", "", "PyTorch checkpoint (*.pt *.pth)")
+        path, _ = QFileDialog.getOpenFileName(self, "Model checkpoint", "", "PyTorch checkpoint (*.pt *.pth)")
         if path:
             self._start(Path(path))
 
@@ -106,9 +109,9 @@ class ModelDialog(QDialog):
         """The chosen file is not the official checkpoint: install it as custom weights if the user says so."""
         answer = QMessageBox.question(
             self, "Not the official checkpoint",
-            f"{Path(source).name} is not the official {self.spec.filename} (its hash differs).\n\n"
-            "Install it anyway as custom MobileSAM vit_t weights (fine-tuned, say)? samcut reads only its "
-            "tensors; nothing in the file is run.",
+            f"{Path(source).name} is not an official checkpoint samcut knows (its hash differs).\n\n"
+            f"Install it anyway as custom weights (fine-tuned, say) of the model its tensors fit ({KNOWN_MODELS})? "
+            "samcut reads only its tensors; nothing in the file is run.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
         if answer == QMessageBox.StandardButton.Yes:
             self._start(Path(source), custom=True)

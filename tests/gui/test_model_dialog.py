@@ -43,8 +43,8 @@ def test_wrong_file_is_explained_and_nothing_installed(qtbot, tmp_path, monkeypa
 
     offered = answer_next_message_box(QMessageBox.StandardButton.No)  # not as custom weights either
     dialog._start(bad)
-    qtbot.waitUntil(lambda: "is not the official" in dialog.status.text() and bool(offered), timeout=60_000)
-    assert "expected 7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7" in dialog.status.text()
+    qtbot.waitUntil(lambda: "is not an official checkpoint samcut knows" in dialog.status.text() and bool(offered),
+                    timeout=60_000)
     assert dialog.download_button.isEnabled() and not (tmp_path / "models" / "mobile_sam").exists()
 
 
@@ -60,7 +60,7 @@ def test_custom_weights_are_installed_when_the_user_agrees(qtbot, tmp_path, monk
     seen = answer_next_message_box(QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(dialog.accepted, timeout=60_000):
         dialog._start(reference_dir() / "mobile_sam_test.pt")
-    assert "is not the official mobile_sam.pt" in seen[0]
+    assert "is not an official checkpoint samcut knows" in seen[0] and "SAM 2.1" in seen[0]
     manifest = json.loads((Path(dialog.model_folder) / "manifest.json").read_text())
     assert manifest["checkpoint"]["name"] == "mobile_sam_test.pt" and not is_official(registry.MOBILE_SAM, manifest)
     assert not (tmp_path / "models" / "downloads" / "mobile_sam.pt").exists()  # not filed under the official name
