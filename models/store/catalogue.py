@@ -57,7 +57,7 @@ class ModelSpec:
 
 def _sam_v1(size: str, file: str, title: str, sha256: str, size_bytes: int, encode_s: float) -> ModelSpec:
     return ModelSpec(name=f"sam_{size}", title=title, family="sam", size=size, filename=file,
-                     urls=(SAM_V1_URL + file,), licence="Apache-2.0", credit=f"SAM {size} weights by {SAM_CREDIT}",
+                     urls=(SAM_V1_URL + file,), licence="Apache-2.0", credit=f"{title} weights: {SAM_CREDIT}",
                      templates=(f"sam_{size}.encoder", "decoder"), sha256=sha256, bytes=size_bytes,
                      max_bytes=size_bytes + 2**20, encode_s=encode_s)
 
@@ -66,7 +66,7 @@ def _sam2(size: str, title: str, sha256: str, approx_mb: int, encode_s: float | 
     file = f"sam2.1_hiera_{size}.pt"
     return ModelSpec(name=f"sam2.1_hiera_{size}", title=title, family="sam2", size=size, filename=file,
                      urls=(SAM2_URL + file,), licence="Apache-2.0",
-                     credit=f"SAM 2.1 hiera {size} weights by {SAM2_CREDIT}",
+                     credit=f"{title} weights: {SAM2_CREDIT}",
                      templates=(f"sam2.1_hiera_{size}.encoder", "sam2.1.decoder"), sha256=sha256,
                      max_bytes=int(approx_mb * 1.05e6) + 2**20, encode_s=encode_s)
 
