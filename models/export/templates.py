@@ -136,6 +136,54 @@ def make_template(model: bytes, state: Mapping[str, np.ndarray], key_of: Callabl
     return encode_template(made_with, holes, b"".join(pieces))
 
 
+EXTERNAL_ALIGN = 1 << 16  # large tensors of an external data file start on 64 KiB boundaries (mappable)
+EXTERNAL_MIN_ALIGNED = 1 << 20
+
+
+def make_external_template(graph: Path, state: Mapping[str, np.ndarray], key_of: Callable[[str], str],
+                           made_with: dict, data_file: str) -> bytes:
+    """The template of a graph that torch exported with external data (weights over 2 GB): every
+    initializer that is a checkpoint tensor is pointed into one data file ``data_file`` (laid out by
+    us: the template's holes), the others are put inline; the template holds the whole graph file."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(graph), load_external_data=True)
+    holes: list[Hole] = []
+    offset = 0
+    for tensor in model.graph.initializer:
+        array = numpy_helper.to_array(tensor)
+        key = key_of(tensor.name)
+        wanted = state.get(key)
+        tensor.ClearField("external_data")
+        tensor.data_location = onnx.TensorProto.DEFAULT
+        if wanted is None or tuple(wanted.shape) != array.shape:
+            tensor.raw_data = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()
+            continue
+        dtype = array.dtype.newbyteorder("<")
+        raw = np.ascontiguousarray(array, dtype).tobytes()
+        if np.asarray(wanted, dtype).tobytes() != raw:
+            raise ValueError(f"initializer {tensor.name} differs from checkpoint tensor {key}: was the graph "
+                             "exported with constant folding? Templates need every weight as a plain copy")
+        align = EXTERNAL_ALIGN if len(raw) >= EXTERNAL_MIN_ALIGNED else 64
+        offset += -offset % align
+        tensor.ClearField("raw_data")
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        for name, value in (("location", data_file), ("offset", str(offset)), ("length", str(len(raw)))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = name, value
+        holes.append(Hole(tensor.name, key, offset, np.dtype(array.dtype).name, tuple(array.shape)))
+        offset += len(raw)
+    return encode_template(made_with, holes, model.SerializeToString(), {"file": data_file, "bytes": offset})
+
+
+def _has_external_data(encoder: Path, state: Mapping[str, np.ndarray]) -> bool:
+    """Whether torch wrote the encoder's weights beside its graph (a model over 2 GB): the graph
+    file is then far smaller than the image encoder's tensors."""
+    weights = sum(a.nbytes for key, a in state.items() if key.startswith("image_encoder."))
+    return encoder.stat().st_size < weights // 2
+
+
 def exported_templates(checkpoint: Path, encoder: Path, decoder: Path,
                        names: tuple[str, str] = ("encoder", "decoder")) -> dict[str, bytes]:
     """Template bytes for an encoder and decoder exported from ``checkpoint``, by template name
@@ -148,7 +196,9 @@ def exported_templates(checkpoint: Path, encoder: Path, decoder: Path,
 
     state = read_checkpoint(checkpoint)
     made_with = {"torch": torch.__version__.split("+")[0]}
-    templates = {names[0]: make_template(encoder.read_bytes(), state, encoder_key, made_with),
+    templates = {names[0]: (make_external_template(encoder, state, encoder_key, made_with, "encoder.onnx.data")
+                            if _has_external_data(encoder, state) else
+                            make_template(encoder.read_bytes(), state, encoder_key, made_with)),
                  names[1]: make_template(decoder.read_bytes(), state, encoder_key, made_with)}
     used = set().union(*(decode_template(data).keys for data in templates.values()))
     stray = sorted(k for k in set(state) - used if not UNUSED.search(k))

@@ -33,7 +33,7 @@ from samcut.models.io.platform import process_alive
 from samcut.models.store.catalogue import MOBILE_SAM, ModelSpec
 from samcut.models.store.checkpoint import CheckpointError, read_checkpoint
 from samcut.models.store.identify import identify_checkpoint, model_templates, needed_shapes
-from samcut.models.store.onnx_template import TemplateError, check_fits, fill_template
+from samcut.models.store.onnx_template import TemplateError, check_fits, fill_external_data, fill_template
 
 GRAPHS = ("encoder", "decoder")
 MANIFEST_NAME = "manifest.json"
@@ -108,7 +108,7 @@ def _holds_only_a_model(out_dir: Path) -> bool:
         cwd = None
     if cwd is not None and (out_dir.resolve() == cwd or out_dir.resolve() in cwd.parents):
         return False
-    own = {f"{graph}.onnx" for graph in GRAPHS} | {MANIFEST_NAME}
+    own = {f"{graph}.onnx{data}" for graph in GRAPHS for data in ("", ".data")} | {MANIFEST_NAME}
     return all(p.name in own or p.name.startswith(WORK_PREFIX) for p in out_dir.iterdir())
 
 
@@ -161,7 +161,13 @@ def _write_model(checkpoint: Path, folder: Path, templates: dict, state: dict, m
         say(f"writing {name}")
         with open(folder / name, "wb") as out:
             fill_template(template, state, out)
-        files[name] = {"bytes": (folder / name).stat().st_size, "sha256": file_sha256(folder / name)}
+        written = [name]
+        if template.data_file:  # weights beside the graph (over protobuf's 2 GB)
+            with open(folder / template.data_file, "wb") as out:
+                fill_external_data(template, state, out)
+            written.append(template.data_file)
+        for file in written:
+            files[file] = {"bytes": (folder / file).stat().st_size, "sha256": file_sha256(folder / file)}
     manifest = {
         "format": MANIFEST_FORMAT,
         "model": model_name,

@@ -17,6 +17,12 @@ where a hole is ``{"name": initializer, "key": checkpoint key, "offset": byte of
 stripped bytes, "dtype": numpy dtype name, "shape": [...]}``, holes sorted by offset.
 Initializers that are not checkpoint tensors (index tables, constants) stay in the stripped
 bytes as they are.
+
+A graph whose weights exceed protobuf's 2 GB (SAM ViT-H's encoder, 2.5 GB) uses ONNX's external
+data: the header then has ``"external": {"file": "encoder.onnx.data", "bytes": N}``, the stripped
+bytes are the whole graph file (its initializers point into that file), and the holes' offsets are
+offsets in the data file, which ``fill_external_data`` writes (zeros between tensors: large ones
+start on 64 KiB boundaries, which lets ONNX Runtime map them instead of copying).
 """
 
 from __future__ import annotations
@@ -62,6 +68,12 @@ class Template:
     made_with: dict
     holes: tuple[Hole, ...]
     stripped: bytes
+    external: dict | None = None  # {"file": data file name, "bytes": its size}: weights outside the graph
+
+    @property
+    def data_file(self) -> str | None:
+        """The external data file's name beside the graph, or None (weights inside the graph)."""
+        return str(self.external["file"]) if self.external else None
 
     @property
     def keys(self) -> frozenset[str]:
@@ -75,11 +87,13 @@ def template_path(graph: str) -> Path:
     return TEMPLATES_DIR / f"{graph}.onnx-template.xz"
 
 
-def encode_template(made_with: dict, holes: list[Hole], stripped: bytes) -> bytes:
+def encode_template(made_with: dict, holes: list[Hole], stripped: bytes, external: dict | None = None) -> bytes:
     """The file bytes of a template (deterministic: the same input gives the same bytes)."""
     header = {"format": TEMPLATE_FORMAT, "made_with": made_with,
               "holes": [{"name": h.name, "key": h.key, "offset": h.offset, "dtype": h.dtype, "shape": list(h.shape)}
                         for h in sorted(holes, key=lambda h: h.offset)]}
+    if external:
+        header["external"] = {"file": str(external["file"]), "bytes": int(external["bytes"])}
     body = MAGIC + json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n" + stripped
     return lzma.compress(body, preset=9)
 
@@ -96,13 +110,19 @@ def decode_template(data: bytes, source: str = "template") -> Template:
             raise ValueError(f"format {header.get('format')!r}, this samcut reads {TEMPLATE_FORMAT}")
         holes = tuple(Hole(h["name"], h["key"], int(h["offset"]), str(h["dtype"]), tuple(int(v) for v in h["shape"]))
                       for h in header["holes"])
-    except (lzma.LZMAError, ValueError, KeyError, TypeError) as exc:
+        external = header.get("external")
+        if external is not None and not (isinstance(external.get("file"), str) and "/" not in external["file"]
+                                         and "\\" not in external["file"] and isinstance(external.get("bytes"), int)):
+            raise ValueError("bad external data entry")
+    except (lzma.LZMAError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TemplateError(f"{source} is damaged ({exc}); reinstall samcut") from exc
     stripped = body[line_end + 1:]
     offsets = [h.offset for h in holes]
-    if offsets != sorted(offsets) or (offsets and (offsets[0] < 0 or offsets[-1] > len(stripped))):
+    end = external["bytes"] if external else len(stripped)
+    if offsets != sorted(offsets) or (offsets and (offsets[0] < 0 or offsets[-1] > end)) or (
+            external and holes and holes[-1].offset + holes[-1].nbytes > end):
         raise TemplateError(f"{source} is damaged (hole offsets out of order or range); reinstall samcut")
-    return Template(dict(header.get("made_with", {})), holes, stripped)
+    return Template(dict(header.get("made_with", {})), holes, stripped, external)
 
 
 def read_template(graph: str) -> Template:
@@ -135,17 +155,35 @@ def check_fits(template: Template, state: Mapping[str, np.ndarray], source: str,
         raise TemplateError(f"{source}: not a {model} checkpoint: " + "; ".join(parts))
 
 
+def _payload(hole: Hole, state: Mapping[str, np.ndarray]) -> bytes:
+    payload = np.asarray(state[hole.key], dtype=np.dtype(hole.dtype).newbyteorder("<")).tobytes(order="C")
+    if len(payload) != hole.nbytes:  # check_fits makes this impossible; a wrong length would corrupt the file
+        raise TemplateError(f"{hole.key}: {len(payload)} bytes where the graph needs {hole.nbytes}")
+    return payload
+
+
+def fill_external_data(template: Template, state: Mapping[str, np.ndarray], out: BinaryIO) -> None:
+    """Write an external-data template's data file: each hole's tensor at its offset, zeros between."""
+    position = 0
+    for hole in template.holes:
+        out.write(bytes(hole.offset - position))
+        out.write(_payload(hole, state))
+        position = hole.offset + hole.nbytes
+    out.write(bytes(int(template.external["bytes"]) - position))
+
+
 def fill_template(template: Template, state: Mapping[str, np.ndarray], out: BinaryIO) -> None:
-    """Write the ONNX file: the stripped bytes with each hole's tensor (little-endian) put back.
+    """Write the ONNX file: the stripped bytes with each hole's tensor (little-endian) put back
+    (an external-data template: the graph as it is; ``fill_external_data`` writes the weights).
 
     ``state`` must fit (``check_fits``).
     """
+    if template.external:
+        out.write(template.stripped)
+        return
     position = 0
     for hole in template.holes:
         out.write(template.stripped[position:hole.offset])
-        payload = np.asarray(state[hole.key], dtype=np.dtype(hole.dtype).newbyteorder("<")).tobytes(order="C")
-        if len(payload) != hole.nbytes:  # check_fits makes this impossible; a wrong length would corrupt the file
-            raise TemplateError(f"{hole.key}: {len(payload)} bytes where the graph needs {hole.nbytes}")
-        out.write(payload)
+        out.write(_payload(hole, state))
         position = hole.offset
     out.write(template.stripped[position:])

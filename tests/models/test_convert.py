@@ -178,3 +178,39 @@ def test_models_export_runs_without_torch_or_onnx(tmp_path) -> None:
     image = np.zeros((64, 80, 3), np.uint8)
     prediction = engine.decode(engine.encode(image), Prompt(points=[(40, 30)], labels=[1]))
     assert prediction.masks.shape[1:] == (64, 80) and np.isfinite(prediction.scores).all()
+
+
+def test_a_graph_with_external_data_becomes_a_template_that_fills_to_the_same_model(torch_export_dir,
+                                                                                    tmp_path) -> None:
+    """The layout of models over protobuf's 2 GB (SAM ViT-H's encoder), shown on MobileSAM's encoder:
+    torch's per-tensor weight files become one data file laid out by the template, and the filled
+    graph + data file compute what the inline graph computes."""
+    import onnx
+    import onnxruntime as ort
+
+    from samcut.models.export.templates import encoder_key, make_external_template
+    from samcut.models.store.checkpoint import read_checkpoint
+    from samcut.models.store.onnx_template import decode_template, fill_external_data, fill_template
+
+    inline = torch_export_dir("test") / "encoder.onnx"
+    exported = tmp_path / "export"
+    exported.mkdir()
+    onnx.save_model(onnx.load(str(inline)), str(exported / "encoder.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=False, size_threshold=1024)  # torch's layout: a file per tensor
+    state = read_checkpoint(CHECKPOINT_OF["test"]())
+    template = decode_template(make_external_template(exported / "encoder.onnx", state, encoder_key, {},
+                                                      "encoder.onnx.data"))
+    assert template.data_file == "encoder.onnx.data" and len(template.holes) == 271
+    assert all(h.offset % 65536 == 0 for h in template.holes if h.nbytes >= 1 << 20)
+    model = tmp_path / "model"
+    model.mkdir()
+    with open(model / "encoder.onnx", "wb") as out:
+        fill_template(template, state, out)
+    with open(model / "encoder.onnx.data", "wb") as out:
+        fill_external_data(template, state, out)
+    assert (model / "encoder.onnx").stat().st_size < 2_000_000
+    image = np.random.default_rng(0).standard_normal((1, 3, 1024, 1024)).astype(np.float32)
+    want = ort.InferenceSession(str(inline), providers=["CPUExecutionProvider"]).run(None, {"image": image})[0]
+    got = ort.InferenceSession(str(model / "encoder.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"image": image})[0]
+    np.testing.assert_array_equal(got, want)
