@@ -88,3 +88,42 @@ def test_goldens(family_engine) -> None:
                 worst["mask_iou"] = min(worst["mask_iou"], _mask_iou(got, want))
             assert worst["mask_iou"] >= 0.999, (stem, case, worst)
     print(f"\n{name}: worst differences against the official code: {worst}")
+
+
+def test_a_running_encode_of_every_family_can_be_cancelled(family_engine) -> None:
+    """Opening another image stops the encoder mid-run for every model (onnxruntime's terminate flag)."""
+    import threading
+    import time
+
+    from samcut.models.engine import Cancellation, EncodeCancelled
+
+    _name, engine = family_engine
+    cancel = Cancellation()
+    image = np.zeros((512, 512, 3), np.uint8)
+    start = time.perf_counter()
+    engine.encode(image)
+    whole = time.perf_counter() - start
+    timer = threading.Timer(whole / 10, cancel.cancel)  # (a tenth of a whole encode: well inside the run)
+    timer.start()
+    with pytest.raises(EncodeCancelled):
+        engine.encode(image, cancel)
+    timer.join()
+    assert engine.encode(image).features.shape == (1, 256, 64, 64)  # the engine keeps working
+
+
+def test_the_bf16_fast_mode_runs_every_family(family_engine) -> None:
+    """Where the fast mode can run (OpenVINO and a CPU with native bf16), every family's encoder runs in
+    it and its masks stay close to fp32's (the random test weights are harsher than trained ones)."""
+    from samcut.models.engine.runtimes import PrecisionUnavailable
+
+    name, engine = family_engine
+    try:
+        fast = SamEngine(engine.model_dir, precision="bf16")
+    except PrecisionUnavailable as exc:
+        pytest.skip(str(exc))
+    g = np.load(generated_goldens(name)[-1])
+    prompt = Prompt(points=[(300.0, 180.0)], labels=[1])
+    exact = engine.decode(engine.encode(g["image"]), prompt)
+    quick = fast.decode(fast.encode(g["image"]), prompt)
+    assert fast.encoder_runtime == "OpenVINO bf16"
+    assert _mask_iou(quick.masks[exact.best], exact.masks[exact.best]) > 0.95
