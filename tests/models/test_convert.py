@@ -54,6 +54,7 @@ LARGE = pytest.mark.large_model
 
 
 @pytest.mark.parametrize("name", ["sam_vit_b", "sam2.1_hiera_tiny", pytest.param("sam_vit_l", marks=LARGE),
+                                  pytest.param("sam_vit_h", marks=LARGE),
                                   pytest.param("sam2.1_hiera_small", marks=LARGE),
                                   pytest.param("sam2.1_hiera_base_plus", marks=LARGE),
                                   pytest.param("sam2.1_hiera_large", marks=LARGE)])
