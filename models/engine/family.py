@@ -24,31 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from samcut.models.engine.candidates import SINGLE_MASK_TOKEN, stable_single_token
-from samcut.models.engine.preprocess import IMAGE_SIZE, decoder_prompt, encoder_input
+from samcut.models.engine.preprocess import IMAGE_SIZE, decoder_prompt, encoder_input, prompt_points
 from samcut.models.engine.stretch import stretched_input
 from samcut.models.engine.types import InputFrame, Prompt
 
 SAM, SAM2 = "sam", "sam2"
 FAMILIES = (SAM, SAM2)
 LOGIT_CLAMP = 32.0  # SAM 2.1's predictor returns its low-res logits clamped to this
-
-
-def _prompt_points(prompt: Prompt) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The prompt's clicks ``N x 2`` (float64 x, y), labels ``(N,)`` and box ``2 x 2`` or None, checked."""
-    points = np.asarray(prompt.points, np.float64).reshape(-1, 2)
-    labels = np.asarray(prompt.labels, np.float64).reshape(-1)
-    if len(points) != len(labels):
-        raise ValueError(f"{len(points)} points but {len(labels)} labels")
-    if labels.size and not np.isin(labels, (0, 1)).all():
-        raise ValueError("point labels must be 1 (positive) or 0 (negative)")
-    if not np.isfinite(points).all():
-        raise ValueError("point coordinates must be finite numbers")
-    box = None
-    if prompt.box is not None:
-        box = np.asarray(prompt.box, np.float64).reshape(2, 2)
-        if not np.isfinite(box).all():
-            raise ValueError("box coordinates must be finite numbers")
-    return points, labels, box
 
 
 @dataclass(frozen=True)
@@ -75,7 +57,7 @@ class FamilyRules:
         ``point_labels`` float32 ``1 x N``) in the family's token order. No clicks and no box: ``N = 0``."""
         if self.name != SAM2:
             return decoder_prompt(prompt, original_size, (int(frame[0]), int(frame[1])))
-        points, labels, box = _prompt_points(prompt)
+        points, labels, box = prompt_points(prompt)
         if box is not None:
             points = np.concatenate([box, points])
             labels = np.concatenate([[2.0, 3.0], labels])

@@ -68,14 +68,9 @@ def encoder_input(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     return batch, (new_h, new_w)
 
 
-def decoder_prompt(prompt: Prompt, original_size: tuple[int, int],
-                   input_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Prompt -> (``point_coords`` float32 ``1 x N x 2`` in the resized frame, ``point_labels`` ``1 x N``).
-
-    Like the predictor: points first, then either the box corners (labels 2, 3) or, without
-    a box, one padding point ``(0, 0)`` with label -1. x and y scale separately, with the
-    rounded resized size. A prompt with neither points nor box gives ``N = 0``.
-    """
+def prompt_points(prompt: Prompt) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The prompt's clicks float64 ``N x 2`` (x, y), labels ``(N,)`` and box ``2 x 2`` (corners) or None,
+    checked: as many labels as points, labels 0 or 1, finite coordinates (``ValueError`` otherwise)."""
     points = np.asarray(prompt.points, np.float64).reshape(-1, 2)
     labels = np.asarray(prompt.labels, np.float64).reshape(-1)
     if len(points) != len(labels):
@@ -84,10 +79,24 @@ def decoder_prompt(prompt: Prompt, original_size: tuple[int, int],
         raise ValueError("point labels must be 1 (positive) or 0 (negative)")
     if not np.isfinite(points).all():
         raise ValueError("point coordinates must be finite numbers")
+    box = None
     if prompt.box is not None:
         box = np.asarray(prompt.box, np.float64).reshape(2, 2)
         if not np.isfinite(box).all():
             raise ValueError("box coordinates must be finite numbers")
+    return points, labels, box
+
+
+def decoder_prompt(prompt: Prompt, original_size: tuple[int, int],
+                   input_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt -> (``point_coords`` float32 ``1 x N x 2`` in the resized frame, ``point_labels`` ``1 x N``).
+
+    Like the predictor: points first, then either the box corners (labels 2, 3) or, without
+    a box, one padding point ``(0, 0)`` with label -1. x and y scale separately, with the
+    rounded resized size. A prompt with neither points nor box gives ``N = 0``.
+    """
+    points, labels, box = prompt_points(prompt)
+    if box is not None:
         points = np.concatenate([points, box])
         labels = np.concatenate([labels, [2.0, 3.0]])
     elif len(points):

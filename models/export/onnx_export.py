@@ -141,7 +141,7 @@ class DecoderGraph(nn.Module):
         return masks.reshape(batch, -1, 4 * side, 4 * side)
 
 
-def _sample_image() -> np.ndarray:
+def sample_image() -> np.ndarray:
     """A deterministic, textured, normalised and padded ``1 x 3 x 1024 x 1024`` encoder input."""
     rng = np.random.default_rng(1234)
     x = np.zeros((1, 3, 1024, 1024), np.float32)
@@ -182,20 +182,24 @@ def _decoder_samples(embedding: np.ndarray) -> list[dict[str, np.ndarray]]:
     return [*singles, batch]
 
 
-def _compare(name: str, got: np.ndarray, want: np.ndarray, tol: float) -> float:
+def compare_outputs(name: str, got: np.ndarray, want: np.ndarray, tol: float) -> float:
+    """The largest difference of an ONNX Runtime output from torch's; ``ExportError`` beyond ``tol``."""
+    if got.shape != want.shape:
+        raise ExportError(f"{name}: ONNX Runtime output has shape {got.shape}, torch {want.shape}")
     diff = float(np.max(np.abs(got - want)))
     if not np.isfinite(diff) or diff > tol:
         raise ExportError(f"{name}: ONNX Runtime output differs from torch by {diff:.3g} (tolerance {tol:g})")
     return diff
 
 
-def _session(path: Path) -> ort.InferenceSession:
+def cpu_session(path: Path) -> ort.InferenceSession:
+    """An ONNX Runtime session on the CPU provider, for parity checks."""
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 def export_encoder(model: MobileSam, path: Path) -> None:
     """Write the encoder graph to ``path`` with the legacy TorchScript exporter."""
-    torch.onnx.export(EncoderGraph(model).eval(), (torch.from_numpy(_sample_image()),), str(path),
+    torch.onnx.export(EncoderGraph(model).eval(), (torch.from_numpy(sample_image()),), str(path),
                       input_names=["image"], output_names=["image_embeddings"], opset_version=OPSET,
                       do_constant_folding=False, dynamo=False)
 
@@ -216,20 +220,21 @@ def export_decoder(model: MobileSam, path: Path) -> None:
 
 def check_parity(model: MobileSam, encoder_path: Path, decoder_path: Path) -> dict[str, float]:
     """Run both files in ONNX Runtime and compare with torch; raise ``ExportError`` on a mismatch."""
-    image = _sample_image()
+    image = sample_image()
     with torch.no_grad():
         want_emb = model.image_encoder(torch.from_numpy(image)).numpy()
-    got_emb = _session(encoder_path).run(None, {"image": image})[0]
-    report = {"encoder_max_abs_diff": _compare("encoder", got_emb, want_emb, ENCODER_TOL)}
+    got_emb = cpu_session(encoder_path).run(None, {"image": image})[0]
+    report = {"encoder_max_abs_diff": compare_outputs("encoder", got_emb, want_emb, ENCODER_TOL)}
     decoder = DecoderGraph(model, token_major=False).eval()  # SAM's own upscaling
-    session = _session(decoder_path)
+    session = cpu_session(decoder_path)
     worst_logits = worst_iou = 0.0
     for i, feeds in enumerate(_decoder_samples(want_emb)):
         with torch.no_grad():
             logits, iou = decoder(*(torch.from_numpy(v) for v in feeds.values()))
         got_logits, got_iou = session.run(None, feeds)
-        worst_logits = max(worst_logits, _compare(f"decoder case {i} logits", got_logits, logits.numpy(), DECODER_TOL))
-        worst_iou = max(worst_iou, _compare(f"decoder case {i} iou", got_iou, iou.numpy(), DECODER_TOL))
+        worst_logits = max(worst_logits, compare_outputs(f"decoder case {i} logits", got_logits, logits.numpy(),
+                                                         DECODER_TOL))
+        worst_iou = max(worst_iou, compare_outputs(f"decoder case {i} iou", got_iou, iou.numpy(), DECODER_TOL))
     report["decoder_logits_max_abs_diff"] = worst_logits
     report["decoder_iou_max_abs_diff"] = worst_iou
     return report

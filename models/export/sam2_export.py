@@ -36,11 +36,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
-from samcut.models.export.onnx_export import DECODER_TOL, ENCODER_TOL, OPSET, ExportError
+from samcut.models.export.onnx_export import DECODER_TOL, ENCODER_TOL, OPSET, compare_outputs, cpu_session
 from samcut.models.sam2 import Sam2, decode_prompts, image_features
 
 ENCODER_OUTPUTS = ["image_embeddings", "high_res_feats_0", "high_res_feats_1"]
@@ -115,19 +114,6 @@ def decoder_samples(features: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
     return [*singles, batch]
 
 
-def _compare(name: str, got: np.ndarray, want: np.ndarray, tol: float) -> float:
-    if got.shape != want.shape:
-        raise ExportError(f"{name}: ONNX Runtime output has shape {got.shape}, torch {want.shape}")
-    diff = float(np.max(np.abs(got - want)))
-    if not np.isfinite(diff) or diff > tol:
-        raise ExportError(f"{name}: ONNX Runtime output differs from torch by {diff:.3g} (tolerance {tol:g})")
-    return diff
-
-
-def _session(path: Path) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
 @contextmanager
 def _global_attention_in_chunks(model: Sam2, chunks: int = GLOBAL_QUERY_CHUNKS) -> Iterator[None]:
     """Run the trunk's global-attention blocks with their queries in ``chunks`` parts (same numbers,
@@ -171,15 +157,15 @@ def check_sam2_parity(model: Sam2, encoder_path: Path, decoder_path: Path) -> di
     image = sample_image()
     with torch.no_grad():
         want = [t.numpy() for t in model.encode(torch.from_numpy(image))]
-    got = _session(encoder_path).run(ENCODER_OUTPUTS, {"image": image})
-    report = {f"encoder_{name}_max_abs_diff": _compare(f"encoder {name}", g, w, ENCODER_TOL)
+    got = cpu_session(encoder_path).run(ENCODER_OUTPUTS, {"image": image})
+    report = {f"encoder_{name}_max_abs_diff": compare_outputs(f"encoder {name}", g, w, ENCODER_TOL)
               for name, g, w in zip(ENCODER_OUTPUTS, got, want, strict=True)}
-    session = _session(decoder_path)
+    session = cpu_session(decoder_path)
     worst = dict.fromkeys(DECODER_OUTPUTS, 0.0)
     for i, feeds in enumerate(decoder_samples(want)):
         with torch.no_grad():
             expected = model.decode(*(torch.from_numpy(feeds[k]) for k in DECODER_INPUTS))
         for name, g, w in zip(DECODER_OUTPUTS, session.run(DECODER_OUTPUTS, feeds), expected, strict=True):
-            worst[name] = max(worst[name], _compare(f"decoder case {i} {name}", g, w.numpy(), DECODER_TOL))
+            worst[name] = max(worst[name], compare_outputs(f"decoder case {i} {name}", g, w.numpy(), DECODER_TOL))
     report.update({f"decoder_{name}_max_abs_diff": diff for name, diff in worst.items()})
     return report

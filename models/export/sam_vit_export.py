@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from samcut.models.export.onnx_export import OPSET, _sample_image
+from samcut.models.export.onnx_export import OPSET, sample_image
 from samcut.models.sam_vit import SamViT
 
 
@@ -52,7 +52,7 @@ def export_sam_vit_encoder(model: SamViT, path: Path, sample: np.ndarray | None 
 
     ``sample``: the ``1 x 3 x 1024 x 1024`` float32 input to trace with (default: a textured image).
     """
-    image = torch.from_numpy(_sample_image() if sample is None else sample)
+    image = torch.from_numpy(sample_image() if sample is None else sample)
     with torch.no_grad():
         torch.onnx.export(SamViTEncoderGraph(model).eval(), (image,), str(path),
                           input_names=["image"], output_names=["image_embeddings"], opset_version=OPSET,

@@ -7,6 +7,8 @@ raw IoU predictions ``B x 4``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -39,15 +41,17 @@ class TokenAttention(nn.Module):
 
 
 class FeedForward(nn.Module):
-    """Linear, ReLU, Linear (keys ``lin1``, ``lin2``)."""
+    """Linear, ``activation`` (ReLU in SAM's decoder, exact GELU in SAM v1's image encoder), Linear
+    (keys ``lin1``, ``lin2``)."""
 
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(self, dim: int, hidden: int, activation: Callable[[torch.Tensor], torch.Tensor] = torch.relu) -> None:
         super().__init__()
         self.lin1 = nn.Linear(dim, hidden)
         self.lin2 = nn.Linear(hidden, dim)
+        self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lin2(torch.relu(self.lin1(x)))
+        return self.lin2(self.activation(self.lin1(x)))
 
 
 class TwoWayBlock(nn.Module):
@@ -102,6 +106,18 @@ class TwoWayTransformer(nn.Module):
         return queries, keys
 
 
+def output_upscaling(dim: int) -> nn.Sequential:
+    """SAM's upscaling of the ``dim``-channel 64 x 64 image tokens to 32 channels at 256 x 256: two 2 x 2
+    stride-2 transposed convolutions with a LayerNorm2d and GELUs (keys ``0``, ``1``, ``3``)."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(dim, dim // 4, kernel_size=2, stride=2),
+        LayerNorm2d(dim // 4),
+        nn.GELU(),
+        nn.ConvTranspose2d(dim // 4, dim // 8, kernel_size=2, stride=2),
+        nn.GELU(),
+    )
+
+
 class MaskDecoder(nn.Module):
     """Predicts all four mask tokens' low-res logits and their IoU predictions."""
 
@@ -111,13 +127,7 @@ class MaskDecoder(nn.Module):
         self.transformer = TwoWayTransformer(dim=dim)
         self.iou_token = nn.Embedding(1, dim)
         self.mask_tokens = nn.Embedding(num_mask_tokens, dim)
-        self.output_upscaling = nn.Sequential(
-            nn.ConvTranspose2d(dim, dim // 4, kernel_size=2, stride=2),
-            LayerNorm2d(dim // 4),
-            nn.GELU(),
-            nn.ConvTranspose2d(dim // 4, dim // 8, kernel_size=2, stride=2),
-            nn.GELU(),
-        )
+        self.output_upscaling = output_upscaling(dim)
         self.output_hypernetworks_mlps = nn.ModuleList(
             MLP(dim, dim, dim // 8, 3) for _ in range(num_mask_tokens))
         self.iou_prediction_head = MLP(dim, 256, num_mask_tokens, 3)

@@ -5,6 +5,7 @@ Only the export step uses this module (torch is a build-time dependency of samcu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -51,6 +52,24 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(str(exc)) from exc
 
 
+def state_mismatch(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> str:
+    """How ``state`` differs from a model's ``expected`` state dict, in words ("" where every key and
+    shape matches): missing keys, unexpected keys, shape mismatches, each with its first example."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing keys (first: {missing[0]})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys (first: {unexpected[0]})")
+    if wrong:
+        k = wrong[0]
+        parts.append(f"{len(wrong)} shape mismatches (first: {k} {tuple(state[k].shape)} "
+                     f"!= {tuple(expected[k].shape)})")
+    return "; ".join(parts)
+
+
 def load_mobile_sam(path: Path) -> MobileSam:
     """Build MobileSAM and load ``path`` strictly (every key, every shape), then switch to eval mode.
 
@@ -59,20 +78,8 @@ def load_mobile_sam(path: Path) -> MobileSam:
     """
     model = MobileSam()
     state = read_state_dict(Path(path))
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (first: {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (first: {unexpected[0]})")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"{len(wrong)} shape mismatches (first: {k} {tuple(state[k].shape)} "
-                         f"!= {tuple(expected[k].shape)})")
-        raise CheckpointError(f"{path}: not a MobileSAM vit_t checkpoint: " + "; ".join(parts))
+    differences = state_mismatch(model.state_dict(), state)
+    if differences:
+        raise CheckpointError(f"{path}: not a MobileSAM vit_t checkpoint: {differences}")
     model.load_state_dict(state, strict=True)
     return model.eval()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from samcut.models.mobile_sam.layers import MLP, LayerNorm2d
-from samcut.models.mobile_sam.mask_decoder import TwoWayTransformer
+from samcut.models.mobile_sam.layers import MLP
+from samcut.models.mobile_sam.mask_decoder import TwoWayTransformer, output_upscaling
 
 NUM_MASK_TOKENS = 4
 
@@ -35,13 +35,7 @@ class Sam2MaskDecoder(nn.Module):
         self.iou_token = nn.Embedding(1, dim)
         self.mask_tokens = nn.Embedding(NUM_MASK_TOKENS, dim)
         self.obj_score_token = nn.Embedding(1, dim)
-        self.output_upscaling = nn.Sequential(
-            nn.ConvTranspose2d(dim, dim // 4, kernel_size=2, stride=2),
-            LayerNorm2d(dim // 4),
-            nn.GELU(),
-            nn.ConvTranspose2d(dim // 4, dim // 8, kernel_size=2, stride=2),
-            nn.GELU(),
-        )
+        self.output_upscaling = output_upscaling(dim)
         self.conv_s0 = nn.Conv2d(dim, dim // 8, kernel_size=1)
         self.conv_s1 = nn.Conv2d(dim, dim // 4, kernel_size=1)
         self.output_hypernetworks_mlps = nn.ModuleList(MLP(dim, dim, dim // 8, 3) for _ in range(NUM_MASK_TOKENS))

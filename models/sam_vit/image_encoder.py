@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from samcut.models.mobile_sam.layers import LayerNorm2d
+from samcut.models.mobile_sam.mask_decoder import FeedForward
 
 GRID = 64  # tokens per side at 1024 x 1024 with 16 x 16 patches
 PATCH = 16
@@ -104,18 +105,6 @@ class RelPosAttention(nn.Module):
         return logits.view(-1, heads, r * s, s * s).softmax(-1) @ v
 
 
-class FeedForward(nn.Module):
-    """Linear, exact GELU, Linear (keys ``lin1``, ``lin2``)."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.lin1 = nn.Linear(dim, hidden)
-        self.lin2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lin2(F.gelu(self.lin1(x)))
-
-
 class Block(nn.Module):
     """Pre-norm transformer block on ``B x grid x grid x D``: windowed (``window`` > 0) or global attention.
 
@@ -130,7 +119,7 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = RelPosAttention(dim, num_heads, window or grid, None if window else GLOBAL_CHUNK_ROWS)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = FeedForward(dim, 4 * dim)
+        self.mlp = FeedForward(dim, 4 * dim, F.gelu)  # (exact GELU)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm1(x)

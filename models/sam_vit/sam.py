@@ -15,7 +15,7 @@ from torch import nn
 from samcut.models.mobile_sam.mask_decoder import MaskDecoder
 from samcut.models.mobile_sam.prompt_encoder import PromptEncoder
 from samcut.models.mobile_sam.sam import CheckpointError as MobileSamCheckpointError
-from samcut.models.mobile_sam.sam import read_state_dict
+from samcut.models.mobile_sam.sam import read_state_dict, state_mismatch
 from samcut.models.sam_vit.image_encoder import GRID, ImageEncoderViT
 
 IMAGE_SIZE = 1024
@@ -77,20 +77,8 @@ def load_sam_vit(path: Path, size: str) -> SamViT:
         state = read_state_dict(path)
     except MobileSamCheckpointError as exc:
         raise CheckpointError(str(exc)) from exc
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (first: {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (first: {unexpected[0]})")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"{len(wrong)} shape mismatches (first: {k} {tuple(state[k].shape)} "
-                         f"!= {tuple(expected[k].shape)})")
-        raise CheckpointError(f"{path}: not a SAM {size} checkpoint: " + "; ".join(parts))
+    differences = state_mismatch(model.state_dict(), state)
+    if differences:
+        raise CheckpointError(f"{path}: not a SAM {size} checkpoint: {differences}")
     model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True, assign=True)
     return model.eval()

@@ -38,7 +38,7 @@ def test_model():
 
 def test_banded_stem_is_the_whole_image_encoder(test_model, monkeypatch) -> None:
     """The exported encoder runs its stem in row bands; the halo must cover the receptive field."""
-    image = torch.from_numpy(onnx_export._sample_image())
+    image = torch.from_numpy(onnx_export.sample_image())
     encoder = test_model.image_encoder
     with torch.no_grad():
         stem = encoder.layers[0](encoder.patch_embed(image))
