@@ -119,9 +119,13 @@ def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
 
 
 def model_cache_id(manifest: dict, tag: str = "") -> str:
-    """Names a model's cache folder: its encoder's SHA-256 (another model never reads these), and
+    """Names a model's cache folder: its encoder's SHA-256 (another model never reads these; where the
+    weights live beside the graph, ``encoder.onnx.data`` (ViT-H), their file's SHA-256 too), and
     ``tag`` when the embeddings depend on more than the model (``bf16``: kept apart from fp32's)."""
-    model = manifest.get("files", {}).get("encoder.onnx", {}).get("sha256", "unversioned")[:16]
+    files = manifest.get("files", {})
+    model = files.get("encoder.onnx", {}).get("sha256", "unversioned")[:16]
+    weights = files.get("encoder.onnx.data", {}).get("sha256", "")[:16]
+    model = f"{model}-{weights}" if weights else model
     return f"{model}-{tag}" if tag else model
 
 

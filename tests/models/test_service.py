@@ -146,3 +146,15 @@ def test_a_damaged_disk_cache_entry_is_deleted_and_the_image_encoded_again(tmp_p
     again = SegmentationService(engine, disk_cache=cache, synchronous=True).open_image(pic).embedding.result()
     assert engine.encodes == 2 and again.original_size == first.original_size
     assert cache.get(entry.stem) is not None  # written afresh
+
+
+def test_the_cache_of_a_model_with_external_weights_is_keyed_by_its_weights() -> None:
+    """ViT-H's encoder.onnx is its graph alone: two ViT-H weights share it, so the cache folder is named
+    by the data file's hash as well (else one model would read the other's embeddings)."""
+    from samcut.models.engine.service import model_cache_id
+
+    def manifest(data: str) -> dict:
+        return {"files": {"encoder.onnx": {"sha256": "a" * 64}, "encoder.onnx.data": {"sha256": data * 64}}}
+
+    assert model_cache_id(manifest("b")) != model_cache_id(manifest("c"))
+    assert model_cache_id({"files": {"encoder.onnx": {"sha256": "a" * 64}}}) == "a" * 16  # as before
