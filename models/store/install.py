@@ -58,8 +58,15 @@ def fetch_checkpoint(spec: ModelSpec, progress: Progress | None = None, say: Say
 
 
 def official_model(source: Path) -> ModelSpec | None:
-    """The catalogue model whose official checkpoint ``source`` is (by its pinned hash), or None."""
-    return spec_for_pin({"sha256": file_sha256(source), "git_blob_sha1": git_blob_sha1(source)})
+    """The catalogue model whose official checkpoint ``source`` is (by its pinned hash), or None.
+
+    One pass over the file for its SHA-256; a second, for the git blob SHA-1, only where a model
+    pinned that way could be that large (MobileSAM's 40 MB: not for a 2.6 GB ViT-H file)."""
+    digests = {"sha256": file_sha256(source)}
+    blob_pinned = [spec.max_bytes for spec in REGISTRY.values() if spec.git_blob_sha1]
+    if blob_pinned and Path(source).stat().st_size <= max(blob_pinned):
+        digests["git_blob_sha1"] = git_blob_sha1(source)
+    return spec_for_pin(digests)
 
 
 def import_checkpoint(spec: ModelSpec | None, source: Path, say: Say = _quiet) -> tuple[ModelSpec, Path]:
