@@ -22,7 +22,7 @@ USER_ERRORS = (ImageError, ModelError, DownloadError, ConversionError, ValueErro
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="samcut", description="Cut objects out of images with MobileSAM.")
+    parser = argparse.ArgumentParser(prog="samcut", description="Cut objects out of images with SAM models.")
     sub = parser.add_subparsers(dest="command")
     segment.add_arguments(sub.add_parser("segment", help="segment an image from clicks or a box, no window"))
     objects.add_arguments(sub.add_parser("objects", help="find the image's objects: one mask file each, best first"))
@@ -43,7 +43,7 @@ COMMANDS = ("segment", "objects", "models", "host", "plugins")
 
 def run_gui(argv: list[str]) -> int:
     """``samcut [IMAGE] [--models DIR]``: the desktop app."""
-    parser = argparse.ArgumentParser(prog="samcut", description="Cut objects out of images with MobileSAM. "
+    parser = argparse.ArgumentParser(prog="samcut", description="Cut objects out of images with SAM models. "
                                      f"Commands: {', '.join(COMMANDS)} (see samcut COMMAND --help).")
     parser.add_argument("image", nargs="?", type=Path, help="image to open")
     parser.add_argument("--models", type=resolve_model, metavar="DIR|NAME",

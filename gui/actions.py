@@ -81,7 +81,7 @@ MENUS: dict[str, list[ActionSpec | None]] = {
                    "Encode the visible region by itself whenever you zoom in (1.5x or more)"),
     ],
     "&Help": [
-        ActionSpec("install_model", "&Install Model…", (), "Download the MobileSAM model or install it from a file"),
+        ActionSpec("install_model", "&Install Model…", (), "Download a model or install one from a file"),
         ActionSpec("about", "&About samcut"),
     ],
 }
@@ -118,7 +118,7 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[[], None]]) 
     return actions
 
 
-TOOLS = [("smart", "Smart Brush", "W", "Strokes tell MobileSAM what to select (right-drag: what not to; "
+TOOLS = [("smart", "Smart Brush", "W", "Strokes tell the model what to select (right-drag: what not to; "
                                         "Shift adds, Alt subtracts)"),
          ("box", "Box", "B", "Drag a box around an object (Ctrl+drag works with the Smart Brush too)"),
          ("paint", "Paint", "P", "Paint the selection pixel by pixel (right-drag erases)"),

@@ -1,4 +1,4 @@
-"""First run: install the MobileSAM model by download (progress, cancel, resume) or from a file."""
+"""First run: install a model (MobileSAM by default) by download (progress, cancel, resume) or from a file."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class ModelDialog(QDialog):
         super().__init__(parent)
         self.spec = spec
         self.model_folder: str = ""
-        self.setWindowTitle("Install the MobileSAM model")
+        self.setWindowTitle(f"Install the {spec.label} model")
         self.setMinimumWidth(520)
         self._cancel = threading.Event()
         self.runner = TaskRunner(self)

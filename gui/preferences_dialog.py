@@ -52,7 +52,7 @@ class PreferencesDialog(QDialog):
         self.disk.setRange(0, 1000)
         self.disk.setValue(preferences.disk_cache)
         self.model_dir = QLineEdit(preferences.model_dir)
-        self.model_dir.setPlaceholderText("the installed MobileSAM model")
+        self.model_dir.setPlaceholderText("the model samcut uses (samcut models use NAME)")
         self.precision = precision_box(preferences.precision)
         form = QFormLayout(self)
         form.addRow("CPU threads", self.threads)

@@ -144,7 +144,7 @@ class SamcutPlugIn(Gimp.PlugIn):
         procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
         procedure.set_menu_label("Select with samcut…")
         procedure.add_menu_path("<Image>/Select/")
-        procedure.set_documentation("Select an object with samcut (MobileSAM)",
+        procedure.set_documentation("Select an object with samcut (Segment Anything)",
                                     "Opens the active layer in samcut; the selection made there becomes "
                                     "GIMP's selection. With 'points', runs without a window.", name)
         procedure.set_attribution("samcut", "samcut authors", "2026")

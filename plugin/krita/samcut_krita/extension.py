@@ -33,7 +33,7 @@ class SamcutExtension(Extension):
     def createActions(self, window):  # noqa: N802 - Krita API
         action = window.createAction(ACTION_ID, "Select with samcut…", "tools/scripts")
         action.setShortcut("Ctrl+Alt+S")
-        action.setToolTip("Select an object in the active layer with samcut (MobileSAM)")
+        action.setToolTip("Select an object in the active layer with samcut (Segment Anything)")
         action.triggered.connect(self.select_with_samcut)
 
     # the action -----------------------------------------------------------------------------
