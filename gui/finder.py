@@ -17,7 +17,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from samcut.gui.window_parts import FinderHost
 from samcut.models.engine.finder import FoundObject, ObjectFinder, main_subject, object_under
-from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.service import DecodeResult
 
 QUIET_S = 0.3
@@ -122,7 +121,7 @@ class FinderRun(QObject):
         editor = self.window.editor
         if self.objects is None or editor is None:
             return None
-        return object_under(self.objects, (x, y), resized_size(*editor.size), editor.size)
+        return object_under(self.objects, (x, y), editor.size)
 
     def subject(self) -> FoundObject | None:
         editor = self.window.editor

@@ -34,7 +34,6 @@ from samcut.models.editor.history import (
 )
 from samcut.models.editor.proposal import DecoderOutput, Proposal
 from samcut.models.engine.finder import FoundObject, object_under
-from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.refine import refine_region
 from samcut.models.engine.types import XYXY, Prompt, RowSpans
 
@@ -157,10 +156,10 @@ class Editor:
     def object_under_click(self, stroke: Stroke) -> FoundObject | None:
         """The found object a stroke takes under the click rule, or None (it is a prompt stroke)."""
         is_click = stroke.positive and len(set(stroke.path)) == 1
-        if self.found is None or not self.snap_to_objects or not self.prompt.empty or self.frame is not None \
+        if not self.found or not self.snap_to_objects or not self.prompt.empty or self.frame is not None \
                 or not is_click:
             return None
-        return object_under(self.found, stroke.path[0], resized_size(*self.size), self.size)
+        return object_under(self.found, stroke.path[0], self.size)
 
     def take_object(self, found: FoundObject, stroke: Stroke | None = None, label: str = "Subject") -> None:
         """``found`` becomes the proposal (its own single candidate and score; what was being

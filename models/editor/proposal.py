@@ -9,7 +9,6 @@ import numpy as np
 
 from samcut.models.engine.finder import FoundObject
 from samcut.models.engine.postprocess import full_mask, sampled_mask
-from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.refine import refine_alpha
 
 
@@ -69,7 +68,7 @@ class Proposal:
     def from_object(cls, found: FoundObject, image_size: tuple[int, int]) -> Proposal:
         """A found object as the proposal: its own mask as the one candidate, with its own score
         (predicted IoU x stability), in an image of ``image_size`` ``(H, W)``."""
-        return cls(found.logits()[None], np.array([found.score], np.float32), 0, resized_size(*image_size),
+        return cls(found.logits()[None], np.array([found.score], np.float32), 0, found.input_frame(image_size),
                    tuple(image_size), (0, 0), tuple(image_size))
 
     def with_chosen(self, chosen: int) -> Proposal:

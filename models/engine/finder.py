@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from samcut.models.engine.candidates import MULTIMASK_TOKENS
-from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES
-from samcut.models.engine.types import XYXY, Prompt
+from samcut.models.engine.preprocess import IMAGE_SIZE, LOW_RES, resized_size
+from samcut.models.engine.types import XYXY, InputFrame, Prompt, input_frame
 
 DUPLICATE_IOU = 0.7
 STABILITY_OFFSET = 1.0
@@ -35,13 +35,19 @@ LOGIT = 8.0  # the logit magnitude a stored mask is given back as
 class FoundObject:
     """One object: ``mask`` bool ``256 x 256`` (low-res frame), ``box`` ``(x0, y0, x1, y1)`` and
     ``area`` (pixels) in the original image, ``score`` (predicted IoU x stability), ``point``
-    the grid point ``(x, y)`` that found it."""
+    the grid point ``(x, y)`` that found it; ``frame``: how the mask's grid maps onto the image
+    (None: the padded frame of SAM v1 and MobileSAM, ``resized_size`` of the image)."""
 
     mask: np.ndarray
     box: XYXY
     area: int
     score: float
     point: tuple[float, float]
+    frame: InputFrame | None = None
+
+    def input_frame(self, image_size: tuple[int, int]) -> InputFrame:
+        """The frame of this object's mask in an image of ``image_size`` ``(H, W)``."""
+        return self.frame or InputFrame(*resized_size(*image_size))
 
     def logits(self) -> np.ndarray:
         """float32 ``256 x 256`` logits for a proposal or mask input: the mask as +-``LOGIT``, with a
@@ -98,7 +104,7 @@ class ObjectFinder:
                 continue
             box, area = _low_res_box_to_image(mask, self.input_size, self.original_size)
             quality = max(0.0, float(scores[token])) * stability(logits[token])
-            self._candidates.append(FoundObject(mask, box, area, quality, point))
+            self._candidates.append(FoundObject(mask, box, area, quality, point, input_frame(self.input_size)))
 
     def objects(self) -> list[FoundObject]:
         """Candidates best first, each kept only if no better one covers nearly the same cells
@@ -163,11 +169,14 @@ def objects_at(objects: list[FoundObject], point: tuple[float, float], input_siz
     return (obj for obj in objects if obj.mask[row, col])
 
 
-def object_under(objects: list[FoundObject], point: tuple[float, float], input_size: tuple[int, int],
+def object_under(objects: list[FoundObject], point: tuple[float, float],
                  original_size: tuple[int, int]) -> FoundObject | None:
     """What the pointer is on: of the good objects covering ``point`` (score at least half the
-    best one's there), the smallest; a part is what one points at, the group around it is not."""
-    covering = list(objects_at(objects, point, input_size, original_size))
+    best one's there), the smallest; a part is what one points at, the group around it is not.
+    ``point`` in the pixels of the image of ``original_size`` ``(H, W)`` the objects were found in."""
+    if not objects:
+        return None
+    covering = list(objects_at(objects, point, objects[0].input_frame(original_size), original_size))
     if not covering:
         return None
     best = covering[0].score
@@ -209,6 +218,7 @@ def to_arrays(objects: list[FoundObject]) -> dict[str, np.ndarray]:
         "object_areas": np.array([o.area for o in objects], np.int64),
         "object_scores": np.array([o.score for o in objects], np.float64),
         "object_points": np.array([o.point for o in objects], np.float64).reshape(-1, 2),
+        "object_frame": np.array([*objects[0].frame] if objects and objects[0].frame else [], np.int64),
     }
 
 
@@ -220,6 +230,10 @@ def from_arrays(arrays: dict[str, np.ndarray]) -> list[FoundObject]:
     scores, points = np.asarray(arrays["object_scores"]), np.asarray(arrays["object_points"])
     if masks.shape[1] != LOW_RES * LOW_RES or not (len(boxes) == len(areas) == len(scores) == len(points) == count):
         raise ValueError("the stored objects do not fit together")
+    stored = np.asarray(arrays.get("object_frame", np.zeros(0)), np.int64).reshape(-1)
+    if stored.size not in (0, 3):
+        raise ValueError("the stored objects' frame is not (height, width, stretched)")
+    frame = InputFrame(int(stored[0]), int(stored[1]), bool(stored[2])) if stored.size else None
     return [FoundObject(masks[i].reshape(LOW_RES, LOW_RES).astype(bool), tuple(int(v) for v in boxes[i]),
-                        int(areas[i]), float(scores[i]), (float(points[i][0]), float(points[i][1])))
+                        int(areas[i]), float(scores[i]), (float(points[i][0]), float(points[i][1])), frame)
             for i in range(count)]

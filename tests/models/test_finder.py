@@ -52,8 +52,9 @@ def test_objects_survive_storage_and_the_pointer_finds_the_smallest_good_one() -
     back = from_arrays(to_arrays([whole, part, weak]))
     assert [o.score for o in back] == [0.9, 0.8, 0.2] and np.array_equal(back[1].mask, part.mask)
     point = (100 * 4 * SIZE[1] / INPUT[1], 100 * 4 * SIZE[0] / INPUT[0])  # image pixels over cell (100, 100)
-    assert object_under(back, point, INPUT, SIZE) is back[1]  # the part, not the group; the weak speck is skipped
-    assert object_under(back, (5.0, 5.0), INPUT, SIZE) is None
+    assert object_under(back, point, SIZE) is back[1]  # the part, not the group; the weak speck is skipped
+    assert object_under(back, (5.0, 5.0), SIZE) is None
+
     with pytest.raises(ValueError):
         from_arrays({**to_arrays([part]), "object_scores": np.zeros(3)})
 
@@ -90,3 +91,21 @@ def test_objects_on_the_synthetic_composites_include_the_pasted_object(synthetic
             best = max(best, (mask & truth).sum() / (mask | truth).sum())
         matched.append(best)
     assert sum(iou >= 0.5 for iou in matched) >= 4, matched
+
+
+def test_found_objects_keep_their_frame_through_storage() -> None:
+    """SAM 2.1's objects lie on a stretched frame (the 256 grid over the whole image): hover, the click
+    rule and the taken object's mask map them with it, and so after the cache too."""
+    from samcut.models.engine.types import InputFrame
+
+    stretched = InputFrame(1024, 1024, stretched=True)
+    finder = ObjectFinder(SIZE, stretched, per_side=2)
+    logits = np.full((4, 256, 256), -5.0, np.float32)
+    logits[1][blob(128, 200, 30)] = 5.0
+    finder.add((10.0, 10.0), logits, np.array([0.9, 0.9, 0.1, 0.1], np.float32))
+    back = from_arrays(to_arrays(finder.objects()))
+    assert back[0].frame == stretched
+    # Cell (128, 200) of a stretched grid is image pixel (200 * 1536 / 256, 128 * 1024 / 256); in the padded
+    # frame of the same image that cell would lie at other pixels.
+    assert object_under(back, (200.5 * 1536 / 256, 128.5 * 1024 / 256), SIZE) is back[0]
+    assert object_under(back, (200.5 * 4 * SIZE[1] / INPUT[1], 128.5 * 4 * SIZE[0] / INPUT[0]), SIZE) is None
