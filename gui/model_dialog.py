@@ -66,7 +66,7 @@ class ModelDialog(QDialog):
         super().__init__(parent)
         self.spec = spec
         self.model_folder: str = ""
-        self.setWindowTitle(f"Install the {spec.label} model")
+        self.setWindowTitle(f"Install the {spec.title.split(' (')[0]} model")
         self.setMinimumWidth(520)
         self._cancel = threading.Event()
         self.runner = TaskRunner(self)

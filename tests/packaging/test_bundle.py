@@ -166,13 +166,13 @@ def test_first_run_installs_from_file_in_the_app(bundle, display, tmp_path) -> N
         dialog = wait_for_window(display, "Install the MobileSAM model", app)
         xdotool(display, "windowfocus", "--sync", dialog)
         xdotool(display, "key", "--clearmodifiers", "alt+f")
-        chooser = wait_for_window(display, "MobileSAM checkpoint", app)
+        chooser = wait_for_window(display, "Model checkpoint", app)
         xdotool(display, "windowfocus", "--sync", chooser)
         xdotool(display, "type", "--delay", "15", str(checkpoint))
         for _ in range(3):  # the first Return may only take the file name's completion
             xdotool(display, "key", "Return")
             time.sleep(0.5)
-            if not xdotool(display, "search", "--onlyvisible", "--name", "MobileSAM checkpoint"):
+            if not xdotool(display, "search", "--onlyvisible", "--name", "Model checkpoint"):
                 break
         # The test weights are not the official checkpoint: the app asks, Yes is the default answer.
         question = wait_for_window(display, "Not the official checkpoint", app)
