@@ -63,10 +63,10 @@ def print_catalogue() -> None:
     installed = {item.name for item in found}
     print("catalogue (samcut models fetch NAME):")
     for entry in CATALOGUE:
-        size = f"{(entry.bytes or entry.max_bytes) / 1e6:,.0f} MB"
-        encode = f"encoder ~{entry.encode_s:.0f} s" if entry.encode_s else "encoder time not measured"
+        size = f"{entry.download_mb:,.0f} MB"
+        encode = f"encode ~{entry.encode_s:.1f} s" if entry.encode_s else ""
         state = "installed" if entry.name in installed else "not installed"
-        print(f"  {entry.name:<24}{entry.title:<24}{size:>9}  {encode:<22}{state}")
+        print(f"  {entry.name:<24}{entry.label:<22}{size:>9}  {encode:<17}{state}")
     if not found:
         print(f"no models installed in {models_root()} (install one with 'samcut models fetch')")
         return

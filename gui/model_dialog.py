@@ -72,7 +72,7 @@ class ModelDialog(QDialog):
         self.runner = TaskRunner(self)
         self._task: Task | None = None  # the install running on the install lane
         text = QLabel(
-            f"samcut needs the <b>{spec.title}</b> model (about {(spec.bytes or 40e6) / 1e6:,.0f} MB download).<br>"
+            f"samcut needs the <b>{spec.title}</b> model (about {spec.download_mb:,.0f} MB download).<br>"
             "It is checked against its pinned hash, then converted for ONNX Runtime (a few seconds).<br>"
             "On a machine without internet, choose <i>Install from file</i> with a copy of "
             f"<code>{spec.filename}</code> (or of another model's official checkpoint: SAM ViT-B/L/H, SAM 2.1)."

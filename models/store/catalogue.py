@@ -6,9 +6,9 @@ file; a SHA-256 for the others, as the micro-sam registry lists them) and byte s
 and credit, and the two weightless graphs (``onnx_template``) its weights fill. MobileSAM is the
 default: the fastest to encode.
 
-``encode_s``: the official PyTorch image encoder's time on the reference machine (2 vCPUs, fp32,
-near idle; ``../shared/reference`` READMEs), for "what it costs to encode" before samcut has
-measured it on this machine; ``bench/RESULTS.md`` has samcut's own figures.
+``encode_s``: samcut's fp32 encode of one image on a 2-vCPU machine (``bench/RESULTS.md``,
+``bench/models.py``), for "what it costs to encode" in ``samcut models list``; ``download_mb``:
+the official file's size, for people.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class ModelSpec:
     bytes: int = 0
     max_bytes: int = 64 * 2**20  # a download that grows past this is stopped
     encode_s: float | None = None
+    download_mb: float = 0.0
 
     @property
     def label(self) -> str:
@@ -59,16 +60,16 @@ def _sam_v1(size: str, file: str, title: str, sha256: str, size_bytes: int, enco
     return ModelSpec(name=f"sam_{size}", title=title, family="sam", size=size, filename=file,
                      urls=(SAM_V1_URL + file,), licence="Apache-2.0", credit=f"{title} weights: {SAM_CREDIT}",
                      templates=(f"sam_{size}.encoder", "decoder"), sha256=sha256, bytes=size_bytes,
-                     max_bytes=size_bytes + 2**20, encode_s=encode_s)
+                     max_bytes=size_bytes + 2**20, encode_s=encode_s, download_mb=size_bytes / 1e6)
 
 
-def _sam2(size: str, title: str, sha256: str, approx_mb: int, encode_s: float | None) -> ModelSpec:
+def _sam2(size: str, title: str, sha256: str, approx_mb: int, encode_s: float) -> ModelSpec:
     file = f"sam2.1_hiera_{size}.pt"
     return ModelSpec(name=f"sam2.1_hiera_{size}", title=title, family="sam2", size=size, filename=file,
                      urls=(SAM2_URL + file,), licence="Apache-2.0",
                      credit=f"{title} weights: {SAM2_CREDIT}",
                      templates=(f"sam2.1_hiera_{size}.encoder", "sam2.1.decoder"), sha256=sha256,
-                     max_bytes=int(approx_mb * 1.05e6) + 2**20, encode_s=encode_s)
+                     max_bytes=int(approx_mb * 1.05e6) + 2**20, encode_s=encode_s, download_mb=approx_mb)
 
 
 MOBILE_SAM = ModelSpec(
@@ -86,25 +87,26 @@ MOBILE_SAM = ModelSpec(
     credit="MobileSAM weights by Chaoning Zhang et al. (Apache-2.0), built on Segment Anything by Meta AI (Apache-2.0)",
     templates=("encoder", "decoder"),
     git_blob_sha1="7ef2d090979fd9853adf17b7a99c8b94a1c5a6a7",
-    encode_s=1.19,
+    encode_s=0.68,
+    download_mb=40.7,
 )
 
 CATALOGUE: tuple[ModelSpec, ...] = (
     MOBILE_SAM,
     _sam2("tiny", "SAM 2.1 Hiera tiny", "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69", 156,
-          1.87),
+          2.3),
     _sam2("small", "SAM 2.1 Hiera small", "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38", 184,
-          2.16),
+          3.1),
     _sam2("base_plus", "SAM 2.1 Hiera base+", "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5",
-          324, None),
+          324, 4.8),
     _sam2("large", "SAM 2.1 Hiera large", "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318", 898,
-          10.15),
+          12.2),
     _sam_v1("vit_b", "sam_vit_b_01ec64.pth", "SAM ViT-B",
-            "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", 375_042_383, 10.40),
+            "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", 375_042_383, 7.5),
     _sam_v1("vit_l", "sam_vit_l_0b3195.pth", "SAM ViT-L",
-            "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", 1_249_524_607, 22.16),
+            "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", 1_249_524_607, 22.2),
     _sam_v1("vit_h", "sam_vit_h_4b8939.pth", "SAM ViT-H",
-            "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879, 37.82),
+            "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879, 37.8),
 )
 KNOWN_MODELS = "MobileSAM, SAM ViT-B/L/H, SAM 2.1 Hiera tiny/small/base+/large"
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in CATALOGUE}
