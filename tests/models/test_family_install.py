@@ -84,3 +84,36 @@ def test_a_misshapen_tensor_names_the_family(name, made_checkpoint, tmp_path) ->
     root = tmp_path / "models"
     line = refused_in_one_line(run_cli(root, "models", "export", str(path)), root)
     assert f"not a {label} checkpoint: 1 tensors of another shape (first: {key} is (3, 3)" in line
+
+
+def test_fetch_downloads_a_sha256_pinned_model_and_installs_it_as_official(made_checkpoint, tmp_path, monkeypatch,
+                                                                          capsys) -> None:
+    """``samcut models fetch sam2.1_hiera_tiny`` end to end against a loopback server: the download is
+    checked against its SHA-256 pin, installed under the catalogue name as official weights of its family,
+    and ``fetch --from`` the downloaded copy knows which model it is by its hash."""
+    import hashlib
+    from dataclasses import replace
+
+    from samcut.cli.main import main
+    from samcut.models.store import catalogue
+
+    from loopback_server import Server
+
+    checkpoint = made_checkpoint("sam2.1_hiera_tiny")
+    data = checkpoint.read_bytes()
+    server = Server(data)
+    try:
+        monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path))
+        local = replace(catalogue.REGISTRY["sam2.1_hiera_tiny"], urls=(server.url,),
+                        sha256=hashlib.sha256(data).hexdigest())
+        monkeypatch.setitem(catalogue.REGISTRY, "sam2.1_hiera_tiny", local)
+        assert main(["models", "fetch", "sam2.1_hiera_tiny"]) == 0
+    finally:
+        server.close()
+    assert "installed sam2.1_hiera_tiny" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "sam2.1_hiera_tiny" / "manifest.json").read_text())
+    assert manifest["family"] == "sam2" and manifest["checkpoint"]["sha256"] == local.sha256
+    assert main(["models", "list"]) == 0
+    assert "sam2.1_hiera_tiny\tsam2.1_hiera_tiny\tofficial weights" in capsys.readouterr().out
+    assert main(["models", "fetch", "--from", str(tmp_path / "downloads" / local.filename)]) == 0
+    assert "the official SAM 2.1 Hiera tiny checkpoint" in capsys.readouterr().err
