@@ -189,7 +189,13 @@ def _write_model(checkpoint: Path, folder: Path, templates: dict, state: dict, m
     return manifest
 
 
-def _write_error(exc: OSError, out_dir: Path, state: dict) -> ConversionError:
+def _model_bytes(templates: dict) -> int:
+    """The size of the model's files: each graph's bytes around its weights, and the weights."""
+    return sum(len(t.stripped) for t in templates.values()) + sum(
+        hole.nbytes for t in templates.values() for hole in t.holes)
+
+
+def _write_error(exc: OSError, out_dir: Path, need: int) -> ConversionError:
     """The one-line reason; on a full disk, the space free once this conversion's partial files are gone."""
     if exc.errno == errno.ENOSPC:
         where = Path(os.path.abspath(out_dir))
@@ -197,7 +203,6 @@ def _write_error(exc: OSError, out_dir: Path, state: dict) -> ConversionError:
             where = where.parent
         free = shutil.disk_usage(where).free / 1e6
         keeps = " (the model there stays until the new one is complete)" if out_dir.exists() else ""
-        need = sum(array.nbytes for array in state.values())
         return ConversionError(f"not enough space in {out_dir}: the model needs about {need / 1e6:.0f} MB, "
                                f"{free:.0f} MB are free{keeps}")
     return ConversionError(f"cannot write the model into {out_dir} ({exc.strerror or exc})")
@@ -261,6 +266,6 @@ def convert_checkpoint(checkpoint: Path, out_dir: Path, model_name: str | None =
         return manifest
     except OSError as exc:
         shutil.rmtree(stage, ignore_errors=True)  # first: the free space is told without our partial files
-        raise _write_error(exc, out_dir, state) from None
+        raise _write_error(exc, out_dir, _model_bytes(templates)) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)  # (gone already once swapped in)
