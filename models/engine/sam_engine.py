@@ -271,7 +271,7 @@ class SamEngine:
         """Prompt -> ``Prediction`` with full-size masks (3 candidates, or the family's single mask with
         ``multimask=False``)."""
         logits, iou = self.decode_low_res(embedding, prompt)
-        single = self.rules.single_mask_token(logits, iou)
+        single = 0 if multimask else self.rules.single_mask_token(logits, iou)  # (SAM 2.1's counts 65536 cells)
         tokens = slice(1, 4) if multimask else slice(single, single + 1)
         low_res = np.ascontiguousarray(logits[tokens])
         masks = upsample_masks(low_res, embedding.input_size, embedding.original_size)
