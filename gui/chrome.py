@@ -90,9 +90,15 @@ class StatusPanel:
         self.work_bar = _busy_bar()
         self.message_label = QLabel("")
         self.finder_label = QLabel("")  # the Object Finder's progress, then how many objects it found
+        self.quality_label = QLabel("")  # the quality model: its progress, then that it answers
+        self.quality_bar = QProgressBar()
+        self.quality_bar.setRange(0, 100)
+        self.quality_bar.setMaximumWidth(100)
+        self.quality_bar.setTextVisible(False)
+        self.quality_bar.setVisible(False)
         self.zoom_label = QLabel("")
-        for widget in (self.size_label, self.encoder_label, self.encode_bar, self.decode_label, self.finder_label,
-                       self.work_bar, self.message_label):
+        for widget in (self.size_label, self.encoder_label, self.encode_bar, self.quality_label, self.quality_bar,
+                       self.decode_label, self.finder_label, self.work_bar, self.message_label):
             status.addWidget(widget)
         status.addPermanentWidget(self.zoom_label)
         self._message_timer = QTimer(window)
@@ -109,3 +115,10 @@ class StatusPanel:
     def encoder(self, text: str, busy: bool = False) -> None:
         self.encoder_label.setText(text)
         self.encode_bar.setVisible(busy)
+
+    def quality(self, text: str, fraction: float | None = None) -> None:
+        """The quality model's state; ``fraction`` (0-1) shows its progress bar."""
+        self.quality_label.setText(text)
+        self.quality_bar.setVisible(fraction is not None)
+        if fraction is not None:
+            self.quality_bar.setValue(int(fraction * 100))

@@ -38,6 +38,22 @@ def install_model(window: Any) -> None:  # noqa: ANN401 - MainWindow
     window.attach_bridge(bridge)
 
 
+def load_chosen_models(window: Any) -> None:  # noqa: ANN401 - MainWindow
+    """The Model menu's choice: load the stored quick and quality models and serve with them
+    (an error keeps the models that serve now)."""
+    from samcut.models.store.choice import chosen_model_dir
+
+    try:
+        bridge = make_bridge(chosen_model_dir(None, window.preferences), window.preferences)
+    except ModelError as exc:
+        window.show_error("The model could not be loaded", str(exc))
+        return
+    if window.bridge is not None:
+        window.bridge.close()
+    window.attach_bridge(bridge)
+    window.replay_proposal()
+
+
 def show_about(window: Any) -> None:  # noqa: ANN401 - MainWindow
     from samcut.gui.about import about_text
 

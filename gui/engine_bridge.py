@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -20,6 +21,7 @@ from samcut.models.editor import DecodeRequest
 from samcut.models.editor.scheduler import DecodeJob, DecodeScheduler
 from samcut.models.engine.errors import EncodeCancelled
 from samcut.models.engine.service import DecodeResult, ImageHandle, SegmentationService
+from samcut.models.store.choice import chosen_quality_dir, model_info
 
 
 class EngineBridge(QObject):
@@ -35,9 +37,12 @@ class EngineBridge(QObject):
     regionStarted = Signal(object)         # (x0, y0, x1, y1) being encoded
     regionReady = Signal(object, float)    # (x0, y0, x1, y1), milliseconds
     regionFailed = Signal(str)             # message; the whole-image encode still serves
+    upgraded = Signal(int, str, float, bool)  # ticket, the quality model's label, seconds, taken from a cache
+    upgradeFailed = Signal(int, str)       # ticket, message; the quick model goes on serving
     _encodeDone = Signal(object, float)    # (handle, started) from a worker thread
     _regionDone = Signal(object, float)    # (region handle, started) from a worker thread
     _decodeDone = Signal(object, object)   # (future, DecodeJob) from a worker thread
+    _upgradeDone = Signal(object)          # the quality model's handle, from a worker thread
 
     def __init__(self, service: SegmentationService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +54,8 @@ class EngineBridge(QObject):
         self._encodeDone.connect(self._on_encode_done)
         self._decodeDone.connect(self._on_decode_done)
         self._regionDone.connect(self._on_region_done)
+        self._upgradeDone.connect(self._on_upgrade_done)
+        self.better: ImageHandle | None = None  # the quality model's handle while it encodes
 
     @property
     def ticket(self) -> int:
@@ -70,9 +77,42 @@ class EngineBridge(QObject):
         self.handle = self.service.open_image(rgb)
         started = time.perf_counter()
         handle = self.handle
+        self.better = better = self.service.upgrade(handle)
         self.encodeStarted.emit(handle.ticket)
         handle.embedding.add_done_callback(lambda _f: self._encodeDone.emit(handle, started))
+        if better is not None:
+            better.embedding.add_done_callback(lambda _f: self._upgradeDone.emit(better))
         return handle.ticket
+
+    # the quality model -------------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        """The model that answers the whole image's decodes now (the quality one once it has come)."""
+        return self.handle.model if self.handle is not None else self.service.model
+
+    @property
+    def upgrading(self) -> bool:
+        """The quality model is still encoding the open image."""
+        return self.better is not None and not self.better.embedding.done()
+
+    def upgrade_progress(self) -> float | None:
+        """How far the quality encode is (0-0.99, estimated), None when none is running."""
+        quality = self.service.quality
+        return quality.progress() if quality is not None and self.upgrading else None
+
+    def _on_upgrade_done(self, better: ImageHandle) -> None:
+        if better is not self.better or self.handle is None or better.ticket != self.handle.ticket:
+            return
+        self.better = None
+        encoded, error = self._outcome(better)
+        if error is not None:
+            self.upgradeFailed.emit(better.ticket, error)
+        elif encoded:
+            self.handle = better  # hover, the finder, new regions and whole-image strokes use it now
+            quality = self.service.quality
+            label = quality.label if quality is not None else ""
+            seconds = (quality.last_encode_s or 0.0) if quality is not None else 0.0
+            self.upgraded.emit(better.ticket, label, seconds, better.from_cache)
 
     @staticmethod
     def _outcome(handle: ImageHandle) -> tuple[bool, str | None]:
@@ -146,7 +186,7 @@ class EngineBridge(QObject):
 
     def _start(self, job: DecodeJob | None) -> None:
         if job is not None:
-            future = self.service.decode(job.frame, job.prompt)
+            future = self.service.decode(job.frame, job.prompt, job.lead)
             future.add_done_callback(lambda f: self._decodeDone.emit(f, job))
 
     def _on_decode_done(self, future: Future, job: DecodeJob) -> None:
@@ -195,14 +235,31 @@ class EngineBridge(QObject):
 
 def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:
     """Load the model (ONNX Runtime is imported here) at the preferred precision and start the
-    service; raises ``ModelError`` with a user-facing message. A preference the machine cannot
-    honour (bf16 without OpenVINO or native bf16) falls back to fp32 with a notice."""
+    service, with the preferred quality model behind it (``choice.chosen_quality_dir``; loaded
+    in its own lane: a failure there is ``upgradeFailed``); raises ``ModelError`` with a
+    user-facing message. A preference the machine cannot honour (bf16 without OpenVINO or native
+    bf16) falls back to fp32 with a notice."""
     from samcut.models.engine import SamEngine
     from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService, model_cache_id
 
     engine = SamEngine(folder, threads=preferences.threads or None, precision=preferences.precision,
                        compile_cache=compiled_graphs_dir(), strict=False)
-    model_id = model_cache_id(engine.manifest, engine.cache_tag)
-    disk = EmbeddingDiskCache(cache_dir() / "embeddings", model_id, preferences.disk_cache) \
-        if preferences.disk_cache else None
-    return EngineBridge(SegmentationService(engine, preferences.memory_cache, disk))
+
+    def disk_for(manifest: dict) -> EmbeddingDiskCache | None:
+        model_id = model_cache_id(manifest, engine.cache_tag)
+        return EmbeddingDiskCache(cache_dir() / "embeddings", model_id, preferences.disk_cache) \
+            if preferences.disk_cache else None
+
+    better = chosen_quality_dir(preferences, folder)
+    quality = None
+    if better is not None:
+        from samcut.models.engine.quality import QualityTier, load_quality_engine, model_name
+
+        info = model_info(better)
+        quality = QualityTier(
+            lambda: load_quality_engine(better, engine, preferences.threads or None, preferences.precision,
+                                        compiled_graphs_dir()),
+            model_name(SimpleNamespace(model_dir=better)), info.label,
+            preferences.encode_times.get(str(better), info.encode_s or 0.0), disk_for(info.manifest))
+    return EngineBridge(SegmentationService(engine, preferences.memory_cache, disk_for(engine.manifest),
+                                            quality=quality))

@@ -47,6 +47,8 @@ class FinderRun(QObject):
 
     def attach(self, bridge: Any) -> None:  # noqa: ANN401 - EngineBridge
         bridge.encodeFinished.connect(lambda ticket, _ms, _cached: self.start(ticket))
+        bridge.upgraded.connect(lambda ticket, *_rest: self.start(ticket))  # found again, by the better model
+        bridge.upgradeFailed.connect(lambda ticket, _message: self.start(ticket))
         bridge.encodeStarted.connect(lambda _ticket: self.reset())
         bridge.finderStep.connect(self._on_step)
 
@@ -56,7 +58,9 @@ class FinderRun(QObject):
         self.window.status.finder_label.setText("")
 
     def start(self, ticket: int) -> None:
-        """The image ``ticket`` is encoded: take its objects from the cache, or start finding them."""
+        """The image ``ticket`` is encoded: take its objects from the cache, or start finding them
+        (while the quality model still encodes, the finder waits for it: its decodes would take
+        that encode's CPU, and the objects are found once, by the better model)."""
         bridge = self.window.bridge
         if bridge is None or bridge.handle is None or bridge.handle.ticket != ticket:
             return
@@ -66,6 +70,9 @@ class FinderRun(QObject):
         cached = bridge.service.objects_for(handle)
         if cached is not None:
             self._done(cached, "from the cache")
+            return
+        if bridge.upgrading:
+            self.window.status.finder_label.setText("Objects: after the quality model")
             return
         embedding = handle.embedding.result()
         self.finder = ObjectFinder(embedding.original_size, embedding.input_size)

@@ -23,6 +23,8 @@ from samcut.gui.engine_bridge import EngineBridge
 from samcut.gui.file_actions import FileActions
 from samcut.gui.finder import FinderRun
 from samcut.gui.hover import HoverPreview
+from samcut.gui.model_menu import build_model_menu
+from samcut.gui.quality_controller import QualityController
 from samcut.gui.region_controller import RegionController
 from samcut.gui.tasks import TaskRunner
 from samcut.gui.view_modes import VIEW_MODES, VIEW_NAMES, next_view
@@ -76,6 +78,8 @@ class MainWindow(QMainWindow):
         self.regions = RegionController(self.canvas, self.status, self)
         self.hover = HoverPreview(self, self.preferences.hover_preview)
         self.finder = FinderRun(self)
+        self.quality = QualityController(self)
+        self.model_menu = build_model_menu(self, self.actions_by_name["help_menu"])
         for name, handler in self._handlers().items():
             self.actions_by_name[name].triggered.connect(handler)
         self.canvas.strokeStarted.connect(self._on_stroke_started)
@@ -118,6 +122,7 @@ class MainWindow(QMainWindow):
         self.regions.attach(bridge)
         self.hover.attach(bridge)
         self.finder.attach(bridge)
+        self.quality.attach(bridge)
         if self.editor is not None:
             bridge.open_image(self.editor.image.model_rgb())
         else:  # the status bar follows a model installed with no image open (Help > Install Model…)
@@ -200,12 +205,30 @@ class MainWindow(QMainWindow):
             self.status.decode_label.setText(f"mask in {result.elapsed_ms:.0f} ms")
 
     def _decode(self, live: Stroke | None = None) -> None:
-        """Ask for the proposal of the editor's prompt (with the stroke being drawn)."""
+        """Ask for the proposal of the editor's prompt (with the stroke being drawn), answered by
+        the model of the frame it is decoded in (the editor replays the prompt where that model
+        did not answer the proposal its mask input comes from)."""
         if self.editor is None or self.bridge is None:
             return
-        request = self.editor.decode_request(live)
+        frame = self.regions.handle_for(self.editor.frame)
+        request = self.editor.decode_request(live, frame.model if frame is not None else self.bridge.model)
         if request is not None:
-            self.bridge.request_decode(request, self.regions.handle_for(request.frame))
+            self.bridge.request_decode(request, frame)
+
+    def replay_proposal(self) -> None:
+        """Another model answers now (the quality model came, or the models were switched): the
+        proposal shown is answered again by it, in place (``Editor.replay_request``)."""
+        if self.editor is None or self.bridge is None:
+            return
+        frame = self.regions.handle_for(self.editor.frame)
+        request = self.editor.replay_request(frame.model if frame is not None else self.bridge.model)
+        if request is not None:
+            self.bridge.request_decode(request, frame)
+
+    def switch_models(self) -> None:
+        """Load the chosen quick and quality models (Model menu) and go on with them: the open
+        image is encoded again (usually from the cache) and the proposal answered again."""
+        dialogs.load_chosen_models(self)
 
     # input ----------------------------------------------------------------------------------
     def _on_stroke_started(self, x: float, y: float) -> None:

@@ -10,9 +10,13 @@ alone is its rectangle. Predicted IoUs favour token 2 among the multimask candid
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import numpy as np
 
 from samcut.models.engine.candidates import default_token
+from samcut.models.engine.errors import EncodeCancelled
 from samcut.models.engine.family import family_rules
 from samcut.models.engine.preprocess import resized_size
 from samcut.models.engine.types import ImageEmbedding, Prompt
@@ -23,20 +27,38 @@ SCORES = np.array([0.9, 0.5, 0.8, 0.6], np.float32)
 
 
 class FakeEngine:
-    """Duck-types ``SamEngine`` for ``SegmentationService``; counts its calls."""
+    """Duck-types ``SamEngine`` for ``SegmentationService``; counts its calls.
+
+    Two fakes are two models: ``name`` is its folder (what handles and results name), ``scale``
+    multiplies its discs' radii (another model answers the same prompt with other masks), and an
+    encode waits for ``gate`` (set it to let the encode end; cancellable meanwhile)."""
 
     manifest: dict = {}
     rules = family_rules("sam")
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "fake", scale: float = 1.0, gate: threading.Event | None = None) -> None:
+        self.model_dir = Path(name)
+        self.scale = scale
+        self.gate = gate
         self.encodes = 0
         self.decodes = 0
+        self.cancelled_encodes = 0
+        self.encoding = threading.Event()  # set while an encode waits for its gate
 
     def encoder_runtime(self) -> str:
         return "fake"
 
     def encode(self, image: np.ndarray, cancel: object = None) -> ImageEmbedding:
         self.encodes += 1
+        if self.gate is not None:
+            self.encoding.set()
+            try:
+                while not self.gate.wait(0.01):
+                    if cancel is not None and cancel.cancelled:
+                        self.cancelled_encodes += 1
+                        raise EncodeCancelled("encode cancelled")
+            finally:
+                self.encoding.clear()
         h, w = image.shape[:2]
         return ImageEmbedding(np.zeros((1, 256, 64, 64), np.float32), (h, w), resized_size(h, w))
 
@@ -55,7 +77,7 @@ class FakeEngine:
             out = np.zeros((LOW_RES, LOW_RES), bool)
             for p, label in zip(points, labels, strict=True):
                 if bool(label) == positive:
-                    out |= np.hypot(gx - p[0], gy - p[1]) <= radius * LOW_RES
+                    out |= np.hypot(gx - p[0], gy - p[1]) <= radius * self.scale * LOW_RES
             return out
 
         masks = np.zeros((4, LOW_RES, LOW_RES), bool)

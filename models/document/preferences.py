@@ -42,7 +42,9 @@ FIELD_RULES: dict[str, tuple[type, float | None, float | None]] = {
     "threads": (int, 0, 256), "memory_cache": (int, 1, 64), "disk_cache": (int, 0, 1000),
     "model_dir": (str, None, None), "recent_files": (list, None, None), "decontaminate": (bool, None, None),
     "view_mode": (str, None, None), "hover_preview": (bool, None, None), "precision": (str, None, None),
+    "quality_model": (str, None, None), "encode_times": (dict, None, None),
 }
+MAX_TIMES = 32  # measured encode times kept (one per model folder)
 
 
 def _valid(name: str, value: object) -> object | None:
@@ -56,8 +58,11 @@ def _valid(name: str, value: object) -> object | None:
         return None
     if name == "recent_files":
         return [v for v in value if isinstance(v, str) and v and "\0" not in v][:MAX_RECENT]
-    if name == "model_dir" and "\0" in value:
+    if name in ("model_dir", "quality_model") and "\0" in value:
         return None
+    if name == "encode_times":
+        return {k: float(v) for k, v in list(value.items())[:MAX_TIMES] if isinstance(k, str)
+                and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e5}
     if name == "precision" and value not in ("auto", "fp32", "bf16"):
         return None
     return value
@@ -77,6 +82,8 @@ class Preferences:
     view_mode: str = "overlay"   # how the selection is shown (the window checks the name)
     hover_preview: bool = True   # Smart Brush: the object under the pointer shows before a click
     precision: str = "auto"      # auto | fp32 | bf16: the encoder's precision (runtimes.resolve_precision)
+    quality_model: str = ""      # the model folder that takes over in the background ("": none)
+    encode_times: dict[str, float] = field(default_factory=dict)  # model folder -> seconds measured here
     notice: str | None = field(default=None, compare=False, repr=False)  # set by load(): what was reset
 
     @classmethod

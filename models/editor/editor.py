@@ -26,6 +26,7 @@ from samcut.models.document.selection import Mode
 from samcut.models.document.strokes import Stroke, StrokePrompt
 from samcut.models.editor.history import (
     EMPTY_PROMPT,
+    MaskBase,
     PromptState,
     Step,
     Timeline,
@@ -46,11 +47,14 @@ _revisions = itertools.count(1)
 @dataclass(frozen=True)
 class DecodeRequest:
     """A decode to run: ``prompt`` in the pixels of ``frame`` (None: the whole image), for the
-    editor's prompt ``revision``; hand the revision back to ``Editor.accept`` with the result."""
+    editor's prompt ``revision``; hand the revision back to ``Editor.accept`` with the result.
+    ``lead``: when the prompt's mask input came from another model, the prompts it stands for,
+    to be decoded first (``SegmentationService.decode``); ``prompt.mask_input`` is then None."""
 
     prompt: Prompt
     revision: int
     frame: Frame | None
+    lead: tuple[Prompt, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class Editor:
         self._selection_id = self._saved_id = new_selection_id()
         # The stroke being drawn: the frame a new prompt starts in, and its mask input.
         self._new_frame: Frame | None = None
-        self._live_base: np.ndarray | None = None
+        self._live_base: MaskBase | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -127,16 +131,16 @@ class Editor:
         frame = self.frame
         return self.size if frame is None else (frame[3] - frame[1], frame[2] - frame[0])
 
-    def _chosen_logits(self) -> np.ndarray | None:
+    def _chosen_base(self) -> MaskBase | None:
         p = self.proposal
-        return None if p is None else p.low_res_logits[p.chosen]
+        return None if p is None else MaskBase(p.low_res_logits[p.chosen], p.model)
 
     def begin_stroke(self, frame: Frame | None = None) -> None:
         """On press: the proposal shown now becomes the new stroke's mask input. A new prompt is
         decoded in ``frame`` (a zoomed region), a prompt already begun keeps its own."""
         if self.prompt.empty:
             self._new_frame = frame
-        self._live_base = self._chosen_logits()
+        self._live_base = self._chosen_base()
 
     def add_stroke(self, stroke: Stroke) -> None:
         """On release, with the finished stroke: one undo step. The click rule: a first click (a
@@ -166,7 +170,8 @@ class Editor:
         built is left, undoably): the prompt is the click that took it (``stroke``, default the
         grid point that found it). One undo step; undo and redo restore it exactly, no decode."""
         stroke = stroke or Stroke((found.point,), positive=True)
-        after = PromptState((stroke,), (None,), None, None, shown=Proposal.from_object(found, self.size))
+        model = self.proposal.model if self.proposal is not None else ""
+        after = PromptState((stroke,), (None,), None, None, shown=Proposal.from_object(found, self.size, model))
         self._live_base = None
         self._push(Step(label, prompt_before=self._leave(), prompt_after=after))
 
@@ -190,29 +195,70 @@ class Editor:
     def engine_prompt(self, live: Stroke | None = None) -> Prompt:
         """The decoder prompt in the frame's own pixels: finished strokes, the stroke being drawn,
         the box; the mask input is the proposal shown when the newest stroke began."""
+        base = self._base(live)
+        return self._prompt(self.prompt.strokes, live, None if base is None else base.logits)
+
+    def _base(self, live: Stroke | None) -> MaskBase | None:
         p = self.prompt
-        points, labels = StrokePrompt(self._frame_size(), list(p.strokes), p.box).points_and_labels(live)
-        mask_input = self._live_base if live is not None else (p.bases[-1] if p.bases else None)
-        box = p.box
+        return self._live_base if live is not None else (p.bases[-1] if p.bases else None)
+
+    def _prompt(self, strokes: tuple[Stroke, ...], live: Stroke | None, mask_input: np.ndarray | None,
+                box: bool = True) -> Prompt:
+        """``strokes`` (and ``live``, and the prompt's box when ``box``) as a decoder prompt in the frame's pixels."""
+        p = self.prompt
+        box_xyxy = p.box if box else None
+        points, labels = StrokePrompt(self._frame_size(), list(strokes), box_xyxy).points_and_labels(live)
         frame = self.frame
         if frame is not None:
             x0, y0 = frame[:2]
             points = [(x - x0, y - y0) for x, y in points]
-            box = None if box is None else (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
-        return Prompt(points=points, labels=labels, box=box, mask_input=mask_input)
+            box_xyxy = None if box_xyxy is None else (box_xyxy[0] - x0, box_xyxy[1] - y0,
+                                                      box_xyxy[2] - x0, box_xyxy[3] - y0)
+        return Prompt(points=points, labels=labels, box=box_xyxy, mask_input=mask_input)
 
-    def decode_request(self, live: Stroke | None = None) -> DecodeRequest | None:
-        """What to decode now (with the stroke being drawn, if any); None when there is no prompt."""
+    def _lead(self, live: Stroke | None) -> tuple[Prompt, ...]:
+        """The prompts a replay decodes before the whole one, in the order ``samcut segment`` gives
+        them: the box alone, then the strokes one by one (each answer the next one's mask input)."""
+        strokes = self.prompt.strokes
+        steps = [self._prompt((), None, None)] if self.prompt.box is not None else []
+        steps += [self._prompt(strokes[:i], None, None) for i in range(1, len(strokes) + (live is not None))]
+        return tuple(steps)
+
+    def decode_request(self, live: Stroke | None = None, model: str | None = None) -> DecodeRequest | None:
+        """What to decode now (with the stroke being drawn, if any), by ``model``; None when there
+        is no prompt. Where the mask input was decoded by another model than ``model``, the request
+        replays the prompt (``lead``): the answer is then the one ``model`` gives the prompt from
+        scratch, as in ``samcut segment --models``."""
         if self.prompt.empty and live is None:
             return None
+        base = self._base(live)
+        if base is not None and model is not None and base.model != model:
+            return DecodeRequest(self._prompt(self.prompt.strokes, live, None), self.revision, self.frame,
+                                 self._lead(live))
         return DecodeRequest(self.engine_prompt(live), self.revision, self.frame)
+
+    def replay_request(self, model: str) -> DecodeRequest | None:
+        """A better model (``model``) has come: the request that answers the current prompt again
+        with it, from scratch, for the same revision (its answer replaces the proposal in place, no
+        undo step); None when there is no prompt or its proposal is already ``model``'s."""
+        shown = self.proposal
+        if self.prompt.empty or (shown is not None and shown.model == model and not self.awaiting_answer):
+            return None
+        return DecodeRequest(self._prompt(self.prompt.strokes, None, None), self.revision, self.frame,
+                             self._lead(None))
 
     def accept(self, revision: int, result: DecoderOutput) -> Proposal | None:
         """Show ``result`` if it answers the current prompt (``revision``), with the candidate
-        rule's choice selected; None (and nothing changes) if it is stale."""
+        rule's choice selected; None (and nothing changes) if it is stale. An answer by another
+        model to the prompt shown (a replay) keeps the candidate the user picked, when the two
+        have the same candidates (a token means the same part of the object in every family)."""
         if revision != self.revision or result.origin != self.frame_origin:
             return None
+        before = self.proposal
         self.proposal = Proposal.from_result(result, self.size)
+        if before is not None and self._answered == revision and before.model != self.proposal.model \
+                and before.chosen != before.default and before.count == self.proposal.count:
+            self.proposal = self.proposal.with_chosen(before.chosen)
         self._answered = revision
         self._announce("proposal")
         return self.proposal

@@ -27,11 +27,21 @@ def new_selection_id() -> int:
 
 
 @dataclass(frozen=True)
+class MaskBase:
+    """A stroke's mask input: the chosen low-res logits (``256 x 256`` float32) shown when it began,
+    and the ``model`` that decoded them (another model's logits are not its mask input: the prompt
+    is replayed on the new model instead, ``Editor.decode_request``)."""
+
+    logits: np.ndarray
+    model: str = ""
+
+
+@dataclass(frozen=True)
 class PromptState:
     """The prompt being built for one object, immutable so that history can share it.
 
-    ``strokes``: finished strokes in image pixels; ``bases``: for each stroke, the chosen low-res
-    logits (``256 x 256`` float32) shown when it began, its mask input (None for the first);
+    ``strokes``: finished strokes in image pixels; ``bases``: for each stroke, the proposal shown
+    when it began (``MaskBase``), its mask input (None for the first);
     ``box``: ``(x0, y0, x1, y1)`` image pixels or None; ``frame``: the zoomed region
     ``(x0, y0, x1, y1)`` the prompt is decoded in, None for the whole image. ``shown``: the
     proposal (candidate chosen) that this prompt had when the user left it, or that it is made of
@@ -39,7 +49,7 @@ class PromptState:
     """
 
     strokes: tuple[Stroke, ...] = ()
-    bases: tuple[np.ndarray | None, ...] = field(default=(), compare=False)
+    bases: tuple[MaskBase | None, ...] = field(default=(), compare=False)
     box: tuple[float, float, float, float] | None = None
     frame: XYXY | None = None
     shown: Proposal | None = field(default=None, compare=False)

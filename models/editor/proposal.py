@@ -21,6 +21,7 @@ class DecoderOutput(Protocol):
     input_size: tuple[int, int]
     original_size: tuple[int, int]
     origin: tuple[int, int]
+    model: str                   # the model that answered
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Proposal:
     The logits belong to a frame: the whole image, or a zoomed region of it whose top-left is
     ``origin`` ``(x, y)`` and whose size is ``original_size``; ``image_size`` is the whole image's
     ``(H, W)``. Every mask method answers in whole-image pixels (zero outside the frame).
+    ``model`` names the model that decoded it; ``default`` is the candidate rule's token.
     """
 
     low_res_logits: np.ndarray
@@ -39,6 +41,8 @@ class Proposal:
     original_size: tuple[int, int]
     origin: tuple[int, int] = (0, 0)
     image_size: tuple[int, int] | None = None
+    model: str = ""
+    default: int = 0
 
     @property
     def whole_image(self) -> bool:
@@ -62,14 +66,14 @@ class Proposal:
     def from_result(cls, result: DecoderOutput, image_size: tuple[int, int]) -> Proposal:
         """``result`` shown in an image of ``image_size`` ``(H, W)``, the candidate rule's token chosen."""
         return cls(result.low_res_logits, result.scores, result.default, result.input_size,
-                   result.original_size, result.origin, image_size)
+                   result.original_size, result.origin, image_size, result.model, result.default)
 
     @classmethod
-    def from_object(cls, found: FoundObject, image_size: tuple[int, int]) -> Proposal:
+    def from_object(cls, found: FoundObject, image_size: tuple[int, int], model: str = "") -> Proposal:
         """A found object as the proposal: its own mask as the one candidate, with its own score
-        (predicted IoU x stability), in an image of ``image_size`` ``(H, W)``."""
+        (predicted IoU x stability), in an image of ``image_size`` ``(H, W)``, found by ``model``."""
         return cls(found.logits()[None], np.array([found.score], np.float32), 0, found.input_frame(image_size),
-                   tuple(image_size), (0, 0), tuple(image_size))
+                   tuple(image_size), (0, 0), tuple(image_size), model)
 
     def with_chosen(self, chosen: int) -> Proposal:
         return replace(self, chosen=chosen % self.count)

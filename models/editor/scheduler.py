@@ -39,12 +39,17 @@ class DecodeJob:
     point: tuple[float, float] | None = None
     ticket: int = 0
 
+    @property
+    def lead(self) -> tuple[Prompt, ...]:
+        """The prompts decoded before ``prompt`` (a replay on another model, ``DecodeRequest.lead``)."""
+        return self.request.lead if self.request is not None else ()
+
 
 def same_work(a: DecodeJob, b: DecodeJob) -> bool:
     """Whether two proposal jobs decode the same thing: same frame, points, labels, box, and the
-    very same mask input (compared by identity: it is the earlier answer's logits)."""
+    very same mask input (compared by identity: it is the earlier answer's logits), same lead."""
     return (a.kind == b.kind == "proposal" and a.frame is b.frame and a.prompt == b.prompt
-            and a.prompt.mask_input is b.prompt.mask_input)
+            and a.prompt.mask_input is b.prompt.mask_input and a.lead == b.lead)
 
 
 class DecodeScheduler:

@@ -9,6 +9,7 @@ numpy, onnxruntime and Pillow only: importing this module never imports torch or
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -153,12 +154,15 @@ class SamEngine:
     ONNX Runtime list) overrides ``SAMCUT_PROVIDERS``; what was asked for and is missing lands in
     ``notices`` (one line each, for the CLI's stderr and the status bar). ``compile_cache``: a
     folder where OpenVINO may keep compiled graphs (bf16 only). ``strict=False``: bf16 where it
-    cannot run falls back to fp32 with a notice instead of raising.
+    cannot run falls back to fp32 with a notice instead of raising. ``defer_encoder``: the encoder's
+    session is made by the first ``encode`` (see ``load_encoder``); ``decoder``: another engine's
+    decoder session, used as this one's (the two models' decoders are the same file).
     """
 
     def __init__(self, model_dir: Path | str, threads: int | None = None, verify: bool = True,
                  providers: list | None = None, precision: str | None = None,
-                 compile_cache: Path | None = None, strict: bool = True) -> None:
+                 compile_cache: Path | None = None, strict: bool = True, defer_encoder: bool = False,
+                 decoder: ort.InferenceSession | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.manifest = verify_model_dir(self.model_dir) if verify else _unverified_manifest(self.model_dir)
         try:
@@ -166,6 +170,7 @@ class SamEngine:
         except ValueError as exc:
             raise ModelError(f"{self.model_dir}: {exc}; update samcut") from None
         self.threads = threads or default_threads()
+        self.encoder_threads = self.threads  # (the quality model's background encoder may take fewer)
         self.notices: list[str] = []
         try:
             self.precision: Precision = resolve_precision(precision)
@@ -174,22 +179,36 @@ class SamEngine:
                 raise
             self.precision = "fp32"  # the app: run anyway, and say why it is not bf16
             self.notices.append(f"{exc}; running in fp32")
-        providers = providers or requested_providers(self.notices)
+        self._providers = providers or requested_providers(self.notices)
+        self._compile_cache = compile_cache
+        self._encoder_lock = threading.Lock()
         self.encoder_graph: OpenVinoGraph | None = None
-        if self.precision == "bf16":
-            self.encoder_graph = OpenVinoGraph(str(self.model_dir / ENCODER_FILE), self.threads, "bf16",
-                                               compile_cache)
-            self.encoder = None
-        else:
-            self.encoder = self._load(ENCODER_FILE, providers or encoder_providers(self.threads), lean_memory=True)
-        self.decoder = self._load(DECODER_FILE, providers or [CPU])
+        self.encoder: ort.InferenceSession | None = None
+        if not defer_encoder:
+            self.load_encoder()
+        self.decoder = decoder or self._load(DECODER_FILE, self._providers or [CPU])
         self.batch_decoding = self.decoder.get_inputs()[1].shape[0] != 1  # installs before batching: 1
+
+    def load_encoder(self) -> None:
+        """Make the encoder's session now, in the calling thread (with ``defer_encoder`` it is made by
+        the first ``encode``: ONNX Runtime's pool threads then inherit that thread's priority)."""
+        with self._encoder_lock:
+            if self.encoder is not None or self.encoder_graph is not None:
+                return
+            if self.precision == "bf16":
+                self.encoder_graph = OpenVinoGraph(str(self.model_dir / ENCODER_FILE), self.encoder_threads, "bf16",
+                                                   self._compile_cache)
+            else:
+                self.encoder = self._load(ENCODER_FILE, self._providers or encoder_providers(self.encoder_threads),
+                                          lean_memory=True, threads=self.encoder_threads)
 
     @property
     def encoder_runtime(self) -> str:
         """Where the encoder runs, in words ("ONNX Runtime CPU", "OpenVINO bf16", "ONNX Runtime CUDA")."""
         if self.encoder_graph is not None:
             return f"OpenVINO {self.encoder_graph.precision}"
+        if self.encoder is None:
+            return "not loaded yet"
         provider = self.encoder.get_providers()[0]
         return "OpenVINO" if provider == OPENVINO else provider_label(provider)
 
@@ -198,15 +217,17 @@ class SamEngine:
         """What besides the model decides the embeddings (a cache of bf16 embeddings is kept apart)."""
         return "" if self.precision == "fp32" else self.precision
 
-    def _load(self, name: str, providers: list, lean_memory: bool = False) -> ort.InferenceSession:
+    def _load(self, name: str, providers: list, lean_memory: bool = False,
+              threads: int | None = None) -> ort.InferenceSession:
         path = self.model_dir / name
         try:
-            return ort.InferenceSession(str(path), sess_options=session_options(self.threads, lean_memory),
+            return ort.InferenceSession(str(path), sess_options=session_options(threads or self.threads, lean_memory),
                                         providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"cannot load {path}: {str(exc).splitlines()[0]}") from exc
 
     def _run_encoder(self, batch: np.ndarray, cancel: Cancellation | None) -> list[np.ndarray]:
+        self.load_encoder()
         if self.encoder_graph is not None:
             return self.encoder_graph.run({"image": batch}, (lambda: cancel.cancelled) if cancel else None)
         return self.encoder.run(None, {"image": batch},

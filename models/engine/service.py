@@ -5,32 +5,38 @@
   the pixels' hash) and optionally on disk, so reopening an image is instant.
 - **decode** lane: every request gets an increasing generation number; a queued request that
   is no longer the newest is skipped ("latest wins") and its future resolves to None. A decode
-  that arrives before its image's embedding waits for it.
+  that arrives before its image's embedding waits for it. A request may carry a *lead*: the
+  prompts its mask input stands for, decoded first in order, each answer the next one's mask
+  input (the prompt replayed on another model, as ``samcut segment`` would decode it).
+- **quality** (optional, ``QualityTier``): after the quick model, a slower, better model encodes
+  the image in the background; ``upgrade`` gives its handle. Every handle and result names its
+  model (``model``), and a decode runs on its handle's model.
 
 ``synchronous=True`` runs every job inline in the caller's thread (for tests and scripts).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import os
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from samcut.models.engine.cancellation import Cancellation
-from samcut.models.engine.finder import FoundObject, from_arrays, to_arrays
-from samcut.models.engine.preprocess import IMAGE_SIZE, resized_size
+from samcut.models.engine.embedding_cache import (  # noqa: F401 - re-exported: the service's caches
+    EmbeddingDiskCache,
+    image_key,
+    model_cache_id,
+)
+from samcut.models.engine.finder import FoundObject
 from samcut.models.engine.prompt_agreement import points_honoured
-from samcut.models.engine.types import XYXY, ImageEmbedding, InputFrame, Prompt, input_frame
-from samcut.models.io.atomic import atomic_write
+from samcut.models.engine.quality import QualityTier, model_name
+from samcut.models.engine.types import XYXY, ImageEmbedding, InputFrame, Prompt
 from samcut.models.io.lanes import Lane
 
 if TYPE_CHECKING:
@@ -43,7 +49,8 @@ class ImageHandle:
 
     ``ticket`` increases with every opened image (a region has its image's); ``size`` is the
     frame's ``(H, W)``; ``origin`` its top-left ``(x, y)`` in the image (0, 0 for the whole
-    image); ``embedding`` resolves when the frame is encoded.
+    image); ``embedding`` resolves when the frame is encoded; ``model`` names the model that
+    encodes it (``quality.model_name``) and answers its decodes.
     """
 
     ticket: int
@@ -52,6 +59,7 @@ class ImageHandle:
     origin: tuple[int, int] = (0, 0)
     source: list[str] = field(default_factory=list, compare=False)  # "encoder", "memory" or "disk" once done
     cache_key: list[str] = field(default_factory=list, compare=False)  # the pixels' content key, once hashed
+    model: str = ""
 
     @property
     def from_cache(self) -> bool:
@@ -71,7 +79,7 @@ class DecodeResult:
 
     ``low_res_logits`` ``4 x 256 x 256`` and ``scores`` ``(4,)`` in token order (0 = single-mask
     output, 1-3 = multimask outputs); ``default`` is the token the candidate rule
-    (``SamEngine.default_token``) picks for the prompt.
+    (``SamEngine.default_token``) picks for the prompt; ``model`` the model that answered.
     """
 
     ticket: int
@@ -83,165 +91,44 @@ class DecodeResult:
     original_size: tuple[int, int]
     elapsed_ms: float
     origin: tuple[int, int] = (0, 0)  # the frame's top-left (x, y) in the image
-
-
-def image_key(rgb: np.ndarray) -> str:
-    """Content hash of an image's pixels and shape."""
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(str(rgb.shape).encode())
-    digest.update(np.ascontiguousarray(rgb).data)
-    return digest.hexdigest()
-
-
-HIGH_RES_SHAPES = ((1, 32, 256, 256), (1, 64, 128, 128))  # SAM 2.1's high-resolution features
-
-
-def _features_digest(features: np.ndarray, *high_res: np.ndarray) -> str:
-    digest = hashlib.blake2b(np.ascontiguousarray(features).data, digest_size=16)
-    for array in high_res:
-        digest.update(np.ascontiguousarray(array).data)
-    return digest.hexdigest()
-
-
-def _frame_fits(frame: InputFrame, original: tuple[int, ...]) -> bool:
-    """Whether a cached frame is the one the encoder's rule gives for an image of ``original`` size."""
-    if frame.stretched:
-        return (frame.height, frame.width) == (IMAGE_SIZE, IMAGE_SIZE)
-    return (frame.height, frame.width) == resized_size(*original)
-
-
-def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for name in sorted(arrays):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(arrays[name]).data)
-    return digest.hexdigest()
-
-
-def model_cache_id(manifest: dict, tag: str = "") -> str:
-    """Names a model's cache folder: its encoder's SHA-256 (another model never reads these; where the
-    weights live beside the graph, ``encoder.onnx.data`` (ViT-H), their file's SHA-256 too), and
-    ``tag`` when the embeddings depend on more than the model (``bf16``: kept apart from fp32's)."""
-    files = manifest.get("files", {})
-    model = files.get("encoder.onnx", {}).get("sha256", "unversioned")[:16]
-    weights = files.get("encoder.onnx.data", {}).get("sha256", "")[:16]
-    model = f"{model}-{weights}" if weights else model
-    return f"{model}-{tag}" if tag else model
-
-
-class EmbeddingDiskCache:
-    """Embeddings as ``.npz`` files under ``folder/<model id>/``, newest ``max_files`` kept.
-
-    Each entry carries its sizes and a checksum of its features. An entry that is truncated,
-    empty, bit-flipped, of the wrong shape, not finite or whose sizes do not fit together is
-    deleted and the image encoded again: the cache is never trusted and never fatal.
-    """
-
-    def __init__(self, folder: Path, model_id: str, max_files: int = 40) -> None:
-        self.folder = Path(folder) / model_id
-        self.max_files = max_files
-
-    def _path(self, key: str) -> Path:
-        return self.folder / f"{key}.npz"
-
-    def get(self, key: str) -> ImageEmbedding | None:
-        path = self._path(key)
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                features = np.asarray(data["features"])
-                original = tuple(int(v) for v in data["original_size"])
-                frame = InputFrame(*(int(v) for v in data["input_size"]))
-                high_res = tuple(np.asarray(data[f"high_res_{i}"]) for i in range(len(HIGH_RES_SHAPES))
-                                 if f"high_res_{i}" in data.files)
-                digest = str(data["checksum"])
-            sound = (features.shape == (1, 256, 64, 64) and features.dtype == np.float32
-                     and len(original) == 2 and min(original) > 0 and _frame_fits(frame, original)
-                     and len(high_res) in (0, len(HIGH_RES_SHAPES)) and frame.stretched == bool(high_res)
-                     and all(a.shape == shape and a.dtype == np.float32
-                             for a, shape in zip(high_res, HIGH_RES_SHAPES[:len(high_res)], strict=True))
-                     and digest == _features_digest(features, *high_res)
-                     and all(bool(np.isfinite(a).all()) for a in (features, *high_res)))
-        except Exception:  # noqa: BLE001 - whatever is wrong with the file, it is only a cache
-            sound = False
-        if not sound:
-            path.unlink(missing_ok=True)
-            return None
-        try:
-            os.utime(path)
-        except OSError:
-            pass
-        return ImageEmbedding(features, original, frame, high_res)
-
-    def _objects_path(self, key: str) -> Path:
-        return self.folder / f"{key}.objects.npz"
-
-    def get_objects(self, key: str) -> list[FoundObject] | None:
-        """The Object Finder's objects stored with ``key``'s embedding; a damaged file is deleted."""
-        path = self._objects_path(key)
-        if not path.is_file() or not self._path(key).is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: np.asarray(data[name]) for name in data.files}
-            if str(arrays.pop("checksum")) != _arrays_digest(arrays):
-                raise ValueError("checksum")
-            return from_arrays(arrays)
-        except Exception:  # noqa: BLE001 - only a cache
-            path.unlink(missing_ok=True)
-            return None
-
-    def put_objects(self, key: str, objects: list[FoundObject]) -> None:
-        arrays = to_arrays(objects)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write(self._objects_path(key),
-                         lambda fh: np.savez_compressed(fh, checksum=_arrays_digest(arrays), **arrays))
-        except OSError:
-            pass
-
-    def put(self, key: str, emb: ImageEmbedding) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            frame = input_frame(emb.input_size)
-            extra = {f"high_res_{i}": a for i, a in enumerate(emb.high_res)}
-            atomic_write(self._path(key), lambda fh: np.savez(
-                fh, features=emb.features, original_size=emb.original_size,
-                input_size=np.array([frame.height, frame.width, int(frame.stretched)]),
-                checksum=_features_digest(emb.features, *emb.high_res), **extra))
-            files = sorted((p for p in self.folder.glob("*.npz") if not p.name.endswith(".objects.npz")),
-                           key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in files[self.max_files:]:
-                old.unlink(missing_ok=True)
-                old.with_name(old.name.replace(".npz", ".objects.npz")).unlink(missing_ok=True)
-        except OSError:
-            pass  # a cache that cannot be written is only slower
+    model: str = ""
 
 
 class SegmentationService:
-    """Encode and decode lanes over one ``SamEngine``; safe to call from one controlling thread."""
+    """Encode and decode lanes over one ``SamEngine`` (the quick model) and, optionally, a
+    ``QualityTier``; safe to call from one controlling thread."""
 
     def __init__(self, engine: SamEngine, memory_cache: int = 4, disk_cache: EmbeddingDiskCache | None = None,
-                 synchronous: bool = False) -> None:
+                 synchronous: bool = False, quality: QualityTier | None = None) -> None:
         self.engine = engine
+        self.model = model_name(engine)
+        self.quality = quality
         self.memory_cache = memory_cache
         self.disk_cache = disk_cache
         self._encode_lane = Lane("encode", inline=synchronous)
         self._decode_lane = Lane("decode", inline=synchronous)
-        self._cache: OrderedDict[str, ImageEmbedding] = OrderedDict()
-        self._objects: dict[str, list[FoundObject]] = {}  # the finder's objects of images in _cache
+        self._cache: OrderedDict[tuple[str, str], ImageEmbedding] = OrderedDict()  # (model, pixels' key)
+        self._objects: dict[tuple[str, str], list[FoundObject]] = {}  # the finder's objects, same keys
         self._lock = threading.Lock()
         self._tickets = itertools.count(1)
         self._generations = itertools.count(1)
         self._latest_generation = 0
         self._current: tuple[ImageHandle, Cancellation] | None = None
         self._current_region: tuple[ImageHandle, Cancellation] | None = None
+        self._upgrade: tuple[ImageHandle, Cancellation] | None = None
         self._closed = False
+
+    def engine_for(self, model: str) -> SamEngine:
+        """The engine of the model named ``model`` (a handle's): the quality model's, else the quick one's."""
+        quality = self.quality
+        if quality is not None and model == quality.name and quality.engine is not None:
+            return quality.engine
+        return self.engine
 
     # encode lane -------------------------------------------------------------------------
     def open_image(self, rgb: np.ndarray) -> ImageHandle:
-        """Start encoding ``rgb`` (``uint8 H x W x 3``), cancelling the previous image's encode."""
+        """Start encoding ``rgb`` (``uint8 H x W x 3``), cancelling the previous image's encodes;
+        with a quality model, its encode follows in the background (``upgrade``)."""
         if self._closed:
             raise RuntimeError("the segmentation service is closed")
         self._cancel_current()
@@ -250,15 +137,30 @@ class SegmentationService:
         source: list[str] = []
         keys: list[str] = []
         future = self._encode_lane.submit(self._encode_job, rgb, cancel, True, source, keys)
-        handle = ImageHandle(ticket, (int(rgb.shape[0]), int(rgb.shape[1])), future, source=source, cache_key=keys)
+        size = (int(rgb.shape[0]), int(rgb.shape[1]))
+        handle = ImageHandle(ticket, size, future, source=source, cache_key=keys, model=self.model)
         self._current = (handle, cancel)
+        if self.quality is not None:
+            cancel_quality = Cancellation()
+            better_source: list[str] = []
+            better_keys: list[str] = []
+            better = self.quality.encode(rgb, future, cancel_quality, better_source, better_keys)
+            self._upgrade = (ImageHandle(ticket, size, better, source=better_source, cache_key=better_keys,
+                                         model=self.quality.name), cancel_quality)
         return handle
+
+    def upgrade(self, handle: ImageHandle) -> ImageHandle | None:
+        """The quality model's handle for ``handle``'s image (its embedding resolves when the
+        background encode ends), or None: no quality model, or another image is open."""
+        if self._upgrade is None or self._upgrade[0].ticket != handle.ticket or handle.origin != (0, 0):
+            return None
+        return self._upgrade[0]
 
     def open_region(self, image: ImageHandle, crop: np.ndarray, origin: tuple[int, int]) -> ImageHandle:
         """Encode a region of ``image``, its pixels ``crop`` (``uint8 h x w x 3``) whose top-left is
-        ``origin`` ``(x, y)`` in the image, at the encoder's full resolution, after the image itself;
-        cancels the previous region's encode. Regions are cached in memory like images (by their
-        pixels), not on disk."""
+        ``origin`` ``(x, y)`` in the image, at the encoder's full resolution, with ``image``'s model,
+        after the image itself; cancels the previous region's encode. Regions are cached in memory
+        like images (by their pixels), not on disk."""
         if self._closed:
             raise RuntimeError("the segmentation service is closed")
         crop = np.ascontiguousarray(crop)
@@ -266,9 +168,9 @@ class SegmentationService:
             self._cancel(self._current_region)
         cancel = Cancellation()
         source: list[str] = []
-        future = self._encode_lane.submit(self._encode_job, crop, cancel, False, source)
+        future = self._encode_lane.submit(self._encode_job, crop, cancel, False, source, None, image.model)
         handle = ImageHandle(image.ticket, (int(crop.shape[0]), int(crop.shape[1])), future,
-                             (int(origin[0]), int(origin[1])), source)
+                             (int(origin[0]), int(origin[1])), source, model=image.model)
         self._current_region = (handle, cancel)
         return handle
 
@@ -279,52 +181,60 @@ class SegmentationService:
         cancel.cancel()            # if running, ONNX Runtime stops it
 
     def _cancel_current(self) -> None:
-        for current in (self._current, self._current_region):
+        for current in (self._current, self._current_region, self._upgrade):
             if current is not None:
                 self._cancel(current)
-        self._current = self._current_region = None
+        self._current = self._current_region = self._upgrade = None
 
     def _encode_job(self, rgb: np.ndarray, cancel: Cancellation, persist: bool = True,
-                    source: list[str] | None = None, keys: list[str] | None = None) -> ImageEmbedding:
-        """Encode, or take from the caches; only ``persist`` results go to the disk cache (zoomed
-        regions stay in memory: they follow the view and would push whole images out of the disk
-        cache)."""
+                    source: list[str] | None = None, keys: list[str] | None = None,
+                    model: str | None = None) -> ImageEmbedding:
+        """Encode with ``model`` (default the quick one), or take from the caches; only ``persist``
+        results go to the disk cache (zoomed regions stay in memory: they follow the view and would
+        push whole images out of the disk cache)."""
+        model = model or self.model
         key = image_key(rgb)
         if keys is not None:
             keys.append(key)
         source = source if source is not None else []
         with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
+            if (model, key) in self._cache:
+                self._cache.move_to_end((model, key))
                 source.append("memory")
-                return self._cache[key]
+                return self._cache[(model, key)]
         disk = self.disk_cache if persist else None
         emb = disk.get(key) if disk else None
         if emb is not None:
             source.append("disk")
         else:
-            emb = self.engine.encode(rgb, cancel)
+            emb = self.engine_for(model).encode(rgb, cancel)
             source.append("encoder")
             if disk:
                 disk.put(key, emb)
         with self._lock:
-            self._cache[key] = emb
+            self._cache[(model, key)] = emb
             while len(self._cache) > self.memory_cache:
                 dropped, _ = self._cache.popitem(last=False)
                 self._objects.pop(dropped, None)
         return emb
 
     # the Object Finder's results, kept with the embedding ------------------------------------
+    def _disk_for(self, handle: ImageHandle) -> EmbeddingDiskCache | None:
+        if self.quality is not None and handle.model == self.quality.name:
+            return self.quality.disk_cache
+        return self.disk_cache
+
     def objects_for(self, handle: ImageHandle) -> list[FoundObject] | None:
-        """The objects found earlier in ``handle``'s image (memory, then disk), or None. Call once
-        the handle is encoded; it reads a small file at most."""
+        """The objects found earlier in ``handle``'s image by its model (memory, then disk), or None.
+        Call once the handle is encoded; it reads a small file at most."""
         if not handle.cache_key or handle.origin != (0, 0):
             return None
-        key = handle.cache_key[0]
+        key = (handle.model, handle.cache_key[0])
         with self._lock:
             if key in self._objects:
                 return self._objects[key]
-        found = self.disk_cache.get_objects(key) if self.disk_cache else None
+        disk = self._disk_for(handle)
+        found = disk.get_objects(key[1]) if disk else None
         if found is not None:
             with self._lock:
                 self._objects[key] = found
@@ -334,37 +244,49 @@ class SegmentationService:
         """Keep ``objects`` with ``handle``'s embedding, in memory and on disk."""
         if not handle.cache_key or handle.origin != (0, 0):
             return
-        key = handle.cache_key[0]
         with self._lock:
-            self._objects[key] = objects
-        if self.disk_cache:
-            self.disk_cache.put_objects(key, objects)
+            self._objects[(handle.model, handle.cache_key[0])] = objects
+        disk = self._disk_for(handle)
+        if disk:
+            disk.put_objects(handle.cache_key[0], objects)
 
     # decode lane -------------------------------------------------------------------------
-    def decode(self, handle: ImageHandle, prompt: Prompt) -> Future:
-        """Queue a decode of ``prompt`` (in the frame's own pixels) in the frame ``handle``; the future
-        gives a ``DecodeResult``, or None if a newer request superseded it."""
+    def decode(self, handle: ImageHandle, prompt: Prompt, lead: tuple[Prompt, ...] = ()) -> Future:
+        """Queue a decode of ``prompt`` (in the frame's own pixels) in the frame ``handle``, by its
+        model; the future gives a ``DecodeResult``, or None if a newer request superseded it. With
+        ``lead``, those prompts are decoded first, each answer (the candidate rule's token) the next
+        one's mask input, the last one's ``prompt``'s."""
         generation = next(self._generations)
         self._latest_generation = generation
-        return self._decode_lane.submit(self._decode_job, handle, prompt, generation)
+        return self._decode_lane.submit(self._decode_job, handle, prompt, generation, lead)
 
-    def _decode_job(self, handle: ImageHandle, prompt: Prompt, generation: int) -> DecodeResult | None:
+    def _decode_job(self, handle: ImageHandle, prompt: Prompt, generation: int,
+                    lead: tuple[Prompt, ...] = ()) -> DecodeResult | None:
         if generation != self._latest_generation:
             return None
         embedding: ImageEmbedding = handle.embedding.result()
         if generation != self._latest_generation:
             return None
+        engine = self.engine_for(handle.model)
         start = time.perf_counter()
-        logits, iou, default = self._decode_honouring_points(embedding, prompt)
+        mask = None
+        for step in lead:
+            logits, _iou, default = self._decode_honouring_points(engine, embedding, replace(step, mask_input=mask))
+            mask = logits[default]
+        if lead:
+            prompt = replace(prompt, mask_input=mask)
+        logits, iou, default = self._decode_honouring_points(engine, embedding, prompt)
         return DecodeResult(handle.ticket, generation, logits, iou, default, embedding.input_size,
-                            embedding.original_size, (time.perf_counter() - start) * 1000, handle.origin)
+                            embedding.original_size, (time.perf_counter() - start) * 1000, handle.origin,
+                            handle.model)
 
-    def _decode_honouring_points(self, embedding: ImageEmbedding,
+    @staticmethod
+    def _decode_honouring_points(engine: SamEngine, embedding: ImageEmbedding,
                                  prompt: Prompt) -> tuple[np.ndarray, np.ndarray, int]:
         """Decode; when the refined answer contradicts one of the prompt's own points, decode again
         without the mask input and keep whichever honours more of them (``prompt_agreement``)."""
-        logits, iou = self.engine.decode_low_res(embedding, prompt)
-        default = self.engine.default_token(logits, iou, prompt)
+        logits, iou = engine.decode_low_res(embedding, prompt)
+        default = engine.default_token(logits, iou, prompt)
         if prompt.mask_input is None or not len(prompt.points):
             return logits, iou, default
         sizes = (embedding.input_size, embedding.original_size)
@@ -372,16 +294,18 @@ class SegmentationService:
         if honoured == len(prompt.points):
             return logits, iou, default
         fresh = replace(prompt, mask_input=None)
-        logits2, iou2 = self.engine.decode_low_res(embedding, fresh)
-        default2 = self.engine.default_token(logits2, iou2, fresh)
+        logits2, iou2 = engine.decode_low_res(embedding, fresh)
+        default2 = engine.default_token(logits2, iou2, fresh)
         if points_honoured(logits2[default2], fresh, *sizes) > honoured:
             return logits2, iou2, default2
         return logits, iou, default
 
     def close(self) -> None:
-        """Cancel work in flight and stop both lanes (waits for the worker threads to end)."""
+        """Cancel work in flight and stop the lanes (waits for the worker threads to end)."""
         self._closed = True
         self._cancel_current()
         self._latest_generation = -1
         self._encode_lane.shutdown()
         self._decode_lane.shutdown()
+        if self.quality is not None:
+            self.quality.close()

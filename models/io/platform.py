@@ -1,8 +1,9 @@
 """Every OS-specific call samcut makes, one branch per OS (the rest of samcut asks here).
 
 So far: starting a process that outlives its parent without holding the parent's pipes
-(``spawn_detached``), the command that runs samcut itself (``samcut_argv``), and whether a
-process still exists (``process_alive``).
+(``spawn_detached``), the command that runs samcut itself (``samcut_argv``), whether a
+process still exists (``process_alive``), and a thread that yields the CPU to every other
+(``yield_this_thread``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 IS_WINDOWS = sys.platform == "win32"
@@ -76,3 +78,32 @@ def spawn_detached(argv: list[str], log: Path, env: dict[str, str] | None = None
         return subprocess.Popen(argv, **options)  # noqa: S603 - our own executable, argument vector
     finally:
         os.close(fd)
+
+
+def yield_this_thread() -> bool:
+    """Make the calling thread run only when no other thread wants the CPU (the quality model's
+    background encoder: strokes and hover decodes must not wait for it). Returns whether threads
+    it starts from now on inherit that (then its ONNX Runtime pool may have several threads).
+
+    Linux: ``SCHED_IDLE`` for this thread (a new thread copies its creator's policy); where that
+    is refused, nice 19. Windows: ``THREAD_PRIORITY_IDLE`` (not inherited). macOS: the background
+    QoS class (not inherited). Best effort: a refusal leaves the thread as it was."""
+    try:
+        if IS_LINUX:
+            tid = threading.get_native_id()
+            try:
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            except (OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, tid, 19)  # Linux: PRIO_PROCESS of a thread id is that thread
+            return True
+        import ctypes
+
+        if IS_WINDOWS:
+            kernel32 = ctypes.WinDLL("kernel32")  # type: ignore[attr-defined]
+            kernel32.SetThreadPriority(kernel32.GetCurrentThread(), -15)  # THREAD_PRIORITY_IDLE
+        elif sys.platform == "darwin":
+            libc = ctypes.CDLL("/usr/lib/libSystem.dylib")
+            libc.pthread_set_qos_class_self_np(0x09, 0)  # QOS_CLASS_BACKGROUND
+    except (OSError, AttributeError):
+        pass
+    return False

@@ -10,21 +10,30 @@ The rule (``chosen_model_dir``), first that applies:
 5. the default model (``mobile_sam``): installed, else shipped in the bundle, else its folder to be.
 
 The choice is stored in one place, the preferences file (``remember_choice``).
+
+The *quality* model (``chosen_quality_dir``): the ``quality_model`` preference, a model folder that
+encodes each image again in the background after the quick model and then answers instead (the
+app; ``samcut segment --quality`` and a host request's ``quality`` ask for it by name). None when
+unset, gone, or the quick model itself.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from samcut.models.document.preferences import Preferences
 from samcut.models.engine.errors import ModelError
+from samcut.models.engine.manifest import read_manifest_files
 from samcut.models.store.registry import (
     DEFAULT_MODEL,
     MODEL_DIR_ENV,
     installed_models,
     model_dir,
     models_root,
+    official_spec,
+    resolve_model,
 )
 
 
@@ -88,3 +97,46 @@ def require_chosen_model(explicit: Path | None = None) -> Path:
     if not folder.is_dir():
         raise ModelError(no_model_message(folder, given=_given(explicit) is not None))
     return folder
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What people are told about an installed model: ``label`` ("SAM 2.1 Hiera tiny", or the
+    folder's name for custom weights), ``encode_s`` (the catalogue's fp32 encode time on 2 vCPUs,
+    None if unknown) and its unchecked ``manifest``."""
+
+    label: str
+    encode_s: float | None = None
+    manifest: dict = field(default_factory=dict)
+
+
+def model_info(folder: Path) -> ModelInfo:
+    """``ModelInfo`` of the model in ``folder`` (never raises: a damaged manifest gives the folder's name)."""
+    try:
+        manifest = read_manifest_files(Path(folder))[0]
+    except ModelError:
+        return ModelInfo(Path(folder).name)
+    spec = official_spec(manifest)
+    if spec is None:
+        return ModelInfo(Path(folder).name, None, manifest)
+    return ModelInfo(spec.label, spec.encode_s, manifest)
+
+
+def chosen_quality_dir(preferences: Preferences, quick: Path) -> Path | None:
+    """The quality model's folder (see the module), or None."""
+    chosen = preferences.quality_model
+    if not chosen:
+        return None
+    folder = resolve_model(chosen)
+    if not _is_model(folder) or folder.resolve() == Path(quick).resolve():
+        return None
+    return folder
+
+
+def remember_quality(preferences: Preferences, folder: Path | None) -> None:
+    """Store ``folder`` as the quality model (None: none). Saved at once, like ``remember_choice``."""
+    preferences.quality_model = "" if folder is None else str(folder)
+    try:
+        preferences.save()
+    except OSError:
+        pass

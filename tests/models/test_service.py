@@ -121,7 +121,7 @@ def _damage(path, how: str) -> None:
         if how == "nan":
             entry["features"] = entry["features"].copy()
             entry["features"][0, 0, 0, 0] = np.nan
-            from samcut.models.engine.service import _features_digest
+            from samcut.models.engine.embedding_cache import _features_digest
             entry["checksum"] = np.array(_features_digest(entry["features"]))  # a "valid" checksum of bad data
         else:
             entry["original_size"] = np.array([10, 9999])

@@ -1,0 +1,151 @@
+"""Embeddings kept on disk between runs: ``EmbeddingDiskCache``, one folder per model
+(``model_cache_id``). Never trusted and never fatal: a damaged entry is deleted and its image
+encoded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from samcut.models.engine.finder import FoundObject, from_arrays, to_arrays
+from samcut.models.engine.preprocess import IMAGE_SIZE, resized_size
+from samcut.models.engine.types import ImageEmbedding, InputFrame, input_frame
+from samcut.models.io.atomic import atomic_write
+
+
+def image_key(rgb: np.ndarray) -> str:
+    """Content hash of an image's pixels and shape."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(rgb.shape).encode())
+    digest.update(np.ascontiguousarray(rgb).data)
+    return digest.hexdigest()
+
+
+HIGH_RES_SHAPES = ((1, 32, 256, 256), (1, 64, 128, 128))  # SAM 2.1's high-resolution features
+
+
+def _features_digest(features: np.ndarray, *high_res: np.ndarray) -> str:
+    digest = hashlib.blake2b(np.ascontiguousarray(features).data, digest_size=16)
+    for array in high_res:
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def _frame_fits(frame: InputFrame, original: tuple[int, ...]) -> bool:
+    """Whether a cached frame is the one the encoder's rule gives for an image of ``original`` size."""
+    if frame.stretched:
+        return (frame.height, frame.width) == (IMAGE_SIZE, IMAGE_SIZE)
+    return (frame.height, frame.width) == resized_size(*original)
+
+
+def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(arrays[name]).data)
+    return digest.hexdigest()
+
+
+def model_cache_id(manifest: dict, tag: str = "") -> str:
+    """Names a model's cache folder: its encoder's SHA-256 (another model never reads these; where the
+    weights live beside the graph, ``encoder.onnx.data`` (ViT-H), their file's SHA-256 too), and
+    ``tag`` when the embeddings depend on more than the model (``bf16``: kept apart from fp32's)."""
+    files = manifest.get("files", {})
+    model = files.get("encoder.onnx", {}).get("sha256", "unversioned")[:16]
+    weights = files.get("encoder.onnx.data", {}).get("sha256", "")[:16]
+    model = f"{model}-{weights}" if weights else model
+    return f"{model}-{tag}" if tag else model
+
+
+class EmbeddingDiskCache:
+    """Embeddings as ``.npz`` files under ``folder/<model id>/``, newest ``max_files`` kept.
+
+    Each entry carries its sizes and a checksum of its features. An entry that is truncated,
+    empty, bit-flipped, of the wrong shape, not finite or whose sizes do not fit together is
+    deleted and the image encoded again: the cache is never trusted and never fatal.
+    """
+
+    def __init__(self, folder: Path, model_id: str, max_files: int = 40) -> None:
+        self.folder = Path(folder) / model_id
+        self.max_files = max_files
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.npz"
+
+    def get(self, key: str) -> ImageEmbedding | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                features = np.asarray(data["features"])
+                original = tuple(int(v) for v in data["original_size"])
+                frame = InputFrame(*(int(v) for v in data["input_size"]))
+                high_res = tuple(np.asarray(data[f"high_res_{i}"]) for i in range(len(HIGH_RES_SHAPES))
+                                 if f"high_res_{i}" in data.files)
+                digest = str(data["checksum"])
+            sound = (features.shape == (1, 256, 64, 64) and features.dtype == np.float32
+                     and len(original) == 2 and min(original) > 0 and _frame_fits(frame, original)
+                     and len(high_res) in (0, len(HIGH_RES_SHAPES)) and frame.stretched == bool(high_res)
+                     and all(a.shape == shape and a.dtype == np.float32
+                             for a, shape in zip(high_res, HIGH_RES_SHAPES[:len(high_res)], strict=True))
+                     and digest == _features_digest(features, *high_res)
+                     and all(bool(np.isfinite(a).all()) for a in (features, *high_res)))
+        except Exception:  # noqa: BLE001 - whatever is wrong with the file, it is only a cache
+            sound = False
+        if not sound:
+            path.unlink(missing_ok=True)
+            return None
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+        return ImageEmbedding(features, original, frame, high_res)
+
+    def _objects_path(self, key: str) -> Path:
+        return self.folder / f"{key}.objects.npz"
+
+    def get_objects(self, key: str) -> list[FoundObject] | None:
+        """The Object Finder's objects stored with ``key``'s embedding; a damaged file is deleted."""
+        path = self._objects_path(key)
+        if not path.is_file() or not self._path(key).is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: np.asarray(data[name]) for name in data.files}
+            if str(arrays.pop("checksum")) != _arrays_digest(arrays):
+                raise ValueError("checksum")
+            return from_arrays(arrays)
+        except Exception:  # noqa: BLE001 - only a cache
+            path.unlink(missing_ok=True)
+            return None
+
+    def put_objects(self, key: str, objects: list[FoundObject]) -> None:
+        arrays = to_arrays(objects)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(self._objects_path(key),
+                         lambda fh: np.savez_compressed(fh, checksum=_arrays_digest(arrays), **arrays))
+        except OSError:
+            pass
+
+    def put(self, key: str, emb: ImageEmbedding) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            frame = input_frame(emb.input_size)
+            extra = {f"high_res_{i}": a for i, a in enumerate(emb.high_res)}
+            atomic_write(self._path(key), lambda fh: np.savez(
+                fh, features=emb.features, original_size=emb.original_size,
+                input_size=np.array([frame.height, frame.width, int(frame.stretched)]),
+                checksum=_features_digest(emb.features, *emb.high_res), **extra))
+            files = sorted((p for p in self.folder.glob("*.npz") if not p.name.endswith(".objects.npz")),
+                           key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in files[self.max_files:]:
+                old.unlink(missing_ok=True)
+                old.with_name(old.name.replace(".npz", ".objects.npz")).unlink(missing_ok=True)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
