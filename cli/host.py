@@ -21,6 +21,7 @@ from samcut.cli.segment import segment_image
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
 from samcut.models.io.platform import samcut_argv, spawn_detached
+from samcut.models.store.choice import answering_model
 from samcut.plugin.protocol import (
     PROTOCOL_VERSION,
     SILENCE_LIMIT_S,
@@ -46,6 +47,7 @@ def answer_headless(request: Request, models: Path | None = None) -> Response:
     if not request.points and request.box is None:
         raise ProtocolError("a non-interactive request needs points or a box")
     box = tuple(request.box) if request.box else None
+    models = answering_model(models, request.model) if request.model else models
     mask = segment_image(load_image(request.image), request.points, box, models)
     mask_path = str(Path(request.response).with_name("mask.png"))
     save_mask(mask_path, mask)

@@ -10,7 +10,14 @@ from samcut.cli.progress import ProgressBar
 from samcut.models.document.preferences import Preferences
 from samcut.models.engine import ModelError, verify_model_dir
 from samcut.models.store.catalogue import CATALOGUE, DEFAULT_MODEL, REGISTRY
-from samcut.models.store.choice import chosen_model_dir, no_model_message, remember_choice, require_chosen_model
+from samcut.models.store.choice import (
+    chosen_model_dir,
+    chosen_quality_dir,
+    no_model_message,
+    remember_choice,
+    remember_quality,
+    require_chosen_model,
+)
 from samcut.models.store.install import export_checkpoint, install, install_custom
 from samcut.models.store.registry import (
     installed_models,
@@ -37,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          description="Remember NAME (a name from 'samcut models list', or a model folder) as the "
                                      "model to use everywhere: the app, samcut segment/objects, the self-test and "
                                      "the GIMP/Krita plug-ins. --models and $SAMCUT_MODEL_DIR still win for one call.")
-    use.add_argument("name", help="a name from 'models list' or a model folder")
+    use.add_argument("name", help="a name from 'models list' or a model folder ('none' with --quality: no quality "
+                                   "model)")
+    use.add_argument("--quality", action="store_true",
+                     help="choose the quality model instead: it encodes each image again in the background in the "
+                          "app and answers once done; 'segment --quality' and host requests can ask for it")
     verify = sub.add_parser("verify", help="check an installed model's files against its manifest")
     verify.add_argument("name", nargs="?", help="a name from 'models list' or a model folder (default: the one "
                                                 "samcut uses)")
@@ -70,9 +81,10 @@ def print_catalogue() -> None:
     if not found:
         print(f"no models installed in {models_root()} (install one with 'samcut models fetch')")
         return
-    print("installed (* the one samcut uses):")
+    quality = chosen_quality_dir(Preferences.load(), chosen)
+    print("installed (* the one samcut uses, + the quality model that takes over in the app):")
     for item in found:
-        mark = "*" if item.path == chosen else " "
+        mark = "*" if item.path == chosen else "+" if quality is not None and item.path == quality else " "
         what = (item.damaged if item.damaged
                 else f"{item.manifest.get('model', '?')}\t{weights_origin(item.manifest)}")
         print(f"{mark} {item.name}\t{what}\t{item.path}")
@@ -96,11 +108,20 @@ def run(args: argparse.Namespace) -> int:
     if command == "list":
         print_catalogue()
         return 0
+    if command == "use" and args.quality and args.name == "none":
+        remember_quality(Preferences.load(), None)
+        print("samcut now uses no quality model")
+        return 0
     if command == "use":
         folder = resolve_model(args.name)
         if not folder.is_dir():
             raise ModelError(no_model_message(folder, given=True))
         verify_model_dir(folder)
+        if args.quality:
+            remember_quality(Preferences.load(), folder.resolve())
+            print(f"samcut's quality model is now {folder.name} ({folder.resolve()}): it takes over in the app "
+                  "once it has encoded the image; 'segment --quality' answers with it")
+            return 0
         remember_choice(Preferences.load(), folder.resolve())
         print(f"samcut now uses {folder.name} ({folder.resolve()}) in the app, the CLI and the hosts")
         return 0

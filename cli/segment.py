@@ -13,6 +13,7 @@ from samcut.models.document.cutout import output_format, save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.document.memory import parse_bytes
 from samcut.models.editor.headless import CANDIDATES, check_prompt, segment
+from samcut.models.store.choice import QUALITY, answering_model
 from samcut.models.store.registry import resolve_model
 
 
@@ -80,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the image's main subject, from the Object Finder (instead of points or a box)")
     parser.add_argument("--models", type=resolve_model, metavar="DIR|NAME",
                         help="a model folder, or the name of an installed model (default: the official model)")
+    parser.add_argument("--quality", nargs="?", const=QUALITY, metavar="NAME",
+                        help="answer with the quality model you chose (the app's Model menu, 'samcut models use "
+                             "--quality NAME'), or with the model NAME; without it the quick model answers")
     parser.add_argument("--mask", type=Path, metavar="OUT.png",
                         help="write the mask as 8-bit grey (.png, .tif, .webp or .bmp)")
     parser.add_argument("--cutout", type=Path, metavar="OUT.png",
@@ -166,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("segment: give --mask OUT.png and/or --cutout OUT.png")
     for option, out in (("--mask", args.mask), ("--cutout", args.cutout)):
         check_output(option, out)
+    if args.quality is not None:  # (the one rule for a named model: choice.answering_model)
+        args.models = answering_model(args.models, args.quality)
     image = load_image(args.image, args.max_pixels, args.max_memory)
     if args.subject:
         mask = subject_mask(image, args.models, cache=not args.no_cache)

@@ -48,8 +48,28 @@ def load_chosen_models(window: Any) -> None:  # noqa: ANN401 - MainWindow
     except ModelError as exc:
         window.show_error("The model could not be loaded", str(exc))
         return
+    _serve_with(window, bridge, "")
+
+
+def load_named_model(window: Any, named: str) -> None:  # noqa: ANN401 - MainWindow
+    """A host request names its model (``Request.model``: "quality", a name or a folder): that model
+    alone answers it ("": the user's quick and quality models again). Nothing changes when it
+    serves already; ``ModelError`` when it cannot be loaded (the request is refused with it)."""
+    from samcut.models.store.choice import answering_model
+
+    if named == window.serving_named:
+        return
+    if not named:
+        bridge = make_bridge(answering_model(None, None, window.preferences), window.preferences)
+    else:
+        bridge = make_bridge(answering_model(None, named, window.preferences), window.preferences, quality=False)
+    _serve_with(window, bridge, named)
+
+
+def _serve_with(window: Any, bridge: Any, named: str) -> None:  # noqa: ANN401 - MainWindow, EngineBridge
     if window.bridge is not None:
         window.bridge.close()
+    window.serving_named = named
     window.attach_bridge(bridge)
     window.replay_proposal()
 

@@ -233,10 +233,10 @@ class EngineBridge(QObject):
         self.service.close()
 
 
-def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:
+def make_bridge(folder: Path, preferences: Preferences, quality: bool = True) -> EngineBridge:
     """Load the model (ONNX Runtime is imported here) at the preferred precision and start the
     service, with the preferred quality model behind it (``choice.chosen_quality_dir``; loaded
-    in its own lane: a failure there is ``upgradeFailed``); raises ``ModelError`` with a
+    in its own lane: a failure there is ``upgradeFailed``; ``quality=False``: none); raises ``ModelError`` with a
     user-facing message. A preference the machine cannot honour (bf16 without OpenVINO or native
     bf16) falls back to fp32 with a notice."""
     from samcut.models.engine import SamEngine
@@ -250,7 +250,7 @@ def make_bridge(folder: Path, preferences: Preferences) -> EngineBridge:
         return EmbeddingDiskCache(cache_dir() / "embeddings", model_id, preferences.disk_cache) \
             if preferences.disk_cache else None
 
-    better = chosen_quality_dir(preferences, folder)
+    better = chosen_quality_dir(preferences, folder) if quality else None
     quality = None
     if better is not None:
         from samcut.models.engine.quality import QualityTier, load_quality_engine, model_name

@@ -20,9 +20,11 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
+from samcut.gui import dialogs
 from samcut.gui.main_window import MainWindow
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
+from samcut.models.engine.errors import ModelError
 from samcut.plugin.protocol import (
     HEARTBEAT_S,
     MAX_REQUEST_LINE,
@@ -309,6 +311,11 @@ class HostServer(QObject):
 
     def _show(self, request: Request, image: LoadedImage, selection: np.ndarray | None) -> None:
         self.loading = None
+        try:  # the request may name the model that answers it
+            dialogs.load_named_model(self.window, request.model)
+        except ModelError as exc:
+            self._refuse(request, exc)
+            return
         self.session = HostSession(self.window, request, image, selection)
         self.session.finished.connect(self._on_finished)
         self.window.show()

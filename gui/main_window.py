@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.last_selection: np.ndarray | None = None  # this image's selection when it was last open
         self.runner = TaskRunner(self)
         self.close_hook: Callable[[], None] | None = None  # set while serving a host: closing cancels
+        self.serving_named = ""  # the model a host request named, while it serves ("": the user's choice)
         self.setWindowTitle("samcut")
         self.setAcceptDrops(True)
         self.resize(1200, 800)

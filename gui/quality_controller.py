@@ -46,7 +46,8 @@ class QualityController(QObject):
         quality = bridge.service.quality
         fraction = bridge.upgrade_progress()
         if fraction is None:  # loading the model, or waiting for the quick model's encode
-            self.window.status.quality(f"{quality.label} waits for the quick model…", None)
+            self.window.status.quality(f"Loading {quality.label}…" if quality.phase == "loading"
+                                       else f"{quality.label} next…", None)
         else:
             self.window.status.quality(f"Refining with {quality.label}… {fraction * 100:.0f}%", fraction)
 

@@ -44,6 +44,7 @@ class ProtocolError(ValueError):
     """A request or response is malformed or of another protocol version."""
 
 
+
 @dataclass
 class Request:
     image: str
@@ -56,6 +57,7 @@ class Request:
     box: list | None = None
     output: str = "selection"
     protocol: int = PROTOCOL_VERSION
+    model: str = ""  # the model to answer: "" the user's, "quality" the user's quality model, or a name
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -74,7 +76,8 @@ class Request:
                           selection=None if data.get("selection") is None else _text(data["selection"]),
                           host=_text(data.get("host", "unknown")), interactive=bool(data.get("interactive", True)),
                           mode=_text(data.get("mode", "replace")), points=[_point(p) for p in points],
-                          box=[_finite(v) for v in box] if box else None, output=_text(data.get("output", "selection")))
+                          box=[_finite(v) for v in box] if box else None, output=_text(data.get("output", "selection")),
+                          model=_text(data.get("model", "")))
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ProtocolError(f"malformed request: {exc}") from None
         if request.output not in OUTPUTS:
@@ -121,6 +124,7 @@ class Response:
     message: str = ""
     output: str = "selection"
     protocol: int = PROTOCOL_VERSION
+    model: str = ""  # the model to answer: "" the user's, "quality" the user's quality model, or a name
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

@@ -90,3 +90,6 @@ class FakeEngine:
             rect = (gx >= x0) & (gx <= x1) & (gy >= y0) & (gy <= y1)
             masks[:] = rect if not points else masks & rect
         return np.where(masks, 10.0, -10.0).astype(np.float32), SCORES.copy()
+
+    def load_encoder(self) -> None:
+        """(A fake has no session to make.)"""

@@ -91,6 +91,7 @@ class QualityTier:
         self._cache: OrderedDict[str, ImageEmbedding] = OrderedDict()
         self._lock = threading.Lock()
         self._started: float | None = None  # when the running encode began (perf_counter)
+        self.phase = ""  # "loading" (the model), "waiting" (for the quick model), "encoding", "" (idle)
 
     def encode(self, rgb: np.ndarray, after: Future, cancel: Cancellation, source: list[str],
                keys: list[str]) -> Future:
@@ -111,6 +112,14 @@ class QualityTier:
              keys: list[str]) -> ImageEmbedding:
         if cancel.cancelled:
             raise EncodeCancelled("quality encode cancelled before it started")
+        self.phase = "loading"
+        try:
+            return self._run(rgb, after, cancel, source, keys)
+        finally:
+            self.phase = ""
+
+    def _run(self, rgb: np.ndarray, after: Future, cancel: Cancellation, source: list[str],
+             keys: list[str]) -> ImageEmbedding:
         engine = self._engine()
         key = image_key(rgb)
         keys.append(key)
@@ -123,10 +132,16 @@ class QualityTier:
         if embedding is not None:
             source.append("disk")
         else:
+            self.phase = "waiting"
             try:
                 after.result()  # the quick model first: it answers the first strokes
             except BaseException:  # noqa: BLE001 - its failure is reported by its own handle
                 pass
+            self.phase = "loading"
+            engine.load_encoder()  # (bf16: OpenVINO compiles the graph, once per machine)
+            if cancel.cancelled:
+                raise EncodeCancelled("quality encode cancelled")
+            self.phase = "encoding"
             self._started = time.perf_counter()
             try:
                 embedding = engine.encode(rgb, cancel)

@@ -81,20 +81,18 @@ def spawn_detached(argv: list[str], log: Path, env: dict[str, str] | None = None
 
 
 def yield_this_thread() -> bool:
-    """Make the calling thread run only when no other thread wants the CPU (the quality model's
+    """Let the calling thread run after every other thread that wants the CPU (the quality model's
     background encoder: strokes and hover decodes must not wait for it). Returns whether threads
     it starts from now on inherit that (then its ONNX Runtime pool may have several threads).
 
-    Linux: ``SCHED_IDLE`` for this thread (a new thread copies its creator's policy); where that
-    is refused, nice 19. Windows: ``THREAD_PRIORITY_IDLE`` (not inherited). macOS: the background
-    QoS class (not inherited). Best effort: a refusal leaves the thread as it was."""
+    Linux: nice 19 for this thread (a new thread copies its creator's nice value): a thread at
+    nice 0 gets about 98% of a core it shares with it, and it still progresses on a busy machine
+    (``SCHED_IDLE`` would starve it behind any other process). Windows: ``THREAD_PRIORITY_IDLE``
+    (not inherited). macOS: the background QoS class (not inherited). Best effort: a refusal
+    leaves the thread as it was."""
     try:
         if IS_LINUX:
-            tid = threading.get_native_id()
-            try:
-                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-            except (OSError, AttributeError):
-                os.setpriority(os.PRIO_PROCESS, tid, 19)  # Linux: PRIO_PROCESS of a thread id is that thread
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: a thread id names that thread
             return True
         import ctypes
 

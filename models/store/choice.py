@@ -11,6 +11,9 @@ The rule (``chosen_model_dir``), first that applies:
 
 The choice is stored in one place, the preferences file (``remember_choice``).
 
+One call's model (``answering_model``): a name given for it (``samcut segment --quality [NAME]``,
+a host request's ``model``; ``quality`` means the quality model), else the rule above.
+
 The *quality* model (``chosen_quality_dir``): the ``quality_model`` preference, a model folder that
 encodes each image again in the background after the quick model and then answers instead (the
 app; ``samcut segment --quality`` and a host request's ``quality`` ask for it by name). None when
@@ -140,3 +143,26 @@ def remember_quality(preferences: Preferences, folder: Path | None) -> None:
         preferences.save()
     except OSError:
         pass
+
+
+QUALITY = "quality"  # names the user's quality model in a host request or ``segment --quality``
+
+
+def answering_model(explicit: Path | None = None, named: str | None = None,
+                    preferences: Preferences | None = None) -> Path:
+    """The model folder that answers one call (see the module): ``named`` ("quality", a name from
+    ``models list`` or a model folder), else ``require_chosen_model(explicit)``. ``ModelError``
+    with what to do when that model is not there."""
+    if not named:
+        return require_chosen_model(explicit)
+    preferences = preferences or Preferences.load()
+    if named == QUALITY:
+        folder = chosen_quality_dir(preferences, chosen_model_dir(explicit, preferences))
+        if folder is None:
+            raise ModelError("no quality model is chosen: choose one in the app's Model menu or with "
+                             "'samcut models use --quality NAME'")
+        return folder
+    folder = resolve_model(named)
+    if not _is_model(folder):
+        raise ModelError(no_model_message(folder, given=True))
+    return folder

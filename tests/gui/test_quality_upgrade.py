@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+from fake_engine import FakeEngine
 from PIL import Image
 
 from samcut.models.document.imageio import load_image
@@ -16,7 +17,6 @@ from samcut.models.engine.quality import QualityTier
 from samcut.models.engine.service import SegmentationService
 
 from conftest import close_discarding
-from fake_engine import FakeEngine
 from helpers import drag, open_now, wait_for_encode, wait_for_proposal
 
 CLICKS = [(150.0, 100.0), (170.0, 110.0)]
