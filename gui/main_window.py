@@ -35,6 +35,7 @@ from samcut.models.document.strokes import Stroke
 from samcut.models.editor import Editor
 from samcut.models.editor.editor import Change
 from samcut.models.engine.service import DecodeResult
+from samcut.models.store.choice import model_info
 
 PROPOSAL_ACTIONS = ("commit", "commit_add", "commit_subtract", "commit_intersect", "next_candidate",
                     "prev_candidate", "drop")
@@ -112,8 +113,10 @@ class MainWindow(QMainWindow):
         """Connect the engine (it may arrive after the window is shown); encodes the open image."""
         self.bridge = bridge
         bridge.encodeStarted.connect(lambda _t: self.status.encoder("Encoding… (you can draw already)", busy=True))
+        label = model_info(Path(bridge.service.model)).label  # which model answers: the status bar says
         bridge.encodeFinished.connect(lambda _t, ms, cached: self.status.encoder(
-            "Ready (encoding taken from the cache)" if cached else f"Ready (encoded in {ms / 1000:.2f} s)"))
+            f"Ready: {label} (encoding taken from the cache)" if cached
+            else f"Ready: {label} (encoded in {ms / 1000:.2f} s)"))
         bridge.encodeFailed.connect(self._on_encode_failed)
         bridge.proposalReady.connect(self._on_proposal)
         bridge.decodeFailed.connect(lambda msg: self.show_error("The mask could not be computed", msg))

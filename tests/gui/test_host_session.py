@@ -219,3 +219,32 @@ def test_apply_as_new_layer_or_layer_mask_says_so_in_the_answer(qtbot, window, r
         assert response.status == "ok" and response.output == name
         mask = np.asarray(Image.open(response.mask)) > 127
         assert mask[20, 30] and not mask[100, 200]  # the host's selection, sent back as asked
+
+
+def test_a_request_naming_a_model_is_answered_by_it_and_the_next_one_by_the_users_choice(
+        qtbot, window, runtime_dir, test_model_dir, synthetic_model_dir, tmp_path, monkeypatch) -> None:
+    """``Request.model``: "quality" is the user's quality model, alone; a request without one is
+    answered by the user's quick model again (with the quality model behind it); the window says
+    which model answers."""
+    import dataclasses
+
+    monkeypatch.setenv("SAMCUT_MODEL_DIR", str(test_model_dir))
+    window.preferences.quality_model = str(synthetic_model_dir)
+    server = HostServer(window, server_address())
+    first = write_request(runtime_dir, "one", with_selection=False)
+    request = dataclasses.replace(Request.from_json(first.read_text()), model="quality")
+    first.write_text(request.to_json())
+    assert server.start(str(first))
+    qtbot.waitUntil(lambda: server.session is not None, timeout=60_000)
+    assert window.bridge.model == str(synthetic_model_dir) and window.bridge.service.quality is None
+    wait_for_encode(qtbot, window)
+    assert "mobile_sam_synthetic" in window.status.encoder_label.text() or \
+        synthetic_model_dir.name in window.status.encoder_label.text()
+    server.session.cancel()
+    second = write_request(runtime_dir, "two", with_selection=False)
+    assert server.start(str(second))
+    qtbot.waitUntil(lambda: server.session is not None and server.session.request.response.endswith(
+        "two/response.json"), timeout=60_000)
+    assert window.bridge.service.model == str(test_model_dir)
+    assert window.bridge.service.quality is not None and window.bridge.service.quality.name == str(synthetic_model_dir)
+    server.session.cancel()
