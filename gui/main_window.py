@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         bridge.encodeFinished.connect(lambda _t, ms, cached: self.status.encoder(
             f"Ready: {label} (encoding taken from the cache)" if cached
             else f"Ready: {label} (encoded in {ms / 1000:.2f} s)"))
+        bridge.encodeFinished.connect(lambda _t, ms, cached: cached or self.quality.remember_time(
+            bridge.service.model, ms / 1000))
         bridge.encodeFailed.connect(self._on_encode_failed)
         bridge.proposalReady.connect(self._on_proposal)
         bridge.decodeFailed.connect(lambda msg: self.show_error("The mask could not be computed", msg))

@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
+from samcut.models.document.preferences import MAX_TIMES
+
 POLL_MS = 200
 
 
@@ -49,18 +51,26 @@ class QualityController(QObject):
             self.window.status.quality(f"Loading {quality.label}…" if quality.phase == "loading"
                                        else f"{quality.label} next…", None)
         else:
-            self.window.status.quality(f"Refining with {quality.label}… {fraction * 100:.0f}%", fraction)
+            self.window.status.quality(f"Refining: {quality.label} {fraction * 100:.0f}%", fraction)
 
     def _on_upgraded(self, _ticket: int, label: str, seconds: float, cached: bool) -> None:
         self._timer.stop()
         window = self.window
-        how = "from the cache" if cached else f"encoded in {seconds:.1f} s"
-        window.status.quality(f"{label} answers ({how})")
-        if not cached and seconds > 0:
-            folder = str(window.bridge.service.quality.name)
-            window.preferences.encode_times[folder] = round(seconds, 2)
-            window.files.save_preferences()
+        window.status.quality(f"Now {label} answers ({'cached' if cached else f'{seconds:.1f} s'})")
+        if not cached:
+            self.remember_time(window.bridge.service.quality.name, seconds)
         window.replay_proposal()
+
+    def remember_time(self, model: str, seconds: float) -> None:
+        """An encode by ``model`` (its folder) took ``seconds`` here: the Model menu and the quality
+        progress go by it from now on."""
+        if seconds <= 0:
+            return
+        prefs = self.window.preferences
+        prefs.encode_times[str(model)] = round(seconds, 2)
+        if len(prefs.encode_times) > MAX_TIMES:
+            prefs.encode_times.pop(next(iter(prefs.encode_times)))
+        self.window.files.save_preferences()
 
     def _on_failed(self, _ticket: int, message: str) -> None:
         self._timer.stop()

@@ -79,7 +79,7 @@ def test_a_stroke_during_the_quality_encode_is_answered_quick_first_then_again_b
     assert open_now(qtbot, window, path)
     wait_for_encode(qtbot, window)
     qtbot.waitUntil(better.encoding.is_set, timeout=20_000)  # the quality model encodes now, in the background
-    qtbot.waitUntil(lambda: window.status.quality_label.text().startswith("Refining with Fake Quality"),
+    qtbot.waitUntil(lambda: window.status.quality_label.text().startswith("Refining: Fake Quality"),
                     timeout=20_000)
     assert window.status.quality_bar.isVisible()
 
@@ -93,7 +93,7 @@ def test_a_stroke_during_the_quality_encode_is_answered_quick_first_then_again_b
     gate.set()
     qtbot.waitUntil(lambda: editor.proposal.model == "quality", timeout=20_000)
     assert len(editor.history) == steps and editor.revision == revision  # in place: no undo step
-    assert "Fake Quality answers" in window.status.quality_label.text()
+    assert window.status.quality_label.text().startswith("Now Fake Quality answers")
     assert not window.status.quality_bar.isVisible()
     assert not np.array_equal(editor.proposal.full(), first.full())
 
