@@ -109,9 +109,9 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from reference import reference_dir
-
     from samcut.models.engine import SamEngine
+
+    from reference import reference_dir
 
     quick = SamEngine(install(reference_dir() / "mobile_sam_test.pt", args.work / "mobile_sam"), precision="fp32")
     print(f"{os.cpu_count()} CPUs; quick model: MobileSAM (test weights), fp32")
