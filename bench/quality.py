@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from samcut.models.engine import Prompt, SamEngine
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,14 +46,12 @@ def install(checkpoint: Path, folder: Path) -> Path:
     return folder
 
 
-def stroke_prompt(width: int, height: int, mask: np.ndarray | None):
-    from samcut.models.engine import Prompt
-
+def stroke_prompt(width: int, height: int, mask: np.ndarray | None) -> Prompt:
     points = [(width * f, height * g) for f, g in ((0.4, 0.5), (0.45, 0.52), (0.5, 0.5), (0.3, 0.6))]
     return Prompt(points=points, labels=[1, 1, 1, 0], mask_input=mask)
 
 
-def run_one(quick, folder: Path, rgb: np.ndarray, strokes: int, yield_cpu: bool) -> dict:
+def run_one(quick: SamEngine, folder: Path, rgb: np.ndarray, strokes: int, yield_cpu: bool) -> dict:
     from samcut.models.engine import quality as quality_module
     from samcut.models.engine.quality import QualityTier, load_quality_engine
     from samcut.models.engine.service import SegmentationService

@@ -82,7 +82,7 @@ def main() -> None:
     for _ in range(10):
         app.processEvents()
     window.grab().save(str(out / "quality-after.png"))
-    print("after:", window.status.quality_label.text(), "hover:", window.canvas._hover is not None, window.editor.proposal.chosen, window.editor.proposal.count)
+    print("after:", window.status.quality_label.text())
     menu = window.model_menu.menu
     menu.popup(window.mapToGlobal(QPoint(200, 30)))
     wait(app, menu.isVisible)
