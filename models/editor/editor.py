@@ -23,7 +23,7 @@ import numpy as np
 from samcut.models.document import selection as ops
 from samcut.models.document.imageio import LoadedImage
 from samcut.models.document.selection import Mode
-from samcut.models.document.strokes import Stroke, StrokePrompt
+from samcut.models.document.strokes import Stroke
 from samcut.models.editor.history import (
     EMPTY_PROMPT,
     MaskBase,
@@ -33,6 +33,7 @@ from samcut.models.editor.history import (
     changed_box,
     new_selection_id,
 )
+from samcut.models.editor.prompts import decoder_prompt, replay_lead
 from samcut.models.editor.proposal import DecoderOutput, Proposal
 from samcut.models.engine.finder import FoundObject, object_under
 from samcut.models.engine.refine import refine_region
@@ -196,33 +197,18 @@ class Editor:
         """The decoder prompt in the frame's own pixels: finished strokes, the stroke being drawn,
         the box; the mask input is the proposal shown when the newest stroke began."""
         base = self._base(live)
-        return self._prompt(self.prompt.strokes, live, None if base is None else base.logits)
+        return self._prompt(live, None if base is None else base.logits)
 
     def _base(self, live: Stroke | None) -> MaskBase | None:
         p = self.prompt
         return self._live_base if live is not None else (p.bases[-1] if p.bases else None)
 
-    def _prompt(self, strokes: tuple[Stroke, ...], live: Stroke | None, mask_input: np.ndarray | None,
-                box: bool = True) -> Prompt:
-        """``strokes`` (and ``live``, and the prompt's box when ``box``) as a decoder prompt in the frame's pixels."""
-        p = self.prompt
-        box_xyxy = p.box if box else None
-        points, labels = StrokePrompt(self._frame_size(), list(strokes), box_xyxy).points_and_labels(live)
-        frame = self.frame
-        if frame is not None:
-            x0, y0 = frame[:2]
-            points = [(x - x0, y - y0) for x, y in points]
-            box_xyxy = None if box_xyxy is None else (box_xyxy[0] - x0, box_xyxy[1] - y0,
-                                                      box_xyxy[2] - x0, box_xyxy[3] - y0)
-        return Prompt(points=points, labels=labels, box=box_xyxy, mask_input=mask_input)
+    def _prompt(self, live: Stroke | None, mask_input: np.ndarray | None) -> Prompt:
+        return decoder_prompt(self.prompt, self.frame, self._frame_size(), self.prompt.strokes, live, mask_input)
 
-    def _lead(self, live: Stroke | None) -> tuple[Prompt, ...]:
-        """The prompts a replay decodes before the whole one, in the order ``samcut segment`` gives
-        them: the box alone, then the strokes one by one (each answer the next one's mask input)."""
-        strokes = self.prompt.strokes
-        steps = [self._prompt((), None, None)] if self.prompt.box is not None else []
-        steps += [self._prompt(strokes[:i], None, None) for i in range(1, len(strokes) + (live is not None))]
-        return tuple(steps)
+    def _replay(self, live: Stroke | None) -> DecodeRequest:
+        lead = replay_lead(self.prompt, self.frame, self._frame_size(), live)
+        return DecodeRequest(self._prompt(live, None), self.revision, self.frame, lead)
 
     def decode_request(self, live: Stroke | None = None, model: str | None = None) -> DecodeRequest | None:
         """What to decode now (with the stroke being drawn, if any), by ``model``; None when there
@@ -233,19 +219,17 @@ class Editor:
             return None
         base = self._base(live)
         if base is not None and model is not None and base.model != model:
-            return DecodeRequest(self._prompt(self.prompt.strokes, live, None), self.revision, self.frame,
-                                 self._lead(live))
+            return self._replay(live)
         return DecodeRequest(self.engine_prompt(live), self.revision, self.frame)
 
     def replay_request(self, model: str) -> DecodeRequest | None:
-        """A better model (``model``) has come: the request that answers the current prompt again
+        """Another model (``model``) answers now: the request that answers the current prompt again
         with it, from scratch, for the same revision (its answer replaces the proposal in place, no
         undo step); None when there is no prompt or its proposal is already ``model``'s."""
         shown = self.proposal
-        if self.prompt.empty or (shown is not None and shown.model == model and not self.awaiting_answer):
+        if self.prompt.empty or (shown is not None and shown.model == model):
             return None
-        return DecodeRequest(self._prompt(self.prompt.strokes, None, None), self.revision, self.frame,
-                             self._lead(None))
+        return self._replay(None)
 
     def accept(self, revision: int, result: DecoderOutput) -> Proposal | None:
         """Show ``result`` if it answers the current prompt (``revision``), with the candidate
