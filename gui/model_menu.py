@@ -69,8 +69,13 @@ class ModelMenu:
         self.actions.clear()
         prefs = self.window.preferences
         folders = self._folders()
-        quick = chosen_model_dir(None, prefs)
-        quality = chosen_quality_dir(prefs, quick)
+        bridge = self.window.bridge  # what runs is checked (else what is chosen)
+        running = getattr(bridge.service.engine, "model_dir", None) if bridge is not None else None
+        quick = Path(running) if running is not None else chosen_model_dir(None, prefs)
+        if bridge is not None:
+            quality = Path(bridge.service.quality.name) if bridge.service.quality is not None else None
+        else:
+            quality = chosen_quality_dir(prefs, quick)
 
         def entry(kind: str, folder: Path, chosen: Path | None) -> tuple[str, str, bool, Callable[[], None]]:
             text = f"{model_info(folder).label}  ({cost_text(folder, prefs.encode_times)})"

@@ -200,3 +200,48 @@ def test_the_object_finder_waits_for_the_quality_model_and_finds_with_it(qtbot, 
     gate.set()
     qtbot.waitUntil(lambda: window.finder.objects is not None, timeout=60_000)
     assert better.decodes > 0 and quick.decodes == 0
+
+
+def test_the_model_menu_lists_installed_models_and_stores_the_choice_for_everyone(
+        qtbot, tmp_path, monkeypatch, test_model_dir, synthetic_model_dir) -> None:
+    import shutil
+
+    from samcut.gui import dialogs
+    from samcut.gui.engine_bridge import EngineBridge
+    from samcut.gui.main_window import MainWindow
+    from samcut.models.document.preferences import Preferences
+    from samcut.models.store.choice import chosen_quality_dir
+
+    root = tmp_path / "models"
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(root))
+    quick, better = root / "quick_test", root / "synthetic"
+    shutil.copytree(test_model_dir, quick)
+    shutil.copytree(synthetic_model_dir, better)
+    preferences = Preferences(model_dir=str(quick))
+    loaded: list = []
+
+    def fake_bridge(folder, prefs, quality=True):  # noqa: ANN001, ANN202 - what make_bridge is given, no model loaded
+        loaded.append((folder, chosen_quality_dir(prefs, folder) if quality else None))
+        tier = QualityTier(lambda: FakeEngine(str(better)), str(better)) if loaded[-1][1] else None
+        return EngineBridge(SegmentationService(FakeEngine(str(folder)), quality=tier))
+
+    monkeypatch.setattr(dialogs, "make_bridge", fake_bridge)
+    window = MainWindow(fake_bridge(quick, preferences), preferences)
+    try:
+        window.show()
+        menu = window.model_menu
+        menu.rebuild()
+        assert menu.actions[f"quick:{quick}"].isChecked() and menu.actions["quality:"].isChecked()
+        assert f"quality:{quick}" not in menu.actions  # the quick model is not offered as its own quality model
+        assert "install:sam2.1_hiera_small" in menu.actions and "SAM 2.1" in menu.actions[
+            "install:sam2.1_hiera_small"].text()
+        menu.actions[f"quality:{better}"].trigger()
+        assert loaded[-1] == (quick, better)
+        assert Preferences.load().quality_model == str(better)  # stored: the CLI and hosts read it
+        menu.rebuild()
+        assert menu.actions[f"quality:{better}"].isChecked()
+        assert window.bridge.service.quality is not None
+        menu.actions["quality:"].trigger()
+        assert Preferences.load().quality_model == "" and window.bridge.service.quality is None
+    finally:
+        close_discarding(window)
