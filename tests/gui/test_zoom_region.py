@@ -83,7 +83,8 @@ def test_zoomed_region_finds_the_object_better_and_merges_into_the_image(qtbot, 
     region = window.bridge.region
     assert region is not None and window.status.encode_bar.isVisible()  # busy bar while the region encodes
     qtbot.waitUntil(lambda: window.bridge.ready_region is not None, timeout=60_000)
-    assert window.status.encoder_label.text().startswith("Zoomed region ready")
+    # (the encode's future ends in the worker; the window hears of it through a queued signal)
+    qtbot.waitUntil(lambda: window.status.encoder_label.text().startswith("Zoomed region ready"), timeout=60_000)
     assert not window.status.encode_bar.isVisible()
     x0, y0, x1, y1 = region.box
     assert x0 <= tile[0] + SNAP and y0 <= tile[1] + SNAP and x1 >= tile[2] - 1 and y1 >= tile[3] - 1
