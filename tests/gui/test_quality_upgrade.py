@@ -63,6 +63,14 @@ def expected(model: FakeEngine, path, clicks) -> np.ndarray:
         service.close()
 
 
+def opened(qtbot, window, tmp_path):
+    """A photo opened in ``window`` and encoded by the quick model; its path."""
+    path = photo(tmp_path / "photo.png")
+    assert open_now(qtbot, window, path)
+    wait_for_encode(qtbot, window)
+    return path
+
+
 def click(window, x: float, y: float) -> None:
     drag(window.canvas, [(x, y)])
 
@@ -75,9 +83,7 @@ def clicked(editor) -> list[tuple[float, float]]:
 def test_a_stroke_during_the_quality_encode_is_answered_quick_first_then_again_by_the_quality_model(
         qtbot, two_models, tmp_path) -> None:
     window, quick, better, gate = two_models
-    path = photo(tmp_path / "photo.png")
-    assert open_now(qtbot, window, path)
-    wait_for_encode(qtbot, window)
+    path = opened(qtbot, window, tmp_path)
     qtbot.waitUntil(better.encoding.is_set, timeout=20_000)  # the quality model encodes now, in the background
     qtbot.waitUntil(lambda: window.status.quality_label.text().startswith("Refining: Fake Quality"),
                     timeout=20_000)
@@ -109,8 +115,7 @@ def test_a_stroke_during_the_quality_encode_is_answered_quick_first_then_again_b
 
 def test_undo_and_redo_across_the_upgrade_restore_exact_states(qtbot, two_models, tmp_path) -> None:
     window, _quick, better, gate = two_models
-    assert open_now(qtbot, window, photo(tmp_path / "photo.png"))
-    wait_for_encode(qtbot, window)
+    opened(qtbot, window, tmp_path)
     editor = window.editor
     click(window, *CLICKS[0])
     wait_for_proposal(qtbot, window)
@@ -134,9 +139,7 @@ def test_undo_and_redo_across_the_upgrade_restore_exact_states(qtbot, two_models
 def test_nothing_lands_on_a_prompt_changed_while_the_quality_answer_was_on_its_way(
         qtbot, two_models, tmp_path) -> None:
     window, _quick, better, gate = two_models
-    path = photo(tmp_path / "photo.png")
-    assert open_now(qtbot, window, path)
-    wait_for_encode(qtbot, window)
+    path = opened(qtbot, window, tmp_path)
     click(window, *CLICKS[0])
     wait_for_proposal(qtbot, window)
     editor = window.editor
@@ -174,9 +177,7 @@ def test_choosing_other_models_cancels_the_quality_encode_and_answers_the_prompt
     from samcut.gui.engine_bridge import EngineBridge
 
     window, _quick, better, _gate = two_models
-    path = photo(tmp_path / "photo.png")
-    assert open_now(qtbot, window, path)
-    wait_for_encode(qtbot, window)
+    path = opened(qtbot, window, tmp_path)
     click(window, *CLICKS[0])
     wait_for_proposal(qtbot, window)
     qtbot.waitUntil(better.encoding.is_set, timeout=20_000)
@@ -193,8 +194,7 @@ def test_choosing_other_models_cancels_the_quality_encode_and_answers_the_prompt
 
 def test_the_object_finder_waits_for_the_quality_model_and_finds_with_it(qtbot, two_models, tmp_path) -> None:
     window, quick, better, gate = two_models
-    assert open_now(qtbot, window, photo(tmp_path / "photo.png"))
-    wait_for_encode(qtbot, window)
+    opened(qtbot, window, tmp_path)
     qtbot.waitUntil(better.encoding.is_set, timeout=20_000)
     assert window.finder.finder is None and quick.decodes == 0  # no grid decodes during the quality encode
     gate.set()
