@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -251,15 +250,15 @@ def make_bridge(folder: Path, preferences: Preferences, quality: bool = True) ->
             if preferences.disk_cache else None
 
     better = chosen_quality_dir(preferences, folder) if quality else None
-    quality = None
+    tier = None
     if better is not None:
-        from samcut.models.engine.quality import QualityTier, load_quality_engine, model_name
+        from samcut.models.engine.quality import QualityTier, load_quality_engine
 
         info = model_info(better)
-        quality = QualityTier(
+        tier = QualityTier(  # (named as its engine will name itself: quality.model_name)
             lambda: load_quality_engine(better, engine, preferences.threads or None, preferences.precision,
                                         compiled_graphs_dir()),
-            model_name(SimpleNamespace(model_dir=better)), info.label,
-            preferences.encode_times.get(str(better), info.encode_s or 0.0), disk_for(info.manifest))
+            str(Path(better)), info.label, preferences.encode_times.get(str(better), info.encode_s or 0.0),
+            disk_for(info.manifest))
     return EngineBridge(SegmentationService(engine, preferences.memory_cache, disk_for(engine.manifest),
-                                            quality=quality))
+                                            quality=tier))
