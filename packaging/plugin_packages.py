@@ -8,20 +8,22 @@ File…) and ``DIST/plugins/gimp/samcut/`` (copy into GIMP 3's plug-ins folder).
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import zipfile
 from pathlib import Path
 
 import samcut.plugin
+from samcut.plugin import locations, protocol
 
 KRITA = "samcut_krita"
 
 
-def command_for(dist: Path) -> list[str]:
-    exe = dist / "samcut" / ("samcut.exe" if sys.platform == "win32" else "samcut")
-    return [str(exe.resolve())]
+def command_for(dist: Path, platform: str = sys.platform) -> list[str]:
+    """How the plug-ins start the bundle in ``dist/samcut``: its executable, as a frozen samcut
+    would resolve itself (on Windows the console ``samcut-cli.exe`` where the bundle has one)."""
+    exe = dist / "samcut" / ("samcut.exe" if platform == "win32" else "samcut")
+    return locations.resolve_samcut_command(platform, str(exe.resolve()), frozen=True, scripts_dir=None)
 
 
 def build_krita_zip(dist: Path) -> Path:
@@ -35,7 +37,7 @@ def build_krita_zip(dist: Path) -> Path:
             if path.is_file() and path.suffix in (".py", ".html"):
                 zf.write(path, f"{KRITA}/{path.name}")
         zf.write(src / "protocol.py", f"{KRITA}/protocol.py")
-        zf.writestr(f"{KRITA}/samcut_command.json", json.dumps({"command": command_for(dist)}, indent=1) + "\n")
+        zf.writestr(f"{KRITA}/{protocol.COMMAND_FILE}", protocol.command_file_text(command_for(dist)))
     return out
 
 
@@ -47,7 +49,7 @@ def build_gimp_folder(dist: Path) -> Path:
     shutil.copy2(src / "gimp" / "samcut.py", folder / "samcut.py")
     (folder / "samcut.py").chmod(0o755)
     shutil.copy2(src / "protocol.py", folder / "samcut_protocol.py")
-    (folder / "samcut_command.json").write_text(json.dumps({"command": command_for(dist)}, indent=1) + "\n")
+    (folder / protocol.COMMAND_FILE).write_text(protocol.command_file_text(command_for(dist)), encoding="utf-8")
     return folder
 
 

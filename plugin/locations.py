@@ -1,9 +1,23 @@
-"""Where GIMP 3 and Krita look for user plug-ins, per platform (one table, unit-tested)."""
+"""Where GIMP 3 and Krita look for user plug-ins, and how they start this samcut, per platform.
+
+Every function takes the platform (``sys.platform``'s values: ``linux``, ``win32``, ``darwin``),
+the environment and the home folder as arguments; only ``current()`` reads them from this
+process, so each OS's table is unit-tested on any OS.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
+
+
+class Machine(NamedTuple):
+    """The facts about the user's machine that the plug-in folders depend on."""
+
+    platform: str
+    env: dict[str, str]
+    home: Path
 
 
 def _env_path(env: dict[str, str], name: str, default: Path) -> Path:
@@ -14,7 +28,7 @@ def _env_path(env: dict[str, str], name: str, default: Path) -> Path:
 def krita_pykrita_dir(platform: str, env: dict[str, str], home: Path) -> Path:
     """Krita's user ``pykrita`` folder."""
     if platform == "win32":
-        return Path(env.get("APPDATA", home / "AppData" / "Roaming")) / "krita" / "pykrita"
+        return _env_path(env, "APPDATA", home / "AppData" / "Roaming") / "krita" / "pykrita"
     if platform == "darwin":
         return home / "Library" / "Application Support" / "krita" / "pykrita"
     return _env_path(env, "XDG_DATA_HOME", home / ".local" / "share") / "krita" / "pykrita"
@@ -23,7 +37,7 @@ def krita_pykrita_dir(platform: str, env: dict[str, str], home: Path) -> Path:
 def krita_rc(platform: str, env: dict[str, str], home: Path) -> Path:
     """Krita's ``kritarc`` settings file."""
     if platform == "win32":
-        return Path(env.get("LOCALAPPDATA", home / "AppData" / "Local")) / "kritarc"
+        return _env_path(env, "LOCALAPPDATA", home / "AppData" / "Local") / "kritarc"
     if platform == "darwin":
         return home / "Library" / "Preferences" / "kritarc"
     return _env_path(env, "XDG_CONFIG_HOME", home / ".config") / "kritarc"
@@ -34,7 +48,7 @@ def gimp_plugins_dir(platform: str, env: dict[str, str], home: Path, flatpak: bo
     if flatpak:
         return home / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP" / "3.0" / "plug-ins"
     if platform == "win32":
-        return Path(env.get("APPDATA", home / "AppData" / "Roaming")) / "GIMP" / "3.0" / "plug-ins"
+        return _env_path(env, "APPDATA", home / "AppData" / "Roaming") / "GIMP" / "3.0" / "plug-ins"
     if platform == "darwin":
         return home / "Library" / "Application Support" / "GIMP" / "3.0" / "plug-ins"
     return _env_path(env, "XDG_CONFIG_HOME", home / ".config") / "GIMP" / "3.0" / "plug-ins"
@@ -87,7 +101,47 @@ def _settings_of_a_started_host(host: str, platform: str, env: dict[str, str], h
         return None
 
 
-def current() -> tuple[str, dict[str, str], Path]:
+def current() -> Machine:
+    """This machine: ``sys.platform``, ``os.environ`` and the home folder (the one place they are read)."""
     import sys
 
-    return sys.platform, dict(os.environ), Path.home()
+    return Machine(sys.platform, dict(os.environ), Path.home())
+
+
+def resolve_samcut_command(platform: str, executable: str, frozen: bool, scripts_dir: str | None) -> list[str]:
+    """The argument list with which a host plug-in starts this samcut (written to
+    ``samcut_command.json`` at install time), from where this samcut runs:
+
+    - a frozen bundle (PyInstaller, ``sys.frozen``): its own ``executable``; on Windows a console
+      sibling ``samcut-cli.exe`` if the bundle has one (the console program reports errors on
+      stderr; plug-ins hide its console window with ``CREATE_NO_WINDOW``);
+    - an installed package: the ``samcut`` console script (``samcut.exe`` on Windows) in
+      ``scripts_dir`` (``sysconfig.get_path("scripts")``: a venv's ``bin`` or ``Scripts``) or next
+      to ``executable``;
+    - else ``[executable, "-m", "samcut.cli"]``.
+
+    Each element is one argument: paths with spaces ("Program Files") stay whole."""
+    windows = platform == "win32"
+    if frozen:
+        if windows:
+            console = Path(executable).with_name("samcut-cli.exe")
+            if console.is_file():
+                return [str(console)]
+        return [executable]
+    script = "samcut.exe" if windows else "samcut"
+    folders = [scripts_dir] if scripts_dir else []
+    folders.append(str(Path(executable).parent))
+    for folder in folders:
+        candidate = Path(folder) / script
+        if candidate.is_file():
+            return [str(candidate)]
+    return [executable, "-m", "samcut.cli"]
+
+
+def this_samcut_command(platform: str) -> list[str]:
+    """``resolve_samcut_command`` for the samcut running now."""
+    import sys
+    import sysconfig
+
+    return resolve_samcut_command(platform, sys.executable, bool(getattr(sys, "frozen", False)),
+                                  sysconfig.get_path("scripts"))

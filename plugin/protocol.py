@@ -209,19 +209,64 @@ def command_line(samcut_command: list[str], request_path: str) -> list[str]:
     return [*samcut_command, "host", request_path]
 
 
+COMMAND_FILE = "samcut_command.json"  # written next to a plug-in by ``samcut plugins install``
+COMMAND_ENV = "SAMCUT_COMMAND"
+CREATE_NO_WINDOW = 0x08000000  # Windows: start a console program without opening a console window
+
+
+def command_file_text(command: list[str]) -> str:
+    """The text of ``samcut_command.json``: ``{"command": [program, arg, ...]}``."""
+    return json.dumps({"command": _command_list(command, "the command")}, indent=1) + "\n"
+
+
+def _command_list(value: object, where: str) -> list[str]:
+    """``value`` if it is a non-empty list of non-empty strings; a one-line ``ProtocolError`` otherwise."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ProtocolError(f"{where} must be a non-empty JSON list of strings such as "
+                            f'["C:/Program Files/samcut/samcut.exe"], not {json.dumps(value)[:80]}')
+    return list(value)
+
+
 def samcut_command(plugin_folder: str, environ: dict[str, str]) -> list[str]:
-    """How a plug-in starts samcut: ``$SAMCUT_COMMAND`` (split on spaces), else the
-    ``samcut_command.json`` written next to the plug-in at install time, else ``samcut`` on PATH."""
-    if environ.get("SAMCUT_COMMAND"):
-        return environ["SAMCUT_COMMAND"].split()
+    """How a plug-in starts samcut, as an argument list (never a shell line):
+
+    1. ``$SAMCUT_COMMAND``: a JSON list (``["C:\\Program Files\\samcut\\samcut.exe"]``), or a plain
+       string: the path of an existing program (spaces allowed), else words split on spaces (so a
+       path with spaces that is followed by arguments must be given as a JSON list);
+    2. else ``samcut_command.json`` next to the plug-in (``command_file_text``, written at install
+       time), which must hold a non-empty list of strings;
+    3. else ``samcut`` on ``PATH``.
+
+    Raises ``ProtocolError`` (one line, saying how to fix it) for a malformed variable or file."""
+    text = (environ.get(COMMAND_ENV) or "").strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ProtocolError(f"{COMMAND_ENV} starts with '[' but is not a JSON list: {text[:80]}") from None
+        return _command_list(value, COMMAND_ENV)
+    if text:
+        return [text] if os.path.isfile(text) else text.split()
+    path = os.path.join(plugin_folder, COMMAND_FILE)
     try:
-        with open(os.path.join(plugin_folder, "samcut_command.json"), encoding="utf-8") as fh:
-            command = json.load(fh)["command"]
-        if isinstance(command, list) and command:
-            return [str(c) for c in command]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return ["samcut"]
+        with open(path, encoding="utf-8") as fh:
+            data = json.loads(fh.read(MAX_REQUEST_BYTES))
+    except FileNotFoundError:
+        return ["samcut"]
+    except (OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ProtocolError(f"cannot read {path} ({reason}); run 'samcut plugins install' again") from None
+    command = data.get("command") if isinstance(data, dict) else data
+    try:
+        return _command_list(command, f'"command" in {path}')
+    except ProtocolError as exc:
+        raise ProtocolError(f"{exc}; run 'samcut plugins install' again") from None
+
+
+def no_window_options(platform: str) -> dict[str, int]:
+    """Extra ``subprocess.Popen`` arguments that keep a console window from flashing up when a GUI
+    host (GIMP, Krita) starts samcut on Windows; none elsewhere (POSIX takes no creation flags)."""
+    return {"creationflags": CREATE_NO_WINDOW} if platform == "win32" else {}
 
 
 def parse_points(text: str) -> list[list[float]]:

@@ -115,12 +115,15 @@ def add_layer_mask(image, drawable, mask_path):
 
 
 def run_samcut(request, workdir):
+    """Write ``request``, run samcut on it (the command: ``protocol.samcut_command``) and return its
+    response; ``ProtocolError`` with samcut's last stderr line when there is none."""
     request_path = os.path.join(workdir, "request.json")
     protocol.write_atomic(request_path, request.to_json())
     command = protocol.command_line(protocol.samcut_command(HERE, dict(os.environ)), request_path)
     env = protocol.clean_environment(dict(os.environ))
-    try:
-        completed = subprocess.run(command, env=env, capture_output=True)
+    try:  # on Windows without a console window flashing up (CREATE_NO_WINDOW); POSIX as ever
+        completed = subprocess.run(command, env=env, capture_output=True,
+                                   **protocol.no_window_options(sys.platform))
     except OSError as exc:
         raise protocol.ProtocolError("cannot start samcut (%s): %s" % (" ".join(command), exc)) from None
     try:

@@ -7,8 +7,8 @@ import sys
 
 from krita import Extension, InfoObject, Krita, Selection  # noqa: F401
 
-from . import logic, protocol
-from .qt_shim import FORMAT_ARGB32, FORMAT_GRAY8, QImage, QMessageBox, QProcess, QProcessEnvironment, QTimer
+from . import logic, protocol, qt_shim, runner
+from .qt_shim import FORMAT_ARGB32, FORMAT_GRAY8, QImage, QMessageBox, QTimer
 
 ACTION_ID = "samcut_select"
 ADD_TRANSPARENCY_MASK = "add_new_transparency_mask"  # Krita's Layer > New > Transparency Mask
@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class SamcutExtension(Extension):
     def __init__(self, parent):
         super().__init__(parent)
-        self.process = None
+        self.runner = None
         self.job = None
         self.test = None
 
@@ -38,7 +38,7 @@ class SamcutExtension(Extension):
 
     # the action -----------------------------------------------------------------------------
     def select_with_samcut(self):
-        if self.process is not None:
+        if self.job is not None:
             self._tell("samcut is already working on a selection.")
             return
         doc = Krita.instance().activeDocument()
@@ -63,34 +63,25 @@ class SamcutExtension(Extension):
                                           points=test.get("points"), box=test.get("box"),
                                           mode=test.get("mode", "replace"), output=test.get("output", "selection"))
             protocol.write_atomic(os.path.join(workdir, "request.json"), request.to_json())
+            command = protocol.command_line(logic.samcut_command(HERE, dict(os.environ)),
+                                            os.path.join(workdir, "request.json"))
         except Exception as exc:  # noqa: BLE001 - shown to the user, nothing changed
             shutil.rmtree(workdir, ignore_errors=True)
             self._tell("Could not hand the layer to samcut: %s" % exc)
             return
         self.job = {"doc": doc, "workdir": workdir, "width": width, "height": height, "request": request}
-        command = protocol.command_line(logic.samcut_command(HERE, dict(os.environ)),
-                                        os.path.join(workdir, "request.json"))
-        env = QProcessEnvironment()
-        for key, value in protocol.clean_environment(dict(os.environ)).items():
-            env.insert(key, value)
-        self.process = QProcess()
-        self.process.setProcessEnvironment(env)
-        self.process.finished.connect(self._on_finished)
-        self.process.errorOccurred.connect(self._on_error)
-        self.process.start(command[0], command[1:])
+        # QProcess on POSIX; on Windows a polled Popen with CREATE_NO_WINDOW (no console window)
+        self.runner = runner.make_runner(sys.platform, qt_shim, self._on_finished)
+        self.runner.start(command, protocol.clean_environment(dict(os.environ)), workdir)
         self._trace("started %s" % " ".join(command))
 
-    def _on_error(self, error):
-        if self.process is not None and self.process.state() == QProcess.NotRunning:
-            self._on_finished(-1, 0)
-
-    def _on_finished(self, exit_code, _status=None):
+    def _on_finished(self, exit_code, stderr=""):
         self._trace("samcut finished with %s" % exit_code)
         job, self.job = self.job, None
-        process, self.process = self.process, None
+        self.runner = None
         if job is None:
             return
-        stderr = bytes(process.readAllStandardError()).decode(errors="replace").strip() if process else ""
+        stderr = stderr.strip()
         try:
             response = protocol.read_response(job["request"].response)
             if response.status == "error":

@@ -1,4 +1,4 @@
-"""Host-independent parts of the Krita plug-in (tested outside Krita)."""
+"""Host-independent parts of the Krita plug-in (tested outside Krita; Python 3.8 like Krita 5.1)."""
 
 import os
 
@@ -48,6 +48,9 @@ def bgra_from_alpha(alpha):
 
 def cutout_bgra(pixels, alpha):
     """BGRA ``pixels`` (4 bytes per pixel) with their alpha multiplied by ``alpha`` (1 byte per pixel)."""
+    alphas = bytes(pixels)[3::4]
+    if len(alphas) != len(alpha):  # zip(strict=True) needs Python 3.10; Krita 5.1 embeds 3.8
+        raise ValueError("%d pixels but %d mask values" % (len(alphas), len(alpha)))
     out = bytearray(pixels)
-    out[3::4] = bytes((a * m + 127) // 255 for a, m in zip(bytes(pixels)[3::4], alpha, strict=True))
+    out[3::4] = bytes((a * m + 127) // 255 for a, m in zip(alphas, alpha))  # noqa: B905 - lengths checked
     return bytes(out)
