@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,13 @@ from pathlib import Path
 from samcut.cli.segment import segment_image
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
-from samcut.models.io.platform import samcut_argv, spawn_detached
+from samcut.models.io.platform import (
+    connect_local_socket,
+    local_sockets_available,
+    peer_is_this_user,
+    samcut_argv,
+    spawn_detached,
+)
 from samcut.models.store.choice import answering_model
 from samcut.plugin.protocol import (
     PROTOCOL_VERSION,
@@ -73,19 +78,17 @@ def forward_to_running_samcut(request_path: str, silence_limit: float = SILENCE_
 
 def _connect() -> socket.socket | None:
     """A connection to this user's running samcut, or None when none listens."""
-    if not hasattr(socket, "AF_UNIX"):
+    if not local_sockets_available():
         return None
     try:
         ensure_private_dir(server_dir())
     except (OSError, ProtocolError):
         return None  # not our folder: whatever listens there is not ours to talk to
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(server_address())
+        sock = connect_local_socket(server_address())
     except OSError:
-        sock.close()
         return None
-    if not _same_user(sock):
+    if not peer_is_this_user(sock):
         sock.close()
         return None
     return sock
@@ -113,19 +116,6 @@ def _ask(sock: socket.socket, line: bytes, silence_limit: float = SILENCE_LIMIT_
                 return False
 
 
-def _same_user(sock: socket.socket) -> bool:
-    """Whether the process at the other end runs as this user (Linux ``SO_PEERCRED``; elsewhere
-    the private folder is the check)."""
-    if not hasattr(socket, "SO_PEERCRED"):
-        return True
-    try:
-        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                               struct.calcsize("3i")))
-    except OSError:
-        return False
-    return uid == os.getuid()
-
-
 SERVER_LOG = "server.log"        # in ``server_dir()``: what the detached server prints
 SERVER_START_LIMIT_S = 15 * 60   # a first start may show the model install dialog; the user takes time
 
@@ -145,7 +135,7 @@ def serve_interactively(request_path: str, models: Path | None = None,
     now, detached (``spawn_detached``: it keeps serving later requests, warm, while this process
     returns as soon as the answer is written). ``ServerStartFailed`` when the new one ends or
     does not listen within ``start_limit`` seconds."""
-    if not hasattr(socket, "AF_UNIX"):  # this client cannot reach a detached server: serve here
+    if not local_sockets_available():  # this client cannot reach a detached server: serve here
         from samcut.gui.host_session import serve as serve_hosts
 
         if serve_hosts(models, first_request=request_path) != 0:

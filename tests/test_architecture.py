@@ -95,3 +95,65 @@ def test_no_staleness_decision_outside_the_editor_and_the_scheduler() -> None:
                 if isinstance(node, ast.Attribute) and node.attr in ("_pending", "_pending_hover", "_in_flight"):
                     offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not offenders, offenders
+
+
+# Every OS-specific call lives in the platform module (models/io/platform.py and its platform_*
+# siblings). plugin/protocol.py is carried into the hosts' own Pythons, stdlib-only, and cannot
+# import samcut.models: its per-user socket folder check (os.getuid) is its own small OS section.
+PLATFORM_MODULES = ("models/io/platform.py", "models/io/platform_files.py", "models/io/platform_memory.py",
+                    "models/io/platform_sockets.py")
+OWN_OS_SECTION = ("plugin/protocol.py",)
+FORBIDDEN_MODULES = {"fcntl", "msvcrt"}
+FORBIDDEN_ANYWHERE = {"AF_UNIX", "SO_PEERCRED", "LOCAL_PEERCRED"}  # as attributes or names, of any module
+FORBIDDEN_OS = {"kill", "getuid", "geteuid"}  # as attributes of os
+
+
+def forbidden_os_calls(source: str) -> list[tuple[int, str]]:
+    """``(line, what)`` for each direct OS-specific call in ``source``: an import of ``fcntl`` or
+    ``msvcrt``; ``os.kill``, ``os.getuid``; ``AF_UNIX``, ``SO_PEERCRED``, ``LOCAL_PEERCRED`` (as an
+    attribute, an imported name, or the name asked of ``hasattr``/``getattr``)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] in FORBIDDEN_MODULES]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if module.split(".")[0] in FORBIDDEN_MODULES:
+                found.append((node.lineno, module))
+            found += [(node.lineno, f"{module}.{a.name}") for a in node.names
+                      if a.name in FORBIDDEN_ANYWHERE or (module == "os" and a.name in FORBIDDEN_OS)]
+        elif isinstance(node, ast.Attribute):
+            base = node.value.id if isinstance(node.value, ast.Name) else ""
+            if node.attr in FORBIDDEN_ANYWHERE or (base == "os" and node.attr in FORBIDDEN_OS):
+                found.append((node.lineno, f"{base or '?'}.{node.attr}"))
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("hasattr", "getattr") \
+                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+                and node.args[1].value in FORBIDDEN_ANYWHERE | FORBIDDEN_OS:
+            found.append((node.lineno, f"{node.func.id}(..., {node.args[1].value!r})"))
+    return found
+
+
+def test_the_scan_for_os_specific_calls_finds_each_kind() -> None:
+    """The scanner below finds every form of the forbidden calls (else a clean tree proves nothing)."""
+    sample = ("import fcntl\nimport msvcrt as m\nfrom fcntl import flock\nimport os, socket\nos.kill(1, 0)\n"
+              "os.getuid()\nsocket.socket(socket.AF_UNIX)\nsocket.SO_PEERCRED\nfrom socket import AF_UNIX\n"
+              "from os import getuid\nhasattr(socket, 'AF_UNIX')\ngetattr(os, 'getuid', None)\n"
+              "os.replace('a', 'b')\nsocket.AF_INET\nprocess.kill()\n")
+    assert sorted(line for line, _what in forbidden_os_calls(sample)) == [1, 2, 3, *range(5, 13)]
+
+
+def test_os_specific_calls_live_in_the_platform_module() -> None:
+    """No module of models/, cli/, gui/ or plugin/ calls ``os.kill`` (on Windows it ends the
+    process it should probe), ``fcntl``/``msvcrt``, ``os.getuid``, ``AF_UNIX`` or ``SO_PEERCRED``
+    directly: each has a branch per OS in the platform module, the one place to port."""
+    allowed = set(PLATFORM_MODULES) | set(OWN_OS_SECTION)
+    offenders = []
+    for folder in ("models", "cli", "gui", "plugin"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            if name not in allowed:
+                offenders += [f"{name}:{line}: {what}" for line, what in forbidden_os_calls(path.read_text())]
+    assert not offenders, offenders
+    assert all((ROOT / name).is_file() for name in allowed)

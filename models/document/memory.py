@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+from samcut.models.io import platform
+
 MAX_MEMORY_ENV = "SAMCUT_MAX_MEMORY"
 FIXED_BYTES = 440 << 20
 """What ``samcut segment`` peaks at on a 1 MP image, rounded up: 290-300 MiB in fp32, 380 MiB where
@@ -48,11 +50,9 @@ def estimated_peak_bytes(pixels: int, mode: str, size: tuple[int, int] | None = 
 
 
 def physical_memory() -> int | None:
-    """This machine's physical memory in bytes, or None where it cannot be asked."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return None
+    """This machine's physical memory in bytes, or None where it cannot be asked (each OS's way
+    of asking: ``samcut.models.io.platform.physical_memory``)."""
+    return platform.physical_memory()
 
 
 def parse_bytes(text: str) -> int:

@@ -15,6 +15,7 @@ from samcut.models.engine.finder import FoundObject, from_arrays, to_arrays
 from samcut.models.engine.preprocess import IMAGE_SIZE, resized_size
 from samcut.models.engine.types import ImageEmbedding, InputFrame, input_frame
 from samcut.models.io.atomic import atomic_write
+from samcut.models.io.platform import remove_file
 
 
 def image_key(rgb: np.ndarray) -> str:
@@ -98,7 +99,7 @@ class EmbeddingDiskCache:
         except Exception:  # noqa: BLE001 - whatever is wrong with the file, it is only a cache
             sound = False
         if not sound:
-            path.unlink(missing_ok=True)
+            remove_file(path)  # (Windows: left for a later run while another samcut has it open)
             return None
         try:
             os.utime(path)
@@ -121,7 +122,7 @@ class EmbeddingDiskCache:
                 raise ValueError("checksum")
             return from_arrays(arrays)
         except Exception:  # noqa: BLE001 - only a cache
-            path.unlink(missing_ok=True)
+            remove_file(path)
             return None
 
     def put_objects(self, key: str, objects: list[FoundObject]) -> None:
@@ -144,8 +145,8 @@ class EmbeddingDiskCache:
                 checksum=_features_digest(emb.features, *emb.high_res), **extra))
             files = sorted((p for p in self.folder.glob("*.npz") if not p.name.endswith(".objects.npz")),
                            key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in files[self.max_files:]:
-                old.unlink(missing_ok=True)
-                old.with_name(old.name.replace(".npz", ".objects.npz")).unlink(missing_ok=True)
+            for old in files[self.max_files:]:  # one open elsewhere (Windows) is evicted by a later put
+                remove_file(old)
+                remove_file(old.with_name(old.name.replace(".npz", ".objects.npz")))
         except OSError:
             pass  # a cache that cannot be written is only slower

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from samcut.models.io.platform import process_alive
+from samcut.models.io.platform import process_alive, remove_file, replace_file
 
 # .<name>.<pid>.<random>.part: the pid tells whether the writer is still alive
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.part$")
@@ -34,10 +34,8 @@ def remove_stale_temps(path: Path) -> list[Path]:
     with contextlib.suppress(OSError):
         for entry in Path(path).parent.iterdir():
             m = _TEMP.match(entry.name)
-            if m and m["name"] == Path(path).name and not process_alive(int(m["pid"])):
-                with contextlib.suppress(OSError):
-                    entry.unlink()
-                    removed.append(entry)
+            if m and m["name"] == Path(path).name and not process_alive(int(m["pid"])) and remove_file(entry):
+                removed.append(entry)
     return removed
 
 
@@ -65,11 +63,11 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        replace_file(tmp, path)  # Windows: tried again while ``path`` is open elsewhere for a moment
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        remove_file(tmp)
         raise _naming(exc, path) from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        remove_file(tmp)
         raise
     return path

@@ -1,9 +1,14 @@
 """Every OS-specific call samcut makes, one branch per OS (the rest of samcut asks here).
 
-So far: starting a process that outlives its parent without holding the parent's pipes
+Here: starting a process that outlives its parent without holding the parent's pipes
 (``spawn_detached``), the command that runs samcut itself (``samcut_argv``), whether a
 process still exists (``process_alive``), and a thread that yields the CPU to every other
-(``yield_this_thread``).
+(``yield_this_thread``). In sibling modules, imported from here: files (binary opens,
+replace with retry, removal, file locks, private folders: ``platform_files``), physical memory
+(``platform_memory``) and local sockets with their peer check (``platform_sockets``).
+
+Nothing else in samcut calls ``os.kill``, ``fcntl``, ``msvcrt``, ``os.getuid``, ``AF_UNIX`` or
+``SO_PEERCRED`` (tests/test_architecture.py keeps it so).
 """
 
 from __future__ import annotations
@@ -13,6 +18,32 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from samcut.models.io.platform_files import (
+    PRIVATE_FILE_MODE,
+    PRIVATE_FOLDER_MODE,
+    binary_flags,
+    make_private_folder,
+    open_binary,
+    remove_file,
+    replace_file,
+    try_lock_file,
+    unlock_file,
+)
+from samcut.models.io.platform_memory import physical_memory
+from samcut.models.io.platform_sockets import (
+    connect_local_socket,
+    local_sockets_available,
+    peer_is_this_user,
+    this_user_id,
+)
+
+__all__ = [
+    "IS_LINUX", "IS_WINDOWS", "PRIVATE_FILE_MODE", "PRIVATE_FOLDER_MODE", "binary_flags", "connect_local_socket",
+    "local_sockets_available", "make_private_folder", "open_binary", "peer_is_this_user", "physical_memory",
+    "process_alive", "remove_file", "replace_file", "samcut_argv", "spawn_detached", "this_user_id",
+    "try_lock_file", "unlock_file", "yield_this_thread",
+]
 
 IS_WINDOWS = sys.platform == "win32"
 IS_LINUX = sys.platform.startswith("linux")
@@ -67,7 +98,7 @@ def spawn_detached(argv: list[str], log: Path, env: dict[str, str] | None = None
     caller's output to end (GIMP's ``subprocess.run(capture_output=True)``, Krita's ``QProcess``)
     is not kept waiting by it, and it lives on when the caller exits."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = open_binary(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         options: dict = {"stdin": subprocess.DEVNULL, "stdout": fd, "stderr": fd, "close_fds": True, "env": env}
         if IS_WINDOWS:

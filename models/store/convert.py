@@ -29,7 +29,7 @@ from pathlib import Path
 from samcut.models.engine.errors import ModelError
 from samcut.models.engine.sam_engine import verify_model_dir
 from samcut.models.io.hashing import file_sha256, git_blob_sha1
-from samcut.models.io.platform import process_alive
+from samcut.models.io.platform import process_alive, replace_file
 from samcut.models.store.catalogue import MOBILE_SAM, ModelSpec
 from samcut.models.store.checkpoint import CheckpointError, read_checkpoint
 from samcut.models.store.identify import identify_checkpoint, model_templates, needed_shapes
@@ -127,7 +127,7 @@ def _replace_files(stage: Path, out_dir: Path, names: list[str]) -> None:
     a folder with a manifest is whole. For folders that cannot be swapped as a whole."""
     (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
     for name in (*names, MANIFEST_NAME):
-        os.replace(stage / name, out_dir / name)
+        replace_file(stage / name, out_dir / name)  # Windows: tried again while a scanner holds it
 
 
 def _swap_in(stage: Path, out_dir: Path, names: list[str]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from samcut.models.io.hashing import pin_kind, pinned_digest
+from samcut.models.io.platform import PRIVATE_FILE_MODE, binary_flags
 
 CHUNK = 1 << 16
 Progress = Callable[[int, "int | None"], None]
@@ -46,9 +47,14 @@ def check_pin(path: Path, expected: str, label: str) -> None:
         raise ChecksumError(f"{label}: wrong file ({pin_kind(expected)} {actual}, expected {expected})")
 
 
+def part_open_flags(append: bool) -> int:
+    """``os.open`` flags of the part file: appended to on a resume, else started anew; binary
+    (``O_BINARY`` on Windows), so that no byte is translated and the hash stays the server's."""
+    return binary_flags(os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC))
+
+
 def _open_part(part: Path, append: bool) -> int:
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
-    return os.open(part, flags, 0o600)
+    return os.open(part, part_open_flags(append), PRIVATE_FILE_MODE)
 
 
 def _no_space(folder: Path, total: int | None, done: int) -> DownloadError:

@@ -1,4 +1,5 @@
-"""One install at a time: a lock file in the models folder (``flock``; released if the process dies)."""
+"""One install at a time: a lock file in the models folder, locked through the platform module
+(``flock`` on POSIX, ``msvcrt.locking`` on Windows; either is released when the process dies)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows: installs are not locked there
-    fcntl = None  # type: ignore[assignment]
+from samcut.models.io.platform import open_binary, try_lock_file, unlock_file
 
 LOCK_NAME = ".install.lock"
 
@@ -28,26 +26,23 @@ def install_lock(folder: Path, say: Callable[[str], None] = lambda _m: None,
     say so once and wait (checking ``cancel``), or raise ``InstallBusy`` when not ``wait``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_binary(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    locked = False
     try:
         told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not wait:
-                    raise InstallBusy(f"another samcut is installing a model into {folder}; try again when "
-                                      "it has finished") from None
-                if not told:
-                    say(f"another samcut is installing a model into {folder}; waiting for it to finish")
-                    told = True
-                if cancel is not None and cancel.is_set():
-                    raise InstallBusy("cancelled while waiting for another samcut's install") from None
-                time.sleep(0.2)
+        while not try_lock_file(fd):
+            if not wait:
+                raise InstallBusy(f"another samcut is installing a model into {folder}; try again when "
+                                  "it has finished")
+            if not told:
+                say(f"another samcut is installing a model into {folder}; waiting for it to finish")
+                told = True
+            if cancel is not None and cancel.is_set():
+                raise InstallBusy("cancelled while waiting for another samcut's install")
+            time.sleep(0.2)
+        locked = True
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        if locked:
+            unlock_file(fd)
+        os.close(fd)  # closing releases the lock too
