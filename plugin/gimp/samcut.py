@@ -114,16 +114,17 @@ def add_layer_mask(image, drawable, mask_path):
                          lambda: drawable.add_mask(drawable.create_mask(Gimp.AddMaskType.SELECTION)))
 
 
-def run_samcut(request, workdir):
+def run_samcut(request, workdir, platform=sys.platform):
     """Write ``request``, run samcut on it (the command: ``protocol.samcut_command``) and return its
-    response; ``ProtocolError`` with samcut's last stderr line when there is none."""
+    response; ``ProtocolError`` with samcut's last stderr line when there is none. On Windows
+    (``platform``) samcut starts without a console window."""
     request_path = os.path.join(workdir, "request.json")
     protocol.write_atomic(request_path, request.to_json())
     command = protocol.command_line(protocol.samcut_command(HERE, dict(os.environ)), request_path)
     env = protocol.clean_environment(dict(os.environ))
     try:  # on Windows without a console window flashing up (CREATE_NO_WINDOW); POSIX as ever
         completed = subprocess.run(command, env=env, capture_output=True,
-                                   **protocol.no_window_options(sys.platform))
+                                   **protocol.no_window_options(platform))
     except OSError as exc:
         raise protocol.ProtocolError("cannot start samcut (%s): %s" % (" ".join(command), exc)) from None
     try:
