@@ -143,5 +143,5 @@ def this_samcut_command(platform: str) -> list[str]:
     import sys
     import sysconfig
 
-    return resolve_samcut_command(platform, sys.executable, bool(getattr(sys, "frozen", False)),
-                                  sysconfig.get_path("scripts"))
+    frozen = bool(getattr(sys, "frozen", False))  # a bundle has no scripts folder to ask sysconfig about
+    return resolve_samcut_command(platform, sys.executable, frozen, None if frozen else sysconfig.get_path("scripts"))

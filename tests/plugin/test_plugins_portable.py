@@ -77,6 +77,14 @@ def test_this_samcut_resolves_to_a_program_that_exists() -> None:
     assert command[1:] in ([], ["-m", "samcut.cli"])
 
 
+def test_this_samcut_frozen_is_its_executable_without_asking_sysconfig(monkeypatch) -> None:
+    import sysconfig
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sysconfig, "get_path", lambda *_: pytest.fail("a bundle has no scripts folder"))
+    assert locations.this_samcut_command("linux") == [sys.executable]
+
+
 # $SAMCUT_COMMAND and samcut_command.json read back --------------------------------------------
 def test_the_environment_takes_a_json_list_one_spaced_path_or_words(tmp_path) -> None:
     spaced = touch(tmp_path / SPACED / "samcut.exe")
