@@ -34,8 +34,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def private_config(tmp_path, monkeypatch):
-    """Preferences and caches (the CLI's embedding cache too) stay in the test's own folder."""
+    """Preferences, caches (the CLI's embedding cache too: ``<config>/cache``), installed models and
+    downloads stay in the test's own folder, on every OS: no test writes into the user's folders.
+    (The session's model fixtures convert into session folders of their own.)"""
     monkeypatch.setenv("SAMCUT_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SAMCUT_MODELS_ROOT", str(tmp_path / "models"))
 
 
 CHECKPOINTS = {"test": lambda: reference_dir() / "mobile_sam_test.pt",

@@ -157,3 +157,13 @@ def test_os_specific_calls_live_in_the_platform_module() -> None:
                 offenders += [f"{name}:{line}: {what}" for line, what in forbidden_os_calls(path.read_text())]
     assert not offenders, offenders
     assert all((ROOT / name).is_file() for name in allowed)
+
+
+def test_tests_write_into_no_user_folder(tmp_path) -> None:
+    """The root conftest's autouse fixture points preferences, caches, installed models and
+    downloads into each test's own folder (on every OS, whatever platformdirs would say)."""
+    from samcut.models.document.preferences import cache_dir, config_dir
+    from samcut.models.store.registry import downloads_dir, models_root
+
+    for folder in (config_dir(), cache_dir(), models_root(), downloads_dir()):
+        assert folder.is_relative_to(tmp_path), folder
