@@ -42,6 +42,8 @@ def test_asking_whether_a_process_lives_leaves_it_running() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         assert all(platform.process_alive(child.pid) for _ in range(20))
+        with pytest.raises(subprocess.TimeoutExpired):  # a signal would have ended it well within this
+            child.wait(timeout=1)
         assert child.poll() is None
     finally:
         child.kill()
