@@ -16,12 +16,14 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 
 def physical_memory(system: str = sys.platform) -> int | None:
     """This machine's physical memory in bytes, or None where it cannot be asked.
 
-    Linux: ``MemTotal`` of ``/proc/meminfo``. macOS: ``sysctlbyname("hw.memsize")``, else the
+    Linux: ``MemTotal`` of ``/proc/meminfo``, or the memory limit of this process's control group
+    where it is lower (a container: ``/proc/meminfo`` shows the host's). macOS: ``sysctlbyname("hw.memsize")``, else the
     ``sysctl -n hw.memsize`` command. Windows: ``GlobalMemoryStatusEx``. Anywhere, when those
     fail: ``os.sysconf`` pages times page size (POSIX)."""
     total: int | None = None
@@ -29,6 +31,10 @@ def physical_memory(system: str = sys.platform) -> int | None:
         if system.startswith("linux"):
             with open("/proc/meminfo", encoding="ascii", errors="replace") as fh:
                 total = parse_meminfo(fh.read())
+            with open("/proc/self/cgroup", encoding="ascii", errors="replace") as fh:
+                limit = cgroup_memory_limit(fh.read(), Path("/sys/fs/cgroup"))
+            if total and limit:
+                total = min(total, limit)  # a container's limit, not the host's memory
         elif system == "darwin":
             total = _macos_sysctlbyname() or _macos_sysctl_command()
         elif system == "win32":
@@ -48,6 +54,34 @@ def parse_meminfo(text: str) -> int | None:
                 return int(fields[0]) * scale or None
             return None
     return None
+
+
+UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as a number near 2**63
+
+
+def cgroup_memory_limit(proc_self_cgroup: str, root: Path) -> int | None:
+    """The tightest memory limit in bytes on this process's control group and its parents, read
+    under ``root`` (``/sys/fs/cgroup``): cgroup v2's ``memory.max`` for the ``0::/path`` line of
+    ``/proc/self/cgroup`` (``proc_self_cgroup``), cgroup v1's ``memory/…/memory.limit_in_bytes``
+    for its ``memory`` line. None without a limit ("max", or v1's near-2**63 number)."""
+    limits: list[int] = []
+    for line in proc_self_cgroup.splitlines():
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "":
+            base, name = root, "memory.max"
+        elif "memory" in controllers.split(","):
+            base, name = root / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        parts = [p for p in path.strip().split("/") if p and p not in (".", "..")]
+        for depth in range(len(parts), -1, -1):
+            try:
+                text = (base.joinpath(*parts[:depth]) / name).read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if text.isdigit() and 0 < int(text) < UNLIMITED:
+                limits.append(int(text))
+    return min(limits) if limits else None
 
 
 def parse_sysctl_memsize(output: bytes | str) -> int | None:

@@ -209,7 +209,31 @@ def test_physical_memory_on_linux_is_meminfos_total() -> None:
     assert platform_memory.parse_meminfo("MemTotal: 12 MB\n") is None  # a unit meminfo never uses
     if sys.platform.startswith("linux"):
         with open("/proc/meminfo") as fh:
-            assert platform.physical_memory() == platform_memory.parse_meminfo(fh.read()) > 0
+            total = platform_memory.parse_meminfo(fh.read())
+        with open("/proc/self/cgroup") as fh:
+            limit = platform_memory.cgroup_memory_limit(fh.read(), Path("/sys/fs/cgroup"))
+        assert platform.physical_memory() == min(total, limit or total) > 0
+
+
+def test_a_containers_memory_limit_is_its_memory(tmp_path) -> None:
+    """cgroup v2 (``0::/path``, ``memory.max``) and v1 (``memory`` controller,
+    ``memory.limit_in_bytes``), the tightest limit of the group and its parents; "max" and v1's
+    near-2**63 "unlimited" are no limit."""
+    v2 = tmp_path / "v2"
+    (v2 / "user.slice" / "app").mkdir(parents=True)
+    (v2 / "memory.max").write_text("max\n")
+    (v2 / "user.slice" / "memory.max").write_text(f"{8 << 30}\n")
+    (v2 / "user.slice" / "app" / "memory.max").write_text("max\n")
+    assert platform_memory.cgroup_memory_limit("0::/user.slice/app\n", v2) == 8 << 30
+    (v2 / "user.slice" / "memory.max").write_text("max\n")
+    assert platform_memory.cgroup_memory_limit("0::/user.slice/app\n", v2) is None
+    v1 = tmp_path / "v1"
+    (v1 / "memory" / "docker" / "abc").mkdir(parents=True)
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (v1 / "memory" / "docker" / "abc" / "memory.limit_in_bytes").write_text(f"{3 << 30}\n")
+    text = "12:pids:/docker/abc\n4:memory:/docker/abc\n0::/\n"
+    assert platform_memory.cgroup_memory_limit(text, v1) == 3 << 30
+    assert platform_memory.cgroup_memory_limit("4:memory:/docker/abc\n", tmp_path / "none") is None
 
 
 def test_physical_memory_on_macos_reads_hw_memsize(monkeypatch) -> None:
