@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from samcut.models.io.atomic import atomic_write
+from samcut.models.io.platform import make_private_folder
 
 MAX_KEPT = 30
 
@@ -42,7 +43,7 @@ class SelectionMemory:
             if not selection.any():
                 entry.unlink(missing_ok=True)
                 return
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_folder(self.folder)
             atomic_write(entry, lambda fh: Image.fromarray(np.asarray(selection, np.uint8), "L").save(fh, "PNG"))
             kept = sorted(self.folder.glob("*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
             for old in kept[MAX_KEPT:]:

@@ -15,7 +15,7 @@ from samcut.models.engine.finder import FoundObject, from_arrays, to_arrays
 from samcut.models.engine.preprocess import IMAGE_SIZE, resized_size
 from samcut.models.engine.types import ImageEmbedding, InputFrame, input_frame
 from samcut.models.io.atomic import atomic_write
-from samcut.models.io.platform import remove_file
+from samcut.models.io.platform import make_private_folder, remove_file
 
 
 def image_key(rgb: np.ndarray) -> str:
@@ -128,7 +128,7 @@ class EmbeddingDiskCache:
     def put_objects(self, key: str, objects: list[FoundObject]) -> None:
         arrays = to_arrays(objects)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_folder(self.folder)
             atomic_write(self._objects_path(key),
                          lambda fh: np.savez_compressed(fh, checksum=_arrays_digest(arrays), **arrays))
         except OSError:
@@ -136,7 +136,7 @@ class EmbeddingDiskCache:
 
     def put(self, key: str, emb: ImageEmbedding) -> None:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_folder(self.folder)
             frame = input_frame(emb.input_size)
             extra = {f"high_res_{i}": a for i, a in enumerate(emb.high_res)}
             atomic_write(self._path(key), lambda fh: np.savez(

@@ -28,6 +28,7 @@ import numpy as np
 import onnxruntime as ort
 
 from samcut.models.engine.errors import ModelError
+from samcut.models.io.platform import make_private_folder
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS = ("fp32", "bf16", "auto")
@@ -138,7 +139,7 @@ class OpenVinoGraph:
                   "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
         if compile_cache is not None:  # the compiled graph, kept: 1.3 s -> 0.3 s at the next start (measured)
             try:
-                compile_cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+                make_private_folder(compile_cache)
                 config["CACHE_DIR"] = str(compile_cache)
             except OSError:
                 pass  # no cache: compiled again each start
