@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from samcut.cli import host, models_cmd, objects, plugins_cmd, segment
+from samcut.cli import batch, host, models_cmd, objects, plugins_cmd, segment
 from samcut.cli.service import add_precision_argument, apply_precision
 from samcut.models.document.imageio import ImageError
 from samcut.models.engine import ModelError
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     segment.add_arguments(sub.add_parser("segment", help="segment an image from clicks or a box, no window"))
     objects.add_arguments(sub.add_parser("objects", help="find the image's objects: one mask file each, best first"))
+    batch.add_arguments(sub.add_parser("batch", help="many images (files, folders, globs): resumable, in parallel"))
     models_cmd.add_arguments(sub.add_parser("models", help="install, list, verify and export models"))
     host = sub.add_parser("host", help="answer a GIMP/Krita plug-in request (used by the plug-ins)")
     host.add_argument("request", nargs="?", help="request JSON file written by the plug-in")
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("segment", "objects", "models", "host", "plugins")
+COMMANDS = ("segment", "objects", "batch", "models", "host", "plugins")
 
 
 def run_gui(argv: list[str]) -> int:
@@ -86,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_gui(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"segment": segment.run, "objects": objects.run, "models": models_cmd.run, "plugins": plugins_cmd.run,
-               "host": run_host}[args.command]
+    handler = {"segment": segment.run, "objects": objects.run, "batch": batch.run, "models": models_cmd.run,
+               "plugins": plugins_cmd.run, "host": run_host}[args.command]
     try:
-        if args.command in ("segment", "objects", "host"):  # the commands that run the model
+        if args.command in ("segment", "objects", "batch", "host"):  # the commands that run the model
             apply_precision(args)
         return handler(args)
     except USER_ERRORS as exc:

@@ -20,6 +20,7 @@ from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.engine.finder import FoundObject, find_objects
 from samcut.models.engine.postprocess import full_mask
+from samcut.models.engine.service import SegmentationService
 from samcut.models.io.atomic import atomic_write
 from samcut.models.store.registry import resolve_model
 
@@ -36,10 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def image_objects(image: LoadedImage, models: Path | None = None, cache: bool = True,
-                  progress: ProgressBar | None = None) -> tuple[list[FoundObject], tuple[int, int]]:
+                  progress: ProgressBar | None = None, service: SegmentationService | None = None,
+                  ) -> tuple[list[FoundObject], tuple[int, int]]:
     """The Object Finder's objects of ``image`` (best first) and the embedding's ``input_size``;
-    from the cache when this image was searched before (app or CLI)."""
-    service = headless_service(models, cache=cache)
+    from the cache when this image was searched before (app or CLI). ``service``: one already open
+    (``samcut batch``: one per worker), left open."""
+    own = service is None
+    service = headless_service(models, cache=cache) if service is None else service
     engine = service.engine
     try:
         handle = service.open_image(image.model_rgb())
@@ -54,12 +58,27 @@ def image_objects(image: LoadedImage, models: Path | None = None, cache: bool = 
             progress(1, 1)
         return objects, embedding.input_size
     finally:
-        service.close()
+        if own:
+            service.close()
 
 
 def object_mask(obj: FoundObject, input_size: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     """``uint8 H x W`` (0/255) mask of a found object at the image's size."""
     return full_mask(obj.logits(), input_size, size).astype(np.uint8) * 255
+
+
+def write_objects(out: Path, image_path: Path, size: tuple[int, int], objects: list[FoundObject],
+                  input_size: tuple[int, int]) -> list[str]:
+    """``object_NNN.png`` for each of ``objects`` (best first) and ``objects.json`` into the folder
+    ``out``, atomically each; the names written, ``objects.json`` last (``samcut objects``, ``batch``)."""
+    listed = []
+    for number, obj in enumerate(objects, 1):
+        name = f"object_{number:03d}.png"
+        save_mask(out / name, object_mask(obj, input_size, size))
+        listed.append({"file": name, "box": list(obj.box), "area": obj.area, "score": round(obj.score, 4)})
+    text = json.dumps({"image": str(image_path), "objects": listed}, indent=1) + "\n"
+    atomic_write(out / "objects.json", lambda fh: fh.write(text.encode()))
+    return [entry["file"] for entry in listed] + ["objects.json"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,12 +92,6 @@ def run(args: argparse.Namespace) -> int:
                                         ProgressBar("finding objects", unit="points"))
     if args.max_objects:
         objects = objects[:args.max_objects]
-    listed = []
-    for number, obj in enumerate(objects, 1):
-        name = f"object_{number:03d}.png"
-        save_mask(args.out / name, object_mask(obj, input_size, image.size))
-        listed.append({"file": name, "box": list(obj.box), "area": obj.area, "score": round(obj.score, 4)})
-    text = json.dumps({"image": str(args.image), "objects": listed}, indent=1) + "\n"
-    atomic_write(args.out / "objects.json", lambda fh: fh.write(text.encode()))
-    print(f"{len(listed)} objects in {args.out}")
+    written = write_objects(args.out, args.image, image.size, objects, input_size)
+    print(f"{len(written) - 1} objects in {args.out}")
     return 0

@@ -13,6 +13,7 @@ from samcut.models.document.cutout import output_format, save_cutout, save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.document.memory import parse_bytes
 from samcut.models.editor.headless import CANDIDATES, check_prompt, segment
+from samcut.models.engine.service import SegmentationService
 from samcut.models.store.choice import QUALITY, answering_model
 from samcut.models.store.registry import resolve_model
 
@@ -110,26 +111,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def segment_image(image: LoadedImage, points: list[tuple[float, float, int]],
                   box: tuple[float, float, float, float] | None, models: Path | None = None,
                   threads: int | None = None, candidate: str = "auto", refine: bool = False,
-                  cache: bool = True, found: list | None = None) -> np.ndarray:
+                  cache: bool = True, found: list | None = None,
+                  service: SegmentationService | None = None) -> np.ndarray:
     """The mask for ``points`` (x, y, label) and ``box`` in image pixels, as ``uint8`` 0/255 (soft
     edges when ``refine``): the app's editor, given the box and then the points as clicks. The
     one path behind ``samcut segment`` and ``samcut host``. With ``cache``, the embedding comes
     from (and goes to) the same disk cache the app uses: a second call on an image skips the encoder.
-    ``found``: the Object Finder's objects, for the click rule (``--snap``)."""
-    service = headless_service(models, threads, cache)
+    ``found``: the Object Finder's objects, for the click rule (``--snap``). ``service``: one
+    already open (``samcut batch`` loads the model once per worker); it stays open."""
+    own = service is None
+    service = headless_service(models, threads, cache) if service is None else service
     try:
         return segment(service, image, points, box, candidate, refine, found)
     finally:
-        service.close()
+        if own:
+            service.close()
 
 
-def subject_mask(image: LoadedImage, models: Path | None, cache: bool = True) -> np.ndarray:
-    """``uint8`` 0/255 mask of the image's main subject (``finder.main_subject``)."""
+def subject_mask(image: LoadedImage, models: Path | None, cache: bool = True,
+                 service: SegmentationService | None = None, show_progress: bool = True) -> np.ndarray:
+    """``uint8`` 0/255 mask of the image's main subject (``finder.main_subject``); ``service`` as
+    in ``segment_image``; ``show_progress``: the finder's progress bar on stderr."""
     from samcut.cli.objects import image_objects, object_mask
     from samcut.cli.progress import ProgressBar
     from samcut.models.engine.finder import main_subject
 
-    objects, input_size = image_objects(image, models, cache, ProgressBar("finding objects", unit="points"))
+    progress = ProgressBar("finding objects", unit="points") if show_progress else None
+    objects, input_size = image_objects(image, models, cache, progress, service)
     subject = main_subject(objects, image.size)
     if subject is None:
         raise ValueError(f"no object was found in {image.size[1]}x{image.size[0]} image")
