@@ -42,7 +42,7 @@ __all__ = [
     "IS_LINUX", "IS_WINDOWS", "PRIVATE_FILE_MODE", "PRIVATE_FOLDER_MODE", "binary_flags", "connect_local_socket",
     "local_sockets_available", "make_private_folder", "open_binary", "peer_is_this_user", "physical_memory",
     "process_alive", "remove_file", "replace_file", "samcut_argv", "spawn_detached", "this_user_id",
-    "try_lock_file", "unlock_file", "yield_this_thread",
+    "try_lock_file", "unlock_file", "yield_this_thread", "BACKGROUND_NICE",
 ]
 
 IS_WINDOWS = sys.platform == "win32"
@@ -111,28 +111,34 @@ def spawn_detached(argv: list[str], log: Path, env: dict[str, str] | None = None
         os.close(fd)
 
 
-def yield_this_thread() -> bool:
-    """Let the calling thread run after every other thread that wants the CPU (the quality model's
-    background encoder: strokes and hover decodes must not wait for it). Returns whether threads
-    it starts from now on inherit that (then its ONNX Runtime pool may have several threads).
+BACKGROUND_NICE = 10  # Linux: the quality model's encoder (``yield_this_thread``)
 
-    Linux: nice 19 for this thread (a new thread copies its creator's nice value): a thread at
-    nice 0 gets about 98% of a core it shares with it, and it still progresses on a busy machine
-    (``SCHED_IDLE`` would starve it behind any other process). Windows: ``THREAD_PRIORITY_IDLE``
-    (not inherited). macOS: the background QoS class (not inherited). Best effort: a refusal
-    leaves the thread as it was."""
+
+def yield_this_thread() -> bool:
+    """Let the calling thread run after the threads that want the CPU now (the quality model's
+    background encoder: strokes and hover decodes must not wait for it), and still progress on a
+    busy machine. Returns whether threads it starts from now on inherit that (then its ONNX Runtime
+    pool may have several threads).
+
+    Linux: nice ``BACKGROUND_NICE`` (10) for this thread; a new thread copies its creator's nice
+    value. A thread at nice 0 gets about 90% of a core it shares with it (CFS weights 1024 : 110),
+    and beside a busy process it still gets about a tenth (nice 19 would get 1.5%: two CPU hogs
+    turned SAM 2.1 tiny's 2.3 s encode into minutes; ``SCHED_IDLE`` would starve it altogether).
+    Windows: ``THREAD_PRIORITY_LOWEST`` (not inherited; Windows lifts a starved thread now and
+    then). macOS: the utility QoS class (not inherited). Best effort: a refusal leaves the thread
+    as it was."""
     try:
         if IS_LINUX:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: a thread id names that thread
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)  # (a thread id: that thread)
             return True
         import ctypes
 
         if IS_WINDOWS:
             kernel32 = ctypes.WinDLL("kernel32")  # type: ignore[attr-defined]
-            kernel32.SetThreadPriority(kernel32.GetCurrentThread(), -15)  # THREAD_PRIORITY_IDLE
+            kernel32.SetThreadPriority(kernel32.GetCurrentThread(), -2)  # THREAD_PRIORITY_LOWEST
         elif sys.platform == "darwin":
             libc = ctypes.CDLL("/usr/lib/libSystem.dylib")
-            libc.pthread_set_qos_class_self_np(0x09, 0)  # QOS_CLASS_BACKGROUND
+            libc.pthread_set_qos_class_self_np(0x11, 0)  # QOS_CLASS_UTILITY
     except (OSError, AttributeError):
         pass
     return False

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from samcut.cli.main import main
+from samcut.models.io.platform import BACKGROUND_NICE
 
 from conftest import close_discarding
 from helpers import drag, open_now, wait_for_encode
@@ -49,9 +50,9 @@ def test_the_quality_model_takes_over_and_answers_as_segment_does(qtbot, test_mo
         assert window.bridge.model == str(sam2) != quick
         assert window.bridge.service.quality.engine.encoder is not None
         assert "SAM 2.1" in window.status.quality_label.text() or "sam2" in window.status.quality_label.text()
-        if sys.platform.startswith("linux"):  # the quality lane's thread yields the CPU (nice 19)
+        if sys.platform.startswith("linux"):  # the quality lane's thread yields the CPU
             lane = next(t for t in threading.enumerate() if t.name.startswith("samcut-quality"))
-            assert os.getpriority(os.PRIO_PROCESS, lane.native_id) == 19
+            assert os.getpriority(os.PRIO_PROCESS, lane.native_id) == BACKGROUND_NICE
         points = [[*stroke.path[0], 1] for stroke in editor.prompt.strokes]
         box = list(editor.prompt.box)
         window.actions_by_name["commit"].trigger()

@@ -19,6 +19,7 @@ from samcut.models.editor import Editor
 from samcut.models.editor.headless import segment
 from samcut.models.engine.quality import QualityTier, load_quality_engine, same_decoder
 from samcut.models.engine.service import EmbeddingDiskCache, SegmentationService
+from samcut.models.io.platform import BACKGROUND_NICE
 
 RNG = np.random.default_rng(5)
 IMAGE = LoadedImage(RNG.integers(0, 255, (120, 180, 3), dtype=np.uint8), None, "RGB")
@@ -156,8 +157,8 @@ def test_the_quality_lane_yields_the_cpu_and_its_pool_threads_inherit_that(test_
         new = sorted(set(os.listdir("/proc/self/task")) - before)
         nice = {int(t): os.getpriority(os.PRIO_PROCESS, int(t)) for t in new if os.path.exists(f"/proc/self/task/{t}")}
         lane = next(t for t in threading.enumerate() if t.name.startswith("samcut-quality"))
-        assert nice[lane.native_id] == 19
-        assert sorted(nice.values()).count(19) >= 2  # the lane and ONNX Runtime's pool thread made in it
+        assert nice[lane.native_id] == BACKGROUND_NICE
+        assert sorted(nice.values()).count(BACKGROUND_NICE) >= 2  # the lane and ONNX Runtime's pool thread made in it
         assert threading.current_thread() is threading.main_thread()
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0  # nobody else was lowered
     finally:
