@@ -13,8 +13,9 @@ from __future__ import annotations
 import multiprocessing
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,11 +163,55 @@ def worker_threads(workers: int, threads: int | None) -> int | None:
     return max(1, default_threads() // workers)
 
 
+WORKER_DIED = "the worker process ended while on this image or one beside it (out of memory?); a rerun tries again"
+
+
+def _collect(pending: dict[Future, Job], done: Callable[[Job, JobResult], None]) -> None:
+    """Wait for one or more of ``pending`` and hand them to ``done`` (``BrokenProcessPool`` when a
+    worker process died: the job stays in ``pending``)."""
+    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+    for future in finished:
+        result = future.result()
+        done(pending.pop(future), result)
+
+
+def _run_pool(settings: WorkSettings, queue: Iterator[Job], workers: int,
+              done: Callable[[Job, JobResult], None]) -> bool:
+    """Run ``queue`` on one pool of ``workers`` spawned processes; False when one of them died
+    (a native crash, the OOM killer): the jobs in flight are handed to ``done`` as failed."""
+    context = multiprocessing.get_context("spawn")
+    pending: dict[Future, Job] = {}
+    answered = 0
+
+    def count(job: Job, result: JobResult) -> None:
+        nonlocal answered
+        answered += 1
+        done(job, result)
+
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(settings,)) as pool:
+        try:
+            for job in queue:
+                pending[pool.submit(_run_in_worker, job)] = job
+                while len(pending) >= 2 * workers:
+                    _collect(pending, count)
+            while pending:
+                _collect(pending, count)
+        except BrokenProcessPool:
+            if not answered:  # (the model did not load there: nothing would ever run)
+                raise OSError("the worker processes ended before any image was done") from None
+            for job in pending.values():
+                done(job, JobResult(job.relative, error=WORKER_DIED))
+            return False
+    return True
+
+
 def run_jobs(settings: WorkSettings, jobs: Iterable[Job], workers: int,
              done: Callable[[Job, JobResult], None]) -> None:
     """Run ``jobs``, calling ``done(job, result)`` in this process as each finishes (in any order
     with several workers). One worker runs inline; more are spawned processes, each opening the
-    model once, with at most two jobs each in flight (a kill loses only those)."""
+    model once, with at most two jobs each in flight (a kill loses only those). A worker process
+    that dies fails its jobs in flight, and a new pool takes the rest."""
     if workers == 1:
         worker = BatchWorker(settings)
         try:
@@ -175,18 +220,6 @@ def run_jobs(settings: WorkSettings, jobs: Iterable[Job], workers: int,
         finally:
             worker.close()
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(settings,)) as pool:
-        pending: dict[Future, Job] = {}
-        queue = iter(jobs)
-        for job in queue:
-            pending[pool.submit(_run_in_worker, job)] = job
-            while len(pending) >= 2 * workers:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    done(pending.pop(future), future.result())
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                done(pending.pop(future), future.result())
+    queue = iter(jobs)
+    while not _run_pool(settings, queue, workers, done):
+        pass

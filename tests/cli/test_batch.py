@@ -190,3 +190,66 @@ def test_usage_errors_exit_2_with_one_line(test_model_dir, tmp_path, extra, mess
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("samcut: ") and message in lines[0], result.stderr
     assert not (tmp_path / "out" / "manifest.jsonl").exists()
+
+
+def test_subject_and_objects_are_what_segment_and_objects_write(synthetic_model_dir, tmp_path) -> None:
+    from reference import synthetic_dir
+
+    images = tmp_path / "in"
+    images.mkdir()
+    source = images / "composite_1.png"
+    source.write_bytes((synthetic_dir() / "composite_1.png").read_bytes())
+    subject, objects = tmp_path / "subject", tmp_path / "objects"
+    model = ["--models", str(synthetic_model_dir)]
+    assert main(["batch", str(images), "--subject", "--out", str(subject), "--write", "mask", *model]) == 0
+    assert main(["segment", str(source), "--subject", "--mask", str(tmp_path / "s.png"), *model]) == 0
+    assert (subject / "composite_1.mask.png").read_bytes() == (tmp_path / "s.png").read_bytes()
+    assert main(["batch", str(images), "--objects", "--out", str(objects), *model]) == 0
+    assert main(["objects", str(source), "--out", str(tmp_path / "single"), *model]) == 0
+    batch_files = output_bytes(objects / "composite_1")
+    assert batch_files.keys() == output_bytes(tmp_path / "single").keys() and len(batch_files) > 2
+    for name, data in output_bytes(tmp_path / "single").items():
+        if name != "objects.json":  # (it names the image as each command was given it)
+            assert batch_files[name] == data
+    entry = read_entries(objects / "manifest.jsonl")["composite_1.png"]
+    assert entry.outputs == tuple(f"composite_1/{name}" for name in sorted(batch_files))
+
+
+def pool_workers(parent: int) -> list[int]:
+    """The spawned pool processes of ``parent`` (Linux: from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the pool's processes in /proc")
+def test_a_worker_that_dies_fails_its_images_and_the_run_goes_on(test_model_dir, tmp_path) -> None:
+    images = tmp_path / "in"
+    paths = make_images(images, 10, seed=17)
+    prompts = write_prompts(tmp_path, paths)
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "samcut.cli", *batch_args(images, out, test_model_dir, "--prompts", str(prompts),
+                                                            "--workers", "2", "--no-cache")]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not any(e.status == "done" for e in read_entries(out / "manifest.jsonl").values()):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    workers = pool_workers(process.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], 9)  # as the OOM killer would
+    stdout, stderr = process.communicate(timeout=300)
+    entries = read_entries(out / "manifest.jsonl")
+    died = [e for e in entries.values() if "worker process ended" in e.error]
+    assert process.returncode == 1 and died and len(entries) == 10, stderr
+    assert "Traceback" not in stderr
+    assert all((out / e.outputs[0]).is_file() for e in entries.values() if e.status == "done")
+    result = subprocess.run(argv, capture_output=True, text=True)
+    assert result.returncode == 0 and f"{len(died)} done" in result.stdout, result.stderr
