@@ -1,5 +1,6 @@
 """Entry point of the PyInstaller bundle (every executable of it: packaging/targets.py)."""
 
+import multiprocessing
 import os
 import sys
 
@@ -11,4 +12,5 @@ if __name__ == "__main__":
     for _name in ("stdout", "stderr"):
         if getattr(sys, _name) is None:
             setattr(sys, _name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
+    multiprocessing.freeze_support()  # samcut batch --workers N: a spawned worker runs its job, not main()
     sys.exit(main())
