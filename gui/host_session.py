@@ -373,4 +373,8 @@ def serve(models: Path | None, first_request: str | None = None) -> int:
     else:
         print(f"samcut: serving host requests at {server.address}", file=sys.stderr, flush=True)
         server.linger.start(LINGER_MS)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:  # (a linger started after the quit must not end a later event loop of this process)
+        server.linger.stop()
+        server.heartbeat.stop()
