@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from samcut.cli.batch_work import (
@@ -48,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write", choices=WRITES,
                         help="NAME.png (cutout with alpha), NAME.mask.png (8-bit grey) or both (default: cutout)")
     parser.add_argument("--recursive", action="store_true", help="list folders' subfolders too")
-    parser.add_argument("--workers", type=positive_int(1, 256), default=1, metavar="N",
-                        help="processes, each opening the model once with cores/N threads (default 1)")
+    parser.add_argument("--workers", type=positive_int(1, 256), metavar="N",
+                        help="processes, each opening the model once with cores/N threads (default 1); with "
+                             "--ray, Ray actors (default: the cluster's CPUs / --threads)")
     parser.add_argument("--shard", metavar="I/N", help="do only shard I of N (counted from 1); each shard writes "
                         "manifest.shard-I-of-N.jsonl, 'samcut batch --merge DIR' combines them")
     parser.add_argument("--merge", type=Path, metavar="DIR", help="combine DIR's shard manifests into manifest.jsonl")
@@ -61,7 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-pixels", type=positive_int(1, 10**10), metavar="N",
                         help="refuse (record as failed) images larger than N pixels")
     parser.add_argument("--max-memory", type=memory_size, metavar="SIZE", help="as segment --max-memory")
-    parser.add_argument("--threads", type=positive_int(1, 256), metavar="N", help="ONNX Runtime threads per worker")
+    parser.add_argument("--threads", type=positive_int(1, 256), metavar="N",
+                        help="ONNX Runtime threads per worker; with --ray also the CPUs Ray reserves for each actor "
+                             "(default: the cluster's CPUs / --workers, or 1)")
+    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run through Ray Data: a local Ray on this machine, or the cluster at ADDRESS "
+                             "('auto', HOST:6379, ray://HOST:10001); needs pip install 'samcut[ray]'")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the embedding cache")
     add_precision_argument(parser)
 
@@ -160,12 +167,75 @@ def run_merge(folder: Path) -> int:
     return 1 if failed else 0
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One listed image: what its manifest entry records (``size``/``mtime_ns`` of the input,
+    ``options``) and its ``job``, or the ``error`` that refuses it before any work."""
+
+    item: BatchInput
+    size: int
+    mtime_ns: int
+    options: dict
+    job: Job | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run does: ``todo`` (each with a job), ``refused`` (each with an error, recorded as
+    failed without work) and how many images the manifest says are done and still valid."""
+
+    todo: list[Planned]
+    refused: list[Planned]
+    skipped: int
+
+
+def plan_jobs(inputs: list[BatchInput], out: Path, base: dict, entries: dict[str, Entry], model: str,
+              prompts: dict[str, dict] | None = None, prompts_file: Path | None = None) -> Plan:
+    """The run's work, shared by the local and the Ray run: every input not done yet (``entries``,
+    the manifest as read) under this ``model`` and these options (``base``: ``mode``, ``write`` and
+    the rest; in mode ``prompts`` each image's prompt from ``prompts_file``, as read into
+    ``prompts``) becomes a job writing under ``out``."""
+    mode, write, prompts = base["mode"], base["write"], prompts or {}
+    todo: list[Planned] = []
+    refused: list[Planned] = []
+    skipped = 0
+    for item in inputs:
+        options = {**base, "prompt": prompts.get(item.relative)} if mode == "prompts" else base
+        try:
+            size, mtime = file_signature(item.path)
+        except OSError as exc:
+            refused.append(Planned(item, 0, 0, options, error=str(exc)))
+            continue
+        if mode == "prompts" and options["prompt"] is None:
+            refused.append(Planned(item, size, mtime, options, error=f"no prompt in {prompts_file}"))
+            continue
+        entry = entries.get(item.relative)
+        if entry is not None and entry.is_current(size, mtime, model, options,
+                                                  planned_outputs(mode, write, item.stem), out):
+            skipped += 1
+            continue
+        job = Job(item.relative, str(item.path), str(out), item.stem, options.get("prompt"))
+        todo.append(Planned(item, size, mtime, options, job))
+    return Plan(todo, refused, skipped)
+
+
+def _layout(args: argparse.Namespace) -> tuple[int, int | None]:
+    """Local runs: the worker count (default 1) and each worker's ONNX Runtime threads."""
+    workers = args.workers or 1
+    return workers, worker_threads(workers, args.threads)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.merge is not None:
         if args.inputs or args.out:
             raise ValueError("batch: --merge DIR goes alone")
         return run_merge(args.merge)
     mode = check_arguments(args)
+    if args.ray is not None:
+        from samcut.cli.batch_ray import require_ray
+
+        require_ray()
     shard = parse_shard(args.shard) if args.shard else None
     everything = list_inputs(args.inputs, args.recursive, exclude=args.out)
     prompts = read_prompts(args.prompts, everything) if args.prompts else {}
@@ -173,49 +243,38 @@ def run(args: argparse.Namespace) -> int:
     if args.quality is not None:
         args.models = answering_model(args.models, args.quality)
     model_dir = require_chosen_model(args.models)
-    settings = WorkSettings(str(model_dir), mode, args.write, worker_threads(args.workers, args.threads),
-                            not args.no_cache, resolve_precision(), args.refine, args.decontaminate,
-                            args.max_pixels, args.max_memory)
+    workers, threads = _layout(args)
+    settings = WorkSettings(str(model_dir), mode, args.write, threads, not args.no_cache, resolve_precision(),
+                            args.refine, args.decontaminate, args.max_pixels, args.max_memory)
     model = model_identity(model_dir)
     base = {"mode": mode, "write": args.write, "refine": args.refine, "decontaminate": args.decontaminate,
             "precision": settings.precision}
     args.out.mkdir(parents=True, exist_ok=True)
     with ManifestWriter(args.out, manifest_name(shard)) as manifest:
+        plan = plan_jobs(inputs, args.out, base, manifest.entries, model, prompts, args.prompts)
         recorded: list[Entry] = []
-        jobs: dict[str, tuple[Job, int, int, dict]] = {}
-        skipped = 0
 
-        def record(item: BatchInput, size: int, mtime: int, options: dict, result: JobResult) -> None:
-            entry = Entry(item.relative, str(item.path), size, mtime, model, options, result.outputs,
-                          FAILED if result.error else DONE, result.error, round(result.seconds, 3), time.time())
+        def record(planned: Planned, result: JobResult) -> None:
+            entry = Entry(planned.item.relative, str(planned.item.path), planned.size, planned.mtime_ns, model,
+                          planned.options, result.outputs, FAILED if result.error else DONE, result.error,
+                          round(result.seconds, 3), time.time())
             manifest.record(entry)
             recorded.append(entry)
 
-        by_relative = {item.relative: item for item in inputs}
-        for item in inputs:
-            options = {**base, "prompt": prompts.get(item.relative)} if mode == "prompts" else base
-            try:
-                size, mtime = file_signature(item.path)
-            except OSError as exc:
-                record(item, 0, 0, options, JobResult(item.relative, error=str(exc)))
-                continue
-            if mode == "prompts" and options["prompt"] is None:
-                record(item, size, mtime, options, JobResult(item.relative, error=f"no prompt in {args.prompts}"))
-                continue
-            entry = manifest.entries.get(item.relative)
-            if entry is not None and entry.is_current(size, mtime, model, options,
-                                                      planned_outputs(mode, args.write, item.stem), args.out):
-                skipped += 1
-                continue
-            job = Job(item.relative, str(item.path), str(args.out), item.stem, options.get("prompt"))
-            jobs[item.relative] = (job, size, mtime, options)
-        progress = BatchProgress(len(jobs))
+        for planned in plan.refused:
+            record(planned, JobResult(planned.item.relative, error=planned.error))
+        by_relative = {planned.item.relative: planned for planned in plan.todo}
+        progress = BatchProgress(len(plan.todo))
 
         def done(job: Job, result: JobResult) -> None:
-            _, size, mtime, options = jobs[job.relative]
-            record(by_relative[job.relative], size, mtime, options, result)
+            record(by_relative[job.relative], result)
             progress.step()
 
-        if jobs:
-            run_jobs(settings, [job for job, *_ in jobs.values()], args.workers, done)
-    return summarise(recorded, skipped, manifest.path)
+        jobs = [planned.job for planned in plan.todo if planned.job is not None]
+        if jobs and args.ray is not None:
+            from samcut.cli.batch_ray import run_ray_jobs
+
+            run_ray_jobs(settings, jobs, args.ray, args.workers, args.threads, done)
+        elif jobs:
+            run_jobs(settings, jobs, workers, done)
+    return summarise(recorded, plan.skipped, manifest.path)
