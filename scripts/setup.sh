@@ -4,6 +4,7 @@
 # not installed yet (extras already there are kept). Usage: scripts/setup.sh [EXTRAS]
 #   gui               what running the app needs (./run.sh): numpy, onnxruntime, Pillow, PySide6
 #   export,dev,gui    what the tests need (./test.sh): also torch (CPU build) and the dev tools
+#   ray               samcut batch --ray (Ray Data; its tests skip without it)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-export,dev,gui}"
