@@ -30,7 +30,8 @@ from samcut.cli.batch_work import BatchWorker, Job, JobResult, WorkSettings
 
 RAY_MISSING = "--ray needs Ray on this machine: pip install 'samcut[ray]'"
 # Tests only: "RELATIVE:MARKER" makes an actor end its process (as the OOM killer would) when it is
-# given the image RELATIVE while the file MARKER does not exist yet (it makes MARKER first).
+# given the image RELATIVE while the file MARKER does not exist yet (it makes MARKER first);
+# "RELATIVE:" on every try.
 CRASH_ENV = "SAMCUT_BATCH_TEST_CRASH"
 # Each actor: restarted whenever it dies (Ray Data's default), its image tried at most 3 times.
 # (Ray 2.60 warns that these remote options go in Ray 2.64: the extra pins ray below it.)
@@ -94,12 +95,14 @@ class SamcutActor:
 
     def _crash_if_asked(self, job: Job) -> None:
         relative, _, marker = self.crash.partition(":")
-        if relative == job.relative and marker:
+        if relative != job.relative:
+            return
+        if marker:
             try:
                 os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             except FileExistsError:
                 return
-            os._exit(17)
+        os._exit(17)
 
 
 def actor_class(settings: WorkSettings) -> type[SamcutActor]:
@@ -162,6 +165,9 @@ def run_ray_jobs(settings: WorkSettings, jobs: Sequence[Job], address: str, work
             done(by_relative.pop(result.relative), result)
         for job in by_relative.values():  # (dropped: see ACTOR_OPTIONS)
             done(job, JobResult(job.relative, error=WORKER_DIED))
+    except ray.exceptions.RayError as exc:  # (the actors cannot start: the model is not on a node, ...)
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise OSError(f"Ray stopped the run ({lines[-1][:300]}); what was done is in the manifest") from None
     finally:
         if started:
             ray.shutdown()

@@ -100,3 +100,17 @@ def test_without_ray_installed_one_line_and_exit_2(test_model_dir, tmp_path, mon
 ])
 def test_ray_layout(workers, threads, cpus, expected) -> None:
     assert ray_layout(workers, threads, cpus) == expected
+
+
+def test_an_image_that_kills_every_actor_is_recorded_and_the_run_goes_on(ray_session, test_model_dir, tmp_path,
+                                                                         monkeypatch, capsys) -> None:
+    images = tmp_path / "in"
+    paths = make_images(images, 2, seed=25)
+    prompts = write_prompts(tmp_path, paths)
+    monkeypatch.setenv(CRASH_ENV, "img_00.png:")  # on every try
+    out = tmp_path / "out"
+    assert main(batch_args(images, out, test_model_dir, "--prompts", str(prompts), "--ray", "--workers", "1")) == 1
+    entries = read_entries(out / "manifest.jsonl")
+    assert entries["img_00.png"].status == "failed" and "Ray actor ended" in entries["img_00.png"].error
+    assert entries["img_01.png"].status == "done" and (out / "img_01.png").is_file()
+    assert "2 images: 1 done, 0 already done, 1 failed" in capsys.readouterr().out
