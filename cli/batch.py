@@ -1,8 +1,10 @@
 """``samcut batch INPUT... --out DIR``: many images, resumable, in several processes or shards.
 
 Each image goes through ``BatchWorker`` (``cli/batch_work.py``: the functions of ``segment`` and
-``objects``); this module lists the inputs, skips what the manifest says is done and still valid,
-runs the rest and records every result in the manifest as it lands (``models/batch/manifest.py``).
+``objects``); this module lists the inputs, skips what the manifest says is done and still valid
+(``plan_jobs``), runs the rest in this process, in worker processes or through Ray
+(``cli/batch_ray.py``) and records every result in the manifest as it lands
+(``models/batch/manifest.py``).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ CRASH_ENV = "SAMCUT_BATCH_TEST_CRASH"
 # (Ray 2.60 warns that these remote options go in Ray 2.64: the extra pins ray below it.)
 ACTOR_OPTIONS = {"max_restarts": -1, "max_task_retries": 2}
 JOB_COLUMNS = ("relative", "path", "out_dir", "stem", "prompt")
-WORKER_DIED = ("the Ray actor ended while on this image, on every try (out of memory?); a rerun tries again")
+WORKER_DIED = "the Ray actor ended while on this image, on every try (out of memory?); a rerun tries again"
 
 
 def require_ray() -> None:
