@@ -2,8 +2,9 @@
 
 Non-interactive requests (prompts in the request) are answered by the engine at once, like
 ``samcut segment``. Interactive ones go to a samcut window served by a samcut process of its own
-(``samcut host --serve``, detached): the running one, over its local socket (its model and
-embedding cache stay warm), or one started for this request. Either way this process is only the
+(``samcut host --serve``, detached): the running one, over the bridge's loopback connection
+(``samcut.plugin.transport``: both sides prove they know the session's secret; its model and
+embedding cache stay warm), or one started for this request. The same on every OS. Either way this process is only the
 host's client: it returns as soon as the answer is written (Apply or Cancel), never waiting for
 the window's process to end.
 """
@@ -19,13 +20,7 @@ from pathlib import Path
 from samcut.cli.segment import segment_image
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import load_image
-from samcut.models.io.platform import (
-    connect_local_socket,
-    local_sockets_available,
-    peer_is_this_user,
-    samcut_argv,
-    spawn_detached,
-)
+from samcut.models.io.platform import ensure_private_folder, samcut_argv, spawn_detached
 from samcut.models.store.choice import answering_model
 from samcut.plugin.protocol import (
     PROTOCOL_VERSION,
@@ -33,14 +28,12 @@ from samcut.plugin.protocol import (
     ProtocolError,
     Request,
     Response,
-    ensure_private_dir,
     in_request_folder,
     read_request_file,
     read_request_text,
-    server_address,
-    server_dir,
     write_atomic,
 )
+from samcut.plugin.transport import connect_to_server, server_dir
 
 
 def respond(request: Request, response: Response) -> None:
@@ -77,21 +70,9 @@ def forward_to_running_samcut(request_path: str, silence_limit: float = SILENCE_
 
 
 def _connect() -> socket.socket | None:
-    """A connection to this user's running samcut, or None when none listens."""
-    if not local_sockets_available():
-        return None
-    try:
-        ensure_private_dir(server_dir())
-    except (OSError, ProtocolError):
-        return None  # not our folder: whatever listens there is not ours to talk to
-    try:
-        sock = connect_local_socket(server_address())
-    except OSError:
-        return None
-    if not peer_is_this_user(sock):
-        sock.close()
-        return None
-    return sock
+    """A connection to this user's running samcut (it proved it knows the session's secret), or
+    None when none answers (no endpoint file, nothing at its port, or a stranger there)."""
+    return connect_to_server(server_dir())
 
 
 def _ask(sock: socket.socket, line: bytes, silence_limit: float = SILENCE_LIMIT_S) -> bool:
@@ -135,16 +116,10 @@ def serve_interactively(request_path: str, models: Path | None = None,
     now, detached (``spawn_detached``: it keeps serving later requests, warm, while this process
     returns as soon as the answer is written). ``ServerStartFailed`` when the new one ends or
     does not listen within ``start_limit`` seconds."""
-    if not local_sockets_available():  # this client cannot reach a detached server: serve here
-        from samcut.gui.host_session import serve as serve_hosts
-
-        if serve_hosts(models, first_request=request_path) != 0:
-            raise ServerStartFailed("samcut's window could not serve the request")
-        return
     if forward_to_running_samcut(request_path):
         return
     log = Path(server_dir()) / SERVER_LOG
-    ensure_private_dir(server_dir())
+    ensure_private_folder(server_dir())
     process = spawn_detached(server_command(models), log, env=dict(os.environ))
     deadline = time.monotonic() + start_limit
     line = os.path.abspath(request_path).encode()
@@ -229,4 +204,4 @@ def serve(models: Path | None = None) -> int:
     return serve_hosts(models)
 
 
-__all__ = ["PROTOCOL_VERSION", "run", "serve", "server_address", "stop_running_samcut"]
+__all__ = ["PROTOCOL_VERSION", "run", "serve", "server_dir", "stop_running_samcut"]

@@ -1,10 +1,12 @@
 """samcut serving GIMP/Krita: a window opened on the host's layer, "Apply" sends the mask back.
 
 ``samcut host --serve`` (started detached by the first interactive ``samcut host`` call) listens
-on a per-user local socket (``samcut.plugin.protocol.server_address``): each connection sends one
-request path and hears ``wait`` lines while the user works, then ``done`` once the response file
-is written. It stays alive, idle, for ``LINGER_MS`` after its window is hidden, so that the next
-host call reuses the loaded model and the embedding cache; ``quit`` on the socket ends it.
+on loopback TCP and writes its endpoint (port and a fresh secret) into the per-user folder
+(``samcut.plugin.transport``). Each connection first proves that it knows the secret (the mutual
+handshake; a peer that does not, or says nothing for ``LINE_WAIT_MS``, is hung up on), then sends
+one request path and hears ``wait`` lines while the user works, then ``done`` once the response
+file is written. It stays alive, idle, for ``LINGER_MS`` after its window is hidden, so that the
+next host call reuses the loaded model and the embedding cache; ``quit`` on the socket ends it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QDateTime, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtNetwork import QAbstractSocket, QHostAddress, QTcpServer, QTcpSocket
 from PySide6.QtWidgets import QApplication
 
 from samcut.gui import dialogs
@@ -25,21 +27,30 @@ from samcut.gui.main_window import MainWindow
 from samcut.models.document.cutout import save_mask
 from samcut.models.document.imageio import LoadedImage, load_image
 from samcut.models.engine.errors import ModelError
+from samcut.models.io.platform import ensure_private_folder
 from samcut.plugin.protocol import (
     HEARTBEAT_S,
     MAX_REQUEST_LINE,
-    ProtocolError,
     Request,
     Response,
-    ensure_private_dir,
     read_request_file,
-    server_address,
     write_atomic,
+)
+from samcut.plugin.transport import (
+    MAX_HANDSHAKE_LINE,
+    Endpoint,
+    HandshakeFailed,
+    ServerHandshake,
+    connect_to_server,
+    new_endpoint,
+    remove_endpoint,
+    server_dir,
+    write_endpoint,
 )
 
 LINGER_MS = 10 * 60 * 1000
 MAX_WAITING_PEERS = 32      # connections that have not sent their request line yet; more are refused
-LINE_WAIT_MS = 10_000       # a connection silent this long before its request line is dropped
+LINE_WAIT_MS = 10_000       # a connection that has not proved itself and sent its request line by then is dropped
 HOST_NAMES = {"gimp": "GIMP", "krita": "Krita"}  # as each host spells itself
 QUIT_LINE = "quit"          # a request line that ends the server (``samcut host --stop``)
 
@@ -140,19 +151,30 @@ class HostSession(QObject):
         self._finish(Response(status="cancel", message="cancelled in samcut"))
 
 
-def _alive(peer: QLocalSocket | None) -> bool:
+def _alive(peer: QTcpSocket | None) -> bool:
     """Whether ``peer`` still has its C++ object (a client that vanished is deleted by Qt)."""
     return peer is not None and shiboken6.isValid(peer)
 
 
-def _release(peer: QLocalSocket | None) -> None:
+def _connected(peer: QTcpSocket | None) -> bool:
+    return _alive(peer) and peer.state() == QAbstractSocket.SocketState.ConnectedState
+
+
+def _release(peer: QTcpSocket | None) -> None:
     """Tell a client its request is over (answered, refused or busy) and hang up; nothing when
     the client is already gone."""
-    if not _alive(peer) or peer.state() != QLocalSocket.LocalSocketState.ConnectedState:
+    if not _connected(peer):
         return
     peer.write(b"done\n")
     peer.flush()
-    peer.disconnectFromServer()
+    peer.disconnectFromHost()
+
+
+def _hang_up(peer: QTcpSocket) -> None:
+    """Close a connection that is not (or not yet) a client of ours, saying nothing."""
+    if _alive(peer):
+        peer.abort()
+        peer.deleteLater()
 
 
 def _load_request(request: Request) -> tuple[LoadedImage, np.ndarray | None]:
@@ -164,35 +186,38 @@ def _load_request(request: Request) -> tuple[LoadedImage, np.ndarray | None]:
     return image, selection
 
 
-def another_server_listens(address: str) -> bool:
-    """Whether a live samcut already answers at ``address`` (its socket must not be taken over)."""
-    probe = QLocalSocket()
-    probe.connectToServer(address)
-    live = probe.waitForConnected(1000)
-    probe.abort()
-    return live
+def another_server_listens(folder: str) -> bool:
+    """Whether a live samcut already answers at the endpoint in ``folder``, proving it knows its
+    secret (its endpoint must not be taken over; a server that does not prove itself within
+    ``HANDSHAKE_TIMEOUT_S`` is taken for hung or gone)."""
+    probe = connect_to_server(folder)
+    if probe is None:
+        return False
+    probe.close()
+    return True
 
 
 class HostServer(QObject):
-    """Accepts request paths on the local socket and shows them one at a time in ``window``."""
+    """Accepts request paths from proven clients on loopback TCP (its endpoint in ``folder``,
+    by default ``server_dir()``) and shows them one at a time in ``window``."""
 
-    def __init__(self, window: MainWindow, address: str) -> None:
+    def __init__(self, window: MainWindow, folder: str | None = None) -> None:
         super().__init__(window)
         self.window = window
-        self.address = address
+        self.folder = server_dir() if folder is None else folder
+        self.endpoint: Endpoint | None = None  # where it listens, once it does
         self.session: HostSession | None = None
-        self._peer: QLocalSocket | None = None   # the client whose request is being served
-        # connected, request line not read yet: id -> (the client, when it connected in ms)
-        self._waiting: dict[int, tuple[QLocalSocket, int]] = {}
-        self.server = QLocalServer(self)
-        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self._peer: QTcpSocket | None = None   # the client whose request is being served
+        # connected, request line not read yet: id -> (the client, its handshake)
+        self._waiting: dict[int, tuple[QTcpSocket, ServerHandshake]] = {}
+        self.line_wait_ms = LINE_WAIT_MS
+        self.server = QTcpServer(self)
         self.refusal = ""  # why the server does not listen, if it does not
         self.another_serves = False  # it does not because a live samcut already does
         self.listening = self._listen()
         self.server.newConnection.connect(self._on_connection)
         self.loading = None  # the Task decoding a request's layer
         self.refused = 0     # requests answered with an error
-        self.exit_when_refused = False  # serving one request in the host's own process: a refusal ends it
         self.linger = QTimer(self)
         self.linger.setSingleShot(True)
         self.linger.timeout.connect(QApplication.quit)
@@ -201,65 +226,109 @@ class HostServer(QObject):
         self.heartbeat.timeout.connect(self._beat)
         self.heartbeat.start()
 
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:PORT`` where it listens (for messages)."""
+        return f"{self.server.serverAddress().toString()}:{self.server.serverPort()}"
+
     def _listen(self) -> bool:
-        try:  # the socket's folder must be this user's alone, or nobody is served through it
-            ensure_private_dir(os.path.dirname(self.address))
-            if another_server_listens(self.address):
+        """Listen on a free loopback port and publish it with a fresh secret; False (and why in
+        ``refusal``) when the folder is not this user's alone or another samcut serves already."""
+        try:  # the endpoint's folder must be this user's alone, or nobody is served through it
+            ensure_private_folder(self.folder)
+            if another_server_listens(self.folder):
                 self.another_serves = True
                 self.refusal = "another samcut already serves host requests"
                 return False
-            QLocalServer.removeServer(self.address)  # a stale file from a samcut that died
-            if self.server.listen(self.address):
-                return True
-            self.refusal = self.server.errorString()
-        except (OSError, ProtocolError) as exc:
+            if not self.server.listen(QHostAddress(QHostAddress.SpecialAddress.LocalHost), 0):
+                self.refusal = self.server.errorString()
+                return False
+            self.endpoint = new_endpoint(self.server.serverPort())
+            write_endpoint(self.folder, self.endpoint)  # (replaces the file of a samcut that died)
+            return True
+        except OSError as exc:
+            self.server.close()
             self.refusal = str(exc)
         return False
 
+    def close(self) -> None:
+        """Stop listening and remove the endpoint file if it is still this server's."""
+        self.server.close()
+        if self.endpoint is not None:
+            remove_endpoint(self.folder, self.endpoint)
+            self.endpoint = None
+
     def _beat(self) -> None:
-        """Every ``HEARTBEAT_S``: the served client hears ``wait``; silent connections are dropped;
-        a server that lost its socket (descriptors ran out) listens again."""
-        if _alive(self._peer) and self._peer.state() == QLocalSocket.LocalSocketState.ConnectedState:
+        """Every ``HEARTBEAT_S``: the served client hears ``wait``; a server that lost its
+        listening socket listens again."""
+        if _connected(self._peer):
             self._peer.write(b"wait\n")
             self._peer.flush()
-        now = QDateTime.currentMSecsSinceEpoch()
-        for key, (peer, since) in list(self._waiting.items()):
-            if not _alive(peer) or now - since > LINE_WAIT_MS:
-                del self._waiting[key]
-                if _alive(peer):
-                    peer.abort()
         if self.listening and not self.server.isListening():
             self.server.close()
             self.listening = self._listen()
 
     def _on_connection(self) -> None:
-        """Take every pending client; each is served when its request line has arrived (never
-        waiting for it on the GUI thread: a client that connects and stalls freezes nothing).
-        Beyond ``MAX_WAITING_PEERS`` silent connections, new ones are closed at once, so that
-        descriptors never run out."""
+        """Take every pending client; each is served once it has proved itself and its request
+        line has arrived (never waiting for either on the GUI thread: a client that connects and
+        stalls freezes nothing, and is hung up on after ``line_wait_ms``). Beyond
+        ``MAX_WAITING_PEERS`` such connections, new ones are closed at once, so that descriptors
+        never run out."""
         while self.server.hasPendingConnections():
             peer = self.server.nextPendingConnection()
             if peer is None:
                 return
-            if len(self._waiting) >= MAX_WAITING_PEERS:
-                peer.abort()
-                peer.deleteLater()
+            if len(self._waiting) >= MAX_WAITING_PEERS or self.endpoint is None:
+                _hang_up(peer)
                 continue
             key = id(peer)
-            self._waiting[key] = (peer, QDateTime.currentMSecsSinceEpoch())
-            peer.readyRead.connect(lambda p=peer: self._on_request_line(p))
+            self._waiting[key] = (peer, ServerHandshake(self.endpoint.secret))
+            deadline = QTimer(peer)  # (goes with the connection)
+            deadline.setSingleShot(True)
+            deadline.timeout.connect(lambda k=key, p=peer: self._drop(k, p))
+            deadline.start(self.line_wait_ms)
+            peer.readyRead.connect(lambda p=peer: self._on_readable(p))
             peer.disconnected.connect(lambda k=key, p=peer: self._on_disconnected(k, p))
-            self._on_request_line(peer)  # the line may have arrived with the connection
+            self._on_readable(peer)  # the first line may have arrived with the connection
 
-    def _on_disconnected(self, key: int, peer: QLocalSocket) -> None:
+    def _drop(self, key: int, peer: QTcpSocket) -> None:
+        """Hang up on a connection that has not become a served client (silent too long, or it
+        failed the handshake)."""
+        if self._waiting.get(key, (None,))[0] is peer:
+            del self._waiting[key]
+            _hang_up(peer)
+
+    def _on_readable(self, peer: QTcpSocket) -> None:
+        """Feed the handshake; once the client has proved itself, its request line is read."""
+        entry = self._waiting.get(id(peer))
+        if not _alive(peer) or entry is None or entry[0] is not peer:
+            return
+        handshake = entry[1]
+        while not handshake.done:
+            if not peer.canReadLine():
+                if peer.bytesAvailable() > MAX_HANDSHAKE_LINE:  # no handshake line is this long
+                    self._drop(id(peer), peer)
+                return
+            try:
+                reply = handshake.take(bytes(peer.readLine(MAX_HANDSHAKE_LINE + 1)))
+            except HandshakeFailed:
+                self._drop(id(peer), peer)
+                return
+            if reply:
+                peer.write(reply)
+                peer.flush()
+        self._on_request_line(peer)
+
+    def _on_disconnected(self, key: int, peer: QTcpSocket) -> None:
         """A client hung up (or was killed): forget it before Qt deletes it."""
         self._waiting.pop(key, None)
         if self._peer is peer:
             self._peer = None
         peer.deleteLater()  # its buffers go with it
 
-    def _on_request_line(self, peer: QLocalSocket) -> None:
-        if not _alive(peer) or id(peer) not in self._waiting:  # one request per connection
+    def _on_request_line(self, peer: QTcpSocket) -> None:
+        """Serve a proven client's request line (one per connection), when it has arrived."""
+        if not _alive(peer) or id(peer) not in self._waiting:
             return
         if not peer.canReadLine():
             if peer.bytesAvailable() > MAX_REQUEST_LINE:  # no path is this long: not a client of ours
@@ -333,9 +402,6 @@ class HostServer(QObject):
                 pass  # the host's folder is gone: it stopped waiting
         self._release_peer()
         self.refused += 1
-        if self.exit_when_refused:
-            QApplication.exit(1)
-            return
         self.linger.start(LINGER_MS)
 
     def _release_peer(self) -> None:
@@ -347,12 +413,9 @@ class HostServer(QObject):
         self.linger.start(LINGER_MS)
 
 
-def serve(models: Path | None, first_request: str | None = None) -> int:
+def serve(models: Path | None) -> int:
     """``samcut host --serve``: load the model, listen, answer requests until ``LINGER_MS`` pass
-    without one (0 at once when another samcut already listens). ``first_request``: a request
-    path to show at once, served by this very process (where the host's client cannot reach a
-    detached server: no Unix sockets, i.e. Windows for now); the host then waits for this
-    process, as before."""
+    without one (0 at once when another samcut already listens)."""
     from samcut.gui.app import ensure_bridge
     from samcut.models.document.preferences import Preferences
 
@@ -362,19 +425,15 @@ def serve(models: Path | None, first_request: str | None = None) -> int:
     preferences = Preferences.load()
     bridge = ensure_bridge(preferences, models)
     window = MainWindow(bridge, preferences)
-    server = HostServer(window, server_address())
-    if first_request is not None:
-        server.exit_when_refused = True  # the host waits for this process: an error must not linger
-        if not server.start(first_request):
-            return 1
-    elif not server.listening:
+    server = HostServer(window)
+    if not server.listening:
         print(f"samcut: not serving host requests: {server.refusal}", file=sys.stderr, flush=True)
         return 0 if server.another_serves else 1
-    else:
-        print(f"samcut: serving host requests at {server.address}", file=sys.stderr, flush=True)
-        server.linger.start(LINGER_MS)
+    print(f"samcut: serving host requests at {server.address}", file=sys.stderr, flush=True)
+    server.linger.start(LINGER_MS)
     try:
         return app.exec()
     finally:  # (a linger started after the quit must not end a later event loop of this process)
         server.linger.stop()
         server.heartbeat.stop()
+        server.close()

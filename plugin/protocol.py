@@ -285,36 +285,9 @@ def parse_points(text: str) -> list[list[float]]:
 MAX_POINTS = 1000            # far more than a decoder takes (the engine refuses beyond its own limit)
 MAX_FIELD_CHARS = 4096       # a path, host name or mode
 MAX_REQUEST_BYTES = 1 << 20   # a request file is a few hundred bytes
-MAX_REQUEST_LINE = 4096       # a request line on the socket is one path
+MAX_REQUEST_LINE = 4096       # a request line on the bridge's connection is one path
 HEARTBEAT_S = 5.0             # a serving samcut says "wait" this often while the user works
 SILENCE_LIMIT_S = 30.0        # a client gives up on a server that has said nothing for this long
-
-
-def server_dir() -> str:
-    """The per-user folder holding the socket: ``$XDG_RUNTIME_DIR/samcut`` or ``<tmp>/samcut-<uid>``."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return os.path.join(runtime, "samcut")
-    return os.path.join(tempfile.gettempdir(), f"samcut-{os.getuid() if hasattr(os, 'getuid') else 0}")
-
-
-def ensure_private_dir(path: str) -> str:
-    """Create ``path`` (mode 0700) if needed and check that it is a real folder of this user that
-    nobody else can enter; raises ``ProtocolError`` otherwise (another user may have made it first)."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode):
-        raise ProtocolError(f"{path} is not a folder: refusing to use it for samcut's socket")
-    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
-        raise ProtocolError(f"{path} belongs to another user or is open to others (mode "
-                            f"{stat.S_IMODE(info.st_mode):o}): refusing to use it for samcut's socket")
-    return path
-
-
-def server_address() -> str:
-    """The per-user local socket a running samcut window listens on for host requests (inside
-    ``server_dir``, which ``ensure_private_dir`` checks before any use)."""
-    return os.path.join(server_dir(), "host.sock")
 
 
 def read_request_text(path: str) -> str:

@@ -1,9 +1,12 @@
-"""A loopback HTTP server for download tests (Range requests, transfers cut short)."""
+"""Loopback servers for tests: HTTP for downloads (Range requests, transfers cut short), and a
+stand-in for samcut's host server (the bridge's endpoint and handshake, then scripted behaviour)."""
 
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from samcut.models.io.hashing import git_blob_sha1
@@ -67,3 +70,71 @@ def blob_sha1(data: bytes, tmp: Path) -> str:
     path = tmp / "blob"
     path.write_bytes(data)
     return git_blob_sha1(path)
+
+
+class BridgeServer:
+    """A stand-in for samcut's host server in a thread: it listens on a free loopback port and
+    publishes it in ``folder``'s endpoint file (with ``secret``, or a fresh one). Each connection
+    first gets the real server handshake (unless ``handshake`` is False: a squatter), then
+    ``behave(peer)``; ``heard`` keeps every byte the server read, per connection."""
+
+    def __init__(self, folder: str, behave: Callable[[socket.socket], None], handshake: bool = True,
+                 secret: str | None = None) -> None:
+        from samcut.plugin.transport import Endpoint, new_endpoint, write_endpoint
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        port = self.listener.getsockname()[1]
+        self.endpoint = new_endpoint(port) if secret is None else Endpoint(port=port, secret=secret)
+        write_endpoint(folder, self.endpoint)
+        self.behave, self.handshake = behave, handshake
+        self.heard: list[bytes] = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        from samcut.plugin.transport import ServerHandshake
+
+        while not self._stop.is_set():
+            try:
+                peer, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with peer:
+                peer.settimeout(10)
+                self.heard.append(b"")
+                try:
+                    if self.handshake:
+                        handshake = ServerHandshake(self.endpoint.secret)
+                        while not handshake.done:
+                            reply = handshake.take(self.line(peer))
+                            if reply:
+                                peer.sendall(reply)
+                    self.behave(peer)
+                except OSError:
+                    pass
+
+    def line(self, peer: socket.socket) -> bytes:
+        """One line from ``peer`` (byte by byte: nothing after it is taken), kept in ``heard``."""
+        said = b""
+        while not said.endswith(b"\n"):
+            byte = peer.recv(1)
+            if not byte:
+                break
+            said += byte
+        self.heard[-1] += said
+        return said
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=10)
+        self.listener.close()
+
+    def __enter__(self) -> BridgeServer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -98,11 +98,10 @@ def test_no_staleness_decision_outside_the_editor_and_the_scheduler() -> None:
 
 
 # Every OS-specific call lives in the platform module (models/io/platform.py and its platform_*
-# siblings). plugin/protocol.py is carried into the hosts' own Pythons, stdlib-only, and cannot
-# import samcut.models: its per-user socket folder check (os.getuid) is its own small OS section.
+# siblings), with no exception: the host bridge is loopback TCP on every OS (plugin/transport.py),
+# and only its per-user folder is the platform module's (platform_sockets.py).
 PLATFORM_MODULES = ("models/io/platform.py", "models/io/platform_files.py", "models/io/platform_memory.py",
                     "models/io/platform_sockets.py")
-OWN_OS_SECTION = ("plugin/protocol.py",)
 FORBIDDEN_MODULES = {"fcntl", "msvcrt"}
 FORBIDDEN_ANYWHERE = {"AF_UNIX", "SO_PEERCRED", "LOCAL_PEERCRED"}  # as attributes or names, of any module
 FORBIDDEN_OS = {"kill", "getuid", "geteuid"}  # as attributes of os
@@ -148,7 +147,7 @@ def test_os_specific_calls_live_in_the_platform_module() -> None:
     """No module of models/, cli/, gui/ or plugin/ calls ``os.kill`` (on Windows it ends the
     process it should probe), ``fcntl``/``msvcrt``, ``os.getuid``, ``AF_UNIX`` or ``SO_PEERCRED``
     directly: each has a branch per OS in the platform module, the one place to port."""
-    allowed = set(PLATFORM_MODULES) | set(OWN_OS_SECTION)
+    allowed = set(PLATFORM_MODULES)
     offenders = []
     for folder in ("models", "cli", "gui", "plugin"):
         for path in sorted((ROOT / folder).rglob("*.py")):
@@ -167,3 +166,27 @@ def test_tests_write_into_no_user_folder(tmp_path) -> None:
 
     for folder in (config_dir(), cache_dir(), models_root(), downloads_dir()):
         assert folder.is_relative_to(tmp_path), folder
+
+
+HOST_BRIDGE = ("plugin/transport.py", "cli/host.py", "gui/host_session.py")
+PER_OS_NAMES = {"IS_WINDOWS", "IS_LINUX", "QLocalServer", "QLocalSocket"}
+
+
+def test_the_host_bridge_is_one_code_path_on_every_os() -> None:
+    """The host bridge's client and server do not branch per OS (no ``sys.platform``, ``os.name``,
+    ``IS_WINDOWS``) and use no per-OS transport (Qt's local sockets are named pipes on Windows):
+    what the suite tests here on Linux is what runs on Windows and macOS. Where its folder lies is
+    the platform module's question."""
+    import ast
+
+    offenders = []
+    for name in HOST_BRIDGE:
+        for node in ast.walk(ast.parse((ROOT / name).read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                    (node.value.id, node.attr) in (("sys", "platform"), ("os", "name")):
+                offenders.append(f"{name}:{node.lineno}: {node.value.id}.{node.attr}")
+            elif isinstance(node, ast.Name) and node.id in PER_OS_NAMES:
+                offenders.append(f"{name}:{node.lineno}: {node.id}")
+            elif isinstance(node, ast.alias) and node.name in PER_OS_NAMES:
+                offenders.append(f"{name}: imports {node.name}")
+    assert not offenders, offenders

@@ -5,7 +5,7 @@ Here: starting a process that outlives its parent without holding the parent's p
 process still exists (``process_alive``), and a thread that yields the CPU to every other
 (``yield_this_thread``). In sibling modules, imported from here: files (binary opens,
 replace with retry, removal, file locks, private folders: ``platform_files``), physical memory
-(``platform_memory``) and local sockets with their peer check (``platform_sockets``).
+(``platform_memory``) and the host bridge's private per-user folder (``platform_sockets``).
 
 Nothing else in samcut calls ``os.kill``, ``fcntl``, ``msvcrt``, ``os.getuid``, ``AF_UNIX`` or
 ``SO_PEERCRED`` (tests/test_architecture.py keeps it so).
@@ -32,15 +32,14 @@ from samcut.models.io.platform_files import (
 )
 from samcut.models.io.platform_memory import physical_memory
 from samcut.models.io.platform_sockets import (
-    connect_local_socket,
-    local_sockets_available,
-    peer_is_this_user,
+    ensure_private_folder,
+    host_folder,
     this_user_id,
 )
 
 __all__ = [
-    "IS_LINUX", "IS_WINDOWS", "PRIVATE_FILE_MODE", "PRIVATE_FOLDER_MODE", "binary_flags", "connect_local_socket",
-    "local_sockets_available", "make_private_folder", "open_binary", "peer_is_this_user", "physical_memory",
+    "IS_LINUX", "IS_WINDOWS", "PRIVATE_FILE_MODE", "PRIVATE_FOLDER_MODE", "binary_flags", "ensure_private_folder",
+    "host_folder", "make_private_folder", "open_binary", "physical_memory",
     "process_alive", "remove_file", "replace_file", "samcut_argv", "spawn_detached", "this_user_id",
     "try_lock_file", "unlock_file", "yield_this_thread", "BACKGROUND_NICE",
 ]

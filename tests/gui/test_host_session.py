@@ -9,11 +9,29 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from samcut.cli.host import forward_to_running_samcut, server_address
+from samcut.cli.host import forward_to_running_samcut
 from samcut.gui.host_session import HostServer
 from samcut.plugin.protocol import Request, read_response
+from samcut.plugin.transport import connect_to_server, read_endpoint, server_dir
 
 from helpers import drag, wait_for_encode, wait_for_proposal
+
+
+def client_socket():
+    """A connection to the test's server, the handshake done as ``samcut host`` does it (call it
+    off the GUI thread: the server answers from the event loop)."""
+    sock = connect_to_server(server_dir())
+    assert sock is not None, "the server did not answer the handshake"
+    return sock
+
+
+def raw_socket():
+    """A plain TCP connection to the test's server's port: no handshake (a stranger's)."""
+    import socket
+
+    endpoint = read_endpoint(server_dir())
+    assert endpoint is not None
+    return socket.create_connection(("127.0.0.1", endpoint.port), timeout=10)
 
 
 def write_request(folder: Path, name: str, with_selection: bool) -> Path:
@@ -34,7 +52,7 @@ def write_request(folder: Path, name: str, with_selection: bool) -> Path:
 
 
 def test_apply_returns_the_selection_and_a_second_call_reuses_the_process(qtbot, window, runtime_dir) -> None:
-    server = HostServer(window, server_address())
+    server = HostServer(window)
     assert server.listening
     first = write_request(runtime_dir, "one", with_selection=True)
     assert server.start(str(first))
@@ -77,18 +95,16 @@ def test_no_running_samcut_means_no_forwarding(runtime_dir) -> None:
 
 
 def test_a_client_that_stalls_before_sending_freezes_nothing(qtbot, window, runtime_dir) -> None:
-    import socket
     import time
 
     from PySide6.QtCore import QTimer
 
-    server = HostServer(window, server_address())
+    server = HostServer(window)
     request = write_request(runtime_dir, "slow", with_selection=False)
     replies = []
 
     def slow_client() -> None:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(server_address())
+        with client_socket() as sock:
             time.sleep(1.5)  # connected, request not sent yet
             sock.sendall(str(request).encode() + b"\n")
             replies.append(read_until_done(sock))
@@ -124,13 +140,10 @@ def read_until_done(sock) -> bytes:
 def ask_in_background(request: Path) -> tuple[threading.Thread, list[bytes]]:
     """A client thread that sends ``request``'s path to the server and keeps what it hears up to
     ``done`` (in the returned list, once the thread ends)."""
-    import socket
-
     said: list[bytes] = []
 
     def client() -> None:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(server_address())
+        with client_socket() as sock:
             sock.sendall(str(request).encode() + b"\n")
             said.append(read_until_done(sock))
 
@@ -141,7 +154,7 @@ def ask_in_background(request: Path) -> tuple[threading.Thread, list[bytes]]:
 
 def test_a_waiting_client_hears_a_heartbeat_until_the_answer(qtbot, window, runtime_dir) -> None:
 
-    server = HostServer(window, server_address())
+    server = HostServer(window)
     server.heartbeat.setInterval(100)
     request = write_request(runtime_dir, "beat", with_selection=False)
     thread, said = ask_in_background(request)
@@ -153,14 +166,11 @@ def test_a_waiting_client_hears_a_heartbeat_until_the_answer(qtbot, window, runt
 
 
 def test_a_garbled_request_line_is_released_not_raised(qtbot, window, runtime_dir) -> None:
-    import socket
-
-    server = HostServer(window, server_address())
+    server = HostServer(window)
     replies = []
 
     def client() -> None:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(server_address())
+        with client_socket() as sock:
             sock.sendall(b"\xff\xfe not a path\n")
             sock.settimeout(30)
             replies.append(sock.recv(64))
@@ -173,7 +183,7 @@ def test_a_garbled_request_line_is_released_not_raised(qtbot, window, runtime_di
 
 
 def test_a_request_whose_layer_cannot_be_read_gets_an_error_response(qtbot, window, runtime_dir) -> None:
-    server = HostServer(window, server_address())
+    server = HostServer(window)
     request = write_request(runtime_dir, "broken", with_selection=False)
     (request.parent / "layer.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     assert server.start(str(request))
@@ -186,14 +196,11 @@ def test_a_request_whose_layer_cannot_be_read_gets_an_error_response(qtbot, wind
 @pytest.mark.parametrize("line", [b"x" * 10_000, b"/tmp/a\x00b.json\n", b"/nonexistent/request.json\n"])
 def test_every_request_line_gets_an_answer(qtbot, window, runtime_dir, line) -> None:
     """An endless line, a NUL byte, a missing file: the client is released, nothing is shown."""
-    import socket
-
-    server = HostServer(window, server_address())
+    server = HostServer(window)
     replies = []
 
     def client() -> None:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(server_address())
+        with client_socket() as sock:
             sock.sendall(line)
             sock.settimeout(30)
             replies.append(sock.recv(64))
@@ -205,7 +212,7 @@ def test_every_request_line_gets_an_answer(qtbot, window, runtime_dir, line) -> 
 
 
 def test_apply_as_new_layer_or_layer_mask_says_so_in_the_answer(qtbot, window, runtime_dir) -> None:
-    server = HostServer(window, server_address())
+    server = HostServer(window)
     for name, action in (("layer", "layer_action"), ("mask", "mask_action")):
         request = write_request(runtime_dir, f"as-{name}", with_selection=True)
         assert server.start(str(request))
@@ -230,7 +237,7 @@ def test_a_request_naming_a_model_is_answered_by_it_and_the_next_one_by_the_user
 
     monkeypatch.setenv("SAMCUT_MODEL_DIR", str(test_model_dir))
     window.preferences.quality_model = str(synthetic_model_dir)
-    server = HostServer(window, server_address())
+    server = HostServer(window)
     first = write_request(runtime_dir, "one", with_selection=False)
     request = dataclasses.replace(Request.from_json(first.read_text()), model="quality")
     first.write_text(request.to_json())

@@ -2,16 +2,15 @@
 
 The Linux branches run for real here. The Windows and macOS branches are tested through their
 seams, with the OS's raw answer faked: the struct Windows fills (``MEMORYSTATUSEX``), the buffer
-and command output macOS gives for ``hw.memsize``, the ``xucred`` its kernel returns for a local
-socket's peer. That those OSes really answer so (``GlobalMemoryStatusEx``, ``sysctlbyname``,
-``LOCAL_PEERCRED``, ``OpenProcess``, ``msvcrt.locking``, ``O_BINARY``) only a run there proves.
+and command output macOS gives for ``hw.memsize``, the folders each OS gives the host bridge.
+That those OSes really answer so (``GlobalMemoryStatusEx``, ``sysctlbyname``, ``OpenProcess``,
+``msvcrt.locking``, ``O_BINARY``, the access list of ``%LOCALAPPDATA%``) only a run there proves.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -284,67 +283,32 @@ def test_physical_memory_falls_back_to_sysconf_where_the_os_way_fails(monkeypatc
     assert platform.physical_memory("win32") is None  # the budget then says it uses its default
 
 
-# ---- local sockets and their peer --------------------------------------------------------------
+# ---- the host bridge's private folder ------------------------------------------------------------
 
-needs_unix_sockets = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix-domain sockets")
-
-
-@needs_unix_sockets
-def test_a_local_socket_connects_and_its_peer_is_this_user(tmp_path) -> None:
-    address = str(tmp_path / "s")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind(address)
-        listener.listen(1)
-        with platform.connect_local_socket(address, timeout=5) as sock:
-            assert sock.gettimeout() == 5
-            assert platform.peer_is_this_user(sock)
-    with pytest.raises(OSError):
-        platform.connect_local_socket(str(tmp_path / "nobody-listens"))
+def test_the_host_folder_is_per_user_on_each_os(monkeypatch, tmp_path) -> None:
+    """Linux/macOS: ``$XDG_RUNTIME_DIR/samcut``, else ``<tmp>/samcut-<uid>``; Windows: the user's
+    ``%LOCALAPPDATA%\\samcut\\host`` (private by its inherited access list: only a run there proves
+    that), whatever ``XDG_RUNTIME_DIR`` says."""
+    monkeypatch.setattr(platform_sockets.tempfile, "gettempdir", lambda: str(tmp_path))
+    uid = platform.this_user_id() or 0
+    assert platform.host_folder("linux", {"XDG_RUNTIME_DIR": "/run/user/7"}) == os.path.join("/run/user/7", "samcut")
+    assert platform.host_folder("darwin", {}) == os.path.join(str(tmp_path), f"samcut-{uid}")
+    local = "C:\\Users\\ann\\AppData\\Local"
+    assert platform.host_folder("win32", {"LOCALAPPDATA": local, "XDG_RUNTIME_DIR": "/run/user/7"}) == \
+        os.path.join(local, "samcut", "host")
+    assert platform.host_folder("win32", {}) == os.path.join(str(tmp_path), "samcut", "host")
 
 
-def test_without_unix_sockets_connecting_fails_cleanly(monkeypatch) -> None:
-    monkeypatch.delattr(socket, "AF_UNIX", raising=False)
-    assert not platform.local_sockets_available()
-    with pytest.raises(OSError, match="no local"):
-        platform.connect_local_socket("/nowhere")
-
-
-class FakePeer:
-    """A connected socket as far as ``peer_is_this_user`` asks: the kernel's answer is given."""
-
-    def __init__(self, answer: bytes | OSError) -> None:
-        self.answer, self.asked = answer, []
-
-    def getsockopt(self, level: int, option: int, size: int) -> bytes:
-        self.asked.append((level, option, size))
-        if isinstance(self.answer, OSError):
-            raise self.answer
-        return self.answer
-
-
-def _xucred(uid: int, version: int = 0) -> bytes:
-    return struct.pack(platform_sockets.XUCRED_FORMAT, version, uid, 1, 20, *([0] * 15))
-
-
-@pytest.mark.skipif(not hasattr(os, "getuid"), reason="no user ids")
-def test_the_macos_peer_check_reads_xucred() -> None:
-    """macOS: ``getsockopt(0, LOCAL_PEERCRED=1)`` returns ``struct xucred`` (76 bytes: version,
-    uid, group count, 16 groups); only this user's uid of version 0 passes."""
-    me = platform.this_user_id()
-    assert struct.calcsize(platform_sockets.XUCRED_FORMAT) == 76
-    same = FakePeer(_xucred(me))
-    assert platform.peer_is_this_user(same, system="darwin")
-    assert same.asked == [(0, 1, 76)]
-    assert not platform.peer_is_this_user(FakePeer(_xucred(me + 1)), system="darwin")
-    assert not platform.peer_is_this_user(FakePeer(_xucred(me, version=1)), system="darwin")
-    assert not platform.peer_is_this_user(FakePeer(_xucred(me)[:40]), system="darwin")
-    assert not platform.peer_is_this_user(FakePeer(OSError("not a local socket")), system="darwin")
-
-
-@pytest.mark.skipif(not hasattr(socket, "SO_PEERCRED"), reason="Linux only")
-def test_the_linux_peer_check_reads_ucred() -> None:
-    me = platform.this_user_id()
-    assert platform.peer_is_this_user(FakePeer(struct.pack("3i", 1234, me, 0)), system="linux")
-    assert not platform.peer_is_this_user(FakePeer(struct.pack("3i", 1234, me + 1, 0)), system="linux")
-    assert not platform.peer_is_this_user(FakePeer(OSError("closed")), system="linux")
-    assert platform.peer_is_this_user(FakePeer(OSError("unasked")), system="freebsd")  # the folder is the check
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_a_private_folder_is_refused_when_open_to_others_or_a_link(tmp_path) -> None:
+    folder = str(tmp_path / "host")
+    assert platform.ensure_private_folder(folder) == folder
+    assert os.stat(folder).st_mode & 0o777 == 0o700
+    os.chmod(folder, 0o750)
+    with pytest.raises(PermissionError, match="open to others"):
+        platform.ensure_private_folder(folder)
+    assert platform.ensure_private_folder(folder, system="win32") == folder  # modes mean nothing there
+    os.symlink(tmp_path, tmp_path / "link")
+    for system in ("linux", "win32"):
+        with pytest.raises(PermissionError, match="not a folder"):
+            platform.ensure_private_folder(str(tmp_path / "link"), system=system)

@@ -37,7 +37,7 @@ def write_request(folder: Path, image: Path) -> Path:
 
 
 def test_first_call_returns_at_apply_and_the_second_reuses_the_window(tmp_path, display, synthetic_model_dir) -> None:
-    runtime = Path(tempfile.mkdtemp(prefix="sc-", dir="/tmp"))  # short: socket paths are limited to ~100 bytes
+    runtime = Path(tempfile.mkdtemp(prefix="sc-", dir="/tmp"))  # the bridge's folder: its endpoint file
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM",)}
     env.update(DISPLAY=display, XDG_RUNTIME_DIR=str(runtime), SAMCUT_MODEL_DIR=str(synthetic_model_dir),
                SAMCUT_CONFIG_DIR=str(tmp_path / "config"), SAMCUT_MODELS_ROOT=str(tmp_path / "models"))
@@ -81,7 +81,7 @@ def test_first_call_returns_at_apply_and_the_second_reuses_the_window(tmp_path, 
         assert log.read_text().count("serving host requests") == 1  # one window process served both
     finally:
         subprocess.run([*command, "--stop"], env=env, capture_output=True, timeout=60)
-        wait_until(lambda: not (runtime / "samcut" / "host.sock").exists()
+        wait_until(lambda: not (runtime / "samcut" / "host.json").exists()
                    or subprocess.run([*command, "--stop"], env=env, capture_output=True).stdout.find(b"no samcut") >= 0,
                    60, "the window's process to end")
         shutil.rmtree(runtime, ignore_errors=True)
