@@ -72,6 +72,18 @@ def blob_sha1(data: bytes, tmp: Path) -> str:
     return git_blob_sha1(path)
 
 
+def read_until(sock: socket.socket, ending: bytes, chunk: int = 64) -> bytes:
+    """What ``sock`` says up to and including ``ending`` (or until it hangs up), read ``chunk``
+    bytes at a time (1: nothing after ``ending`` is taken)."""
+    said = b""
+    while not said.endswith(ending):
+        part = sock.recv(chunk)
+        if not part:
+            break
+        said += part
+    return said
+
+
 class BridgeServer:
     """A stand-in for samcut's host server in a thread: it listens on a free loopback port and
     publishes it in ``folder``'s endpoint file (with ``secret``, or a fresh one). Each connection
@@ -119,12 +131,7 @@ class BridgeServer:
 
     def line(self, peer: socket.socket) -> bytes:
         """One line from ``peer`` (byte by byte: nothing after it is taken), kept in ``heard``."""
-        said = b""
-        while not said.endswith(b"\n"):
-            byte = peer.recv(1)
-            if not byte:
-                break
-            said += byte
+        said = read_until(peer, b"\n", 1)
         self.heard[-1] += said
         return said
 

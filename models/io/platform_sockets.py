@@ -48,11 +48,11 @@ def host_folder(system: str = sys.platform, environ: Mapping[str, str] | None = 
 def ensure_private_folder(path: str, system: str = sys.platform) -> str:
     """Create ``path`` (mode 0700) if needed and check that it is a real folder (not a link) that
     only this user can enter; ``PermissionError`` saying why otherwise. POSIX: owned by this user,
-    no bits for group or others. Windows: a real folder (its access list is inherited from the
-    user's profile, see the module's docstring)."""
+    no bits for group or others. Windows: a real folder, not a symbolic link or junction (its
+    access list is inherited from the user's profile, see the module's docstring)."""
     os.makedirs(path, mode=0o700, exist_ok=True)
     info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode):
+    if not stat.S_ISDIR(info.st_mode) or getattr(info, "st_reparse_tag", 0):  # (Windows: a junction)
         raise PermissionError(f"{path} is not a folder: refusing to use it for samcut's host bridge")
     me = this_user_id()
     if system != "win32" and me is not None and (info.st_uid != me or info.st_mode & 0o077):

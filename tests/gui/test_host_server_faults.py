@@ -15,7 +15,7 @@ from samcut.plugin import transport
 from samcut.plugin.protocol import read_response
 from samcut.plugin.transport import ENDPOINT_FILE, new_endpoint, read_endpoint, server_dir, write_endpoint
 
-from loopback_server import BridgeServer
+from loopback_server import BridgeServer, read_until
 
 
 def test_a_client_that_vanishes_while_served_is_forgotten_cleanly(qtbot, window, runtime_dir, capfd) -> None:
@@ -109,9 +109,7 @@ def test_a_client_without_the_secret_is_refused_and_the_server_keeps_serving(qtb
             if stranger == "wrong secret":  # speaks the handshake, with a guessed secret
                 nonce = os.urandom(16)
                 sock.sendall(b"samcut-host 1 " + nonce.hex().encode() + b"\n")
-                line = b""
-                while not line.endswith(b"\n"):
-                    line += sock.recv(1)
+                line = read_until(sock, b"\n", 1)
                 server_nonce = bytes.fromhex(line.split()[1].decode())
                 sock.sendall(transport.proof(new_endpoint(1).secret, b"client", nonce, server_nonce) + b"\n")
             elif stranger == "nonsense":

@@ -15,6 +15,7 @@ from samcut.plugin.protocol import Request, read_response
 from samcut.plugin.transport import connect_to_server, read_endpoint, server_dir
 
 from helpers import drag, wait_for_encode, wait_for_proposal
+from loopback_server import read_until
 
 
 def client_socket():
@@ -128,13 +129,7 @@ def test_a_client_that_stalls_before_sending_freezes_nothing(qtbot, window, runt
 def read_until_done(sock) -> bytes:
     """What the server said, up to and including its ``done`` line."""
     sock.settimeout(30)
-    said = b""
-    while not said.endswith(b"done\n"):
-        chunk = sock.recv(64)
-        if not chunk:
-            break
-        said += chunk
-    return said
+    return read_until(sock, b"done\n")
 
 
 def ask_in_background(request: Path) -> tuple[threading.Thread, list[bytes]]:

@@ -312,3 +312,18 @@ def test_a_private_folder_is_refused_when_open_to_others_or_a_link(tmp_path) -> 
     for system in ("linux", "win32"):
         with pytest.raises(PermissionError, match="not a folder"):
             platform.ensure_private_folder(str(tmp_path / "link"), system=system)
+
+
+def test_a_windows_junction_is_not_taken_for_the_folder(tmp_path, monkeypatch) -> None:
+    """Windows reports a directory junction as a folder with a reparse tag (``st_reparse_tag``,
+    IO_REPARSE_TAG_MOUNT_POINT): it may lead anywhere, so it is refused like a link (faked here)."""
+    folder = platform.ensure_private_folder(str(tmp_path / "host"))
+    real_lstat = os.lstat
+
+    class Junction:
+        def __init__(self, info: os.stat_result) -> None:
+            self.st_mode, self.st_uid, self.st_reparse_tag = info.st_mode, info.st_uid, 0xA0000003
+
+    monkeypatch.setattr(platform_sockets.os, "lstat", lambda path: Junction(real_lstat(path)))
+    with pytest.raises(PermissionError, match="not a folder"):
+        platform.ensure_private_folder(folder, system="win32")
