@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,13 +135,16 @@ def subject_mask(image: LoadedImage, models: Path | None, cache: bool = True,
     in ``segment_image``; ``show_progress``: the finder's progress bar on stderr."""
     from samcut.cli.objects import image_objects, object_mask
     from samcut.cli.progress import ProgressBar
-    from samcut.models.engine.finder import main_subject
+    from samcut.models.engine.finder import main_subject, subject_note
 
     progress = ProgressBar("finding objects", unit="points") if show_progress else None
     objects, input_size = image_objects(image, models, cache, progress, service)
     subject = main_subject(objects, image.size)
     if subject is None:
         raise ValueError(f"no object was found in {image.size[1]}x{image.size[0]} image")
+    note = subject_note(objects)
+    if note and show_progress:
+        print(f"subject: {note}", file=sys.stderr)
     return object_mask(subject, input_size, image.size)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from samcut.gui.window_parts import FinderHost
-from samcut.models.engine.finder import FoundObject, ObjectFinder, main_subject, object_under
+from samcut.models.engine.finder import FoundObject, ObjectFinder, main_subject, object_under, subject_note
 from samcut.models.engine.service import DecodeResult
 
 QUIET_S = 0.3
@@ -56,6 +56,7 @@ class FinderRun(QObject):
         self.objects, self.finder, self.ticket = None, None, 0
         self._timer.stop()
         self.window.status.finder_label.setText("")
+        self.window.status.finder_label.setToolTip("")
 
     def start(self, ticket: int) -> None:
         """The image ``ticket`` is encoded: take its objects from the cache, or start finding them
@@ -119,7 +120,12 @@ class FinderRun(QObject):
         self.objects = objects
         if self.window.editor is not None:
             self.window.editor.found = objects  # from now on a click takes the object under it
-        self.window.status.finder_label.setText(f"{len(objects)} objects" + (f" ({how})" if how else ""))
+        guesses = bool(objects) and not objects[0].passed  # the finder's fallback (see finder.py)
+        label = f"{len(objects)} best guesses" if guesses else f"{len(objects)} objects"
+        self.window.status.finder_label.setText(label + (f" ({how})" if how else ""))
+        note = subject_note(objects)
+        self.window.status.finder_label.setToolTip(note[:1].upper() + note[1:] + "; hover, clicks and Subject use them"
+                                                   if note else "")
         self.found.emit(len(objects))
 
     # what the window asks ------------------------------------------------------------------

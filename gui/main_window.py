@@ -260,6 +260,8 @@ class MainWindow(QMainWindow):
             self.bridge.cancel_pending()
         self.editor.take_object(found)
         self._release_held_mode()
+        if not found.passed:  # the finder's fallback: say so (finder.subject_note)
+            self.status.say("Subject: a best guess (no object passed SAM's quality thresholds)", 6000)
 
     def _on_box(self, box: tuple[float, float, float, float]) -> None:
         if self.editor is not None:

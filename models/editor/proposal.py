@@ -70,9 +70,9 @@ class Proposal:
 
     @classmethod
     def from_object(cls, found: FoundObject, image_size: tuple[int, int], model: str = "") -> Proposal:
-        """A found object as the proposal: its own mask as the one candidate, with its own score
-        (predicted IoU x stability), in an image of ``image_size`` ``(H, W)``, found by ``model``."""
-        return cls(found.logits()[None], np.array([found.score], np.float32), 0, found.input_frame(image_size),
+        """A found object as the proposal: the decoder's own logits for it as the one candidate, with
+        its predicted IoU, in an image of ``image_size`` ``(H, W)``, found by ``model``."""
+        return cls(found.logits()[None], np.array([found.predicted_iou], np.float32), 0, found.input_frame(image_size),
                    tuple(image_size), (0, 0), tuple(image_size), model)
 
     def with_chosen(self, chosen: int) -> Proposal:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from samcut.models.engine.finder import FoundObject, from_arrays, to_arrays
+from samcut.models.engine.finder import FinderSettings, FoundObject, from_arrays, to_arrays
 from samcut.models.engine.preprocess import IMAGE_SIZE, resized_size
 from samcut.models.engine.types import ImageEmbedding, InputFrame, input_frame
 from samcut.models.io.atomic import atomic_write
@@ -110,8 +110,9 @@ class EmbeddingDiskCache:
     def _objects_path(self, key: str) -> Path:
         return self.folder / f"{key}.objects.npz"
 
-    def get_objects(self, key: str) -> list[FoundObject] | None:
-        """The Object Finder's objects stored with ``key``'s embedding; a damaged file is deleted."""
+    def get_objects(self, key: str, settings: FinderSettings | None = None) -> list[FoundObject] | None:
+        """The Object Finder's objects stored with ``key``'s embedding, found with ``settings``
+        (None when the file holds other settings' objects); a damaged file is deleted."""
         path = self._objects_path(key)
         if not path.is_file() or not self._path(key).is_file():
             return None
@@ -120,13 +121,13 @@ class EmbeddingDiskCache:
                 arrays = {name: np.asarray(data[name]) for name in data.files}
             if str(arrays.pop("checksum")) != _arrays_digest(arrays):
                 raise ValueError("checksum")
-            return from_arrays(arrays)
+            return from_arrays(arrays, settings)
         except Exception:  # noqa: BLE001 - only a cache
             remove_file(path)
             return None
 
-    def put_objects(self, key: str, objects: list[FoundObject]) -> None:
-        arrays = to_arrays(objects)
+    def put_objects(self, key: str, objects: list[FoundObject], settings: FinderSettings | None = None) -> None:
+        arrays = to_arrays(objects, settings)
         try:
             make_private_folder(self.folder)
             atomic_write(self._objects_path(key),

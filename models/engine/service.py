@@ -33,7 +33,7 @@ from samcut.models.engine.embedding_cache import (  # noqa: F401 - re-exported: 
     image_key,
     model_cache_id,
 )
-from samcut.models.engine.finder import FoundObject
+from samcut.models.engine.finder import FinderSettings, FoundObject
 from samcut.models.engine.prompt_agreement import points_honoured
 from samcut.models.engine.quality import QualityTier, model_name
 from samcut.models.engine.types import XYXY, ImageEmbedding, InputFrame, Prompt
@@ -108,7 +108,7 @@ class SegmentationService:
         self._encode_lane = Lane("encode", inline=synchronous)
         self._decode_lane = Lane("decode", inline=synchronous)
         self._cache: OrderedDict[tuple[str, str], ImageEmbedding] = OrderedDict()  # (model, pixels' key)
-        self._objects: dict[tuple[str, str], list[FoundObject]] = {}  # the finder's objects, same keys
+        self._objects: dict[tuple[str, str, str], list[FoundObject]] = {}  # the finder's objects, same keys
         self._lock = threading.Lock()
         self._tickets = itertools.count(1)
         self._generations = itertools.count(1)
@@ -215,7 +215,8 @@ class SegmentationService:
             self._cache[(model, key)] = emb
             while len(self._cache) > self.memory_cache:
                 dropped, _ = self._cache.popitem(last=False)
-                self._objects.pop(dropped, None)
+                for found in [k for k in self._objects if k[:2] == dropped]:
+                    del self._objects[found]
         return emb
 
     # the Object Finder's results, kept with the embedding ------------------------------------
@@ -224,31 +225,35 @@ class SegmentationService:
             return self.quality.disk_cache
         return self.disk_cache
 
-    def objects_for(self, handle: ImageHandle) -> list[FoundObject] | None:
-        """The objects found earlier in ``handle``'s image by its model (memory, then disk), or None.
-        Call once the handle is encoded; it reads a small file at most."""
+    def objects_for(self, handle: ImageHandle, settings: FinderSettings | None = None) -> list[FoundObject] | None:
+        """The objects found earlier in ``handle``'s image by its model with ``settings`` (default:
+        SAM's) (memory, then disk), or None. Call once the handle is encoded; it reads one file at most."""
         if not handle.cache_key or handle.origin != (0, 0):
             return None
-        key = (handle.model, handle.cache_key[0])
+        settings = settings or FinderSettings()
+        key = (handle.model, handle.cache_key[0], settings.key())
         with self._lock:
             if key in self._objects:
                 return self._objects[key]
         disk = self._disk_for(handle)
-        found = disk.get_objects(key[1]) if disk else None
+        found = disk.get_objects(key[1], settings) if disk else None
         if found is not None:
             with self._lock:
                 self._objects[key] = found
         return found
 
-    def store_objects(self, handle: ImageHandle, objects: list[FoundObject]) -> None:
-        """Keep ``objects`` with ``handle``'s embedding, in memory and on disk."""
+    def store_objects(self, handle: ImageHandle, objects: list[FoundObject],
+                      settings: FinderSettings | None = None) -> None:
+        """Keep ``objects`` (found with ``settings``, default SAM's) with ``handle``'s embedding, in
+        memory and on disk (one set per image on disk: the last settings')."""
         if not handle.cache_key or handle.origin != (0, 0):
             return
+        settings = settings or FinderSettings()
         with self._lock:
-            self._objects[(handle.model, handle.cache_key[0])] = objects
+            self._objects[(handle.model, handle.cache_key[0], settings.key())] = objects
         disk = self._disk_for(handle)
         if disk:
-            disk.put_objects(handle.cache_key[0], objects)
+            disk.put_objects(handle.cache_key[0], objects, settings)
 
     # decode lane -------------------------------------------------------------------------
     def decode(self, handle: ImageHandle, prompt: Prompt, lead: tuple[Prompt, ...] = ()) -> Future:
