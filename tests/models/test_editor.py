@@ -58,7 +58,9 @@ def found_object(x0: int, y0: int, x1: int, y1: int, score: float) -> FoundObjec
     mask = np.zeros((256, 256), bool)
     scale = 256 / W  # the low-res frame covers the image's longest side (W)
     mask[int(y0 * scale):int(y1 * scale), int(x0 * scale):int(x1 * scale)] = True
-    return FoundObject(mask, (x0, y0, x1, y1), (x1 - x0) * (y1 - y0), score, ((x0 + x1) / 2, (y0 + y1) / 2))
+    logits = np.where(mask, 8.0, -8.0).astype(np.float16)
+    return FoundObject(logits, (x0, y0, x1 - 1, y1 - 1), (x1 - x0) * (y1 - y0), score, 1.0,
+                       ((x0 + x1) / 2, (y0 + y1) / 2))
 
 
 FOUND = [found_object(4, 4, 30, 30, 0.9), found_object(34, 10, 60, 44, 0.7), found_object(20, 20, 28, 28, 0.8)]
