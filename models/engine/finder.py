@@ -78,10 +78,11 @@ class FoundObject:
 
 @dataclass(order=True)
 class _Candidate:
-    """One multimask output waiting for ``ObjectFinder.objects`` (ordered by predicted IoU)."""
+    """One multimask output waiting for ``ObjectFinder.objects`` (ordered by predicted IoU, then
+    the earlier first: ``rank`` is minus the serial number)."""
 
     predicted_iou: float
-    serial: int
+    rank: int
     point: tuple[float, float] = field(compare=False)
     low_res: np.ndarray = field(compare=False)
 
@@ -105,7 +106,7 @@ class ObjectFinder:
         for token in MULTIMASK_TOKENS:
             iou = float(scores[token])
             self._serial += 1
-            candidate = _Candidate(iou, self._serial, point, np.asarray(logits[token], np.float16))
+            candidate = _Candidate(iou, -self._serial, point, np.asarray(logits[token], np.float16))
             if threshold <= 0 or iou > threshold:
                 self._passing.append(candidate)
             elif len(self._pool) < FALLBACK_POOL:
@@ -145,14 +146,14 @@ class ObjectFinder:
     def objects(self) -> list[FoundObject]:
         """The objects, best predicted IoU first: those that pass the settings' thresholds, or when
         none does, the fallback's (``passed=False``; see the module)."""
-        passing = sorted(self._passing, key=lambda c: c.serial)
+        passing = sorted(self._passing, key=lambda c: -c.rank)
         measured = self._measure(passing)
         threshold = self.settings.stability_score_thresh
         kept = self._select([o for o in measured if threshold <= 0 or o.stability >= threshold])
         if kept:
             return kept
-        pool = sorted(self._pool + passing, key=lambda c: (-c.predicted_iou, c.serial))[:FALLBACK_POOL]
-        pool.sort(key=lambda c: c.serial)
+        pool = sorted(self._pool + passing, reverse=True)[:FALLBACK_POOL]  # best IoU, earlier first
+        pool.sort(key=lambda c: -c.rank)
         fallback = self._select([o for o in self._measure(pool) if o.area > 0])
         return [replace(o, passed=False) for o in fallback]
 

@@ -109,7 +109,19 @@ def test_a_click_on_a_found_object_means_the_same_in_app_and_cli(qtbot, syntheti
     drag(window.canvas, [(x, y)])
     proposal = editor.proposal
     assert proposal is not None and proposal.count == 1 and not editor.awaiting_answer  # ...a click takes
-    assert abs(proposal.score - hovered.score) < 1e-6
+    assert abs(proposal.score - hovered.predicted_iou) < 1e-6
+    # ... and it is the decoder's own mask for that object: one of the three candidates of its grid point
+    from samcut.models.engine.postprocess import full_mask, upsample_logits
+    from samcut.models.engine.types import Prompt
+
+    engine, embedding = window.bridge.service.engine, window.bridge.handle.embedding.result()
+    low, _ = engine.decode_low_res(embedding, Prompt(points=[hovered.point], labels=[1]))
+    shown = proposal.mask()
+    decoded = [full_mask(low[token], embedding.input_size, embedding.original_size) for token in (1, 2, 3)]
+    token = 1 + int(np.argmax([(d == shown).mean() for d in decoded]))
+    near_zero = np.abs(upsample_logits(low[token], embedding.input_size, embedding.original_size)[0]) < 0.05
+    assert np.array_equal(decoded[token - 1][~near_zero], shown[~near_zero])  # (float16 logits: equal but at ~0)
+    assert near_zero.mean() < 0.01
     point = editor.prompt.strokes[0].path[0]
     window.actions_by_name["commit"].trigger()
     app = editor.selection.copy()
@@ -124,6 +136,10 @@ def test_a_click_on_a_found_object_means_the_same_in_app_and_cli(qtbot, syntheti
     out = tmp_path / "subject.png"
     assert main(["segment", str(image), "--models", str(synthetic_model_dir), "--mask", str(out), "--subject"]) == 0
     np.testing.assert_array_equal(np.asarray(Image.open(out)), editor.selection)
+    subject = window.finder.subject()  # the subject is the decoder's mask for its object too
+    low, _ = engine.decode_low_res(embedding, Prompt(points=[subject.point], labels=[1]))
+    decoded = [full_mask(low[token], embedding.input_size, embedding.original_size) for token in (1, 2, 3)]
+    assert max((d == (editor.selection > 127)).mean() for d in decoded) > 0.9999
     QTest.mouseMove(window.canvas, QPoint(1, 1))
 
 
