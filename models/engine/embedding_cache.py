@@ -1,12 +1,16 @@
 """Embeddings kept on disk between runs: ``EmbeddingDiskCache``, one folder per model
 (``model_cache_id``). Never trusted and never fatal: a damaged entry is deleted and its image
-encoded again.
+encoded again. ``EmbeddingMemory``: the last few in memory, in front of the disk, the one
+lookup rule (memory, then disk, then the encoder) of the quick and the quality models' lanes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +155,41 @@ class EmbeddingDiskCache:
                 remove_file(old.with_name(old.name.replace(".npz", ".objects.npz")))
         except OSError:
             pass  # a cache that cannot be written is only slower
+
+
+class EmbeddingMemory:
+    """The embeddings of the last ``limit`` images (least recently used first out), thread-safe
+    under ``lock`` (an owner's lock, to guard what ``on_drop`` touches with the same one; default
+    its own). ``on_drop(key)`` is called under the lock for each key pushed out."""
+
+    def __init__(self, limit: int, on_drop: Callable[[Hashable], None] | None = None,
+                 lock: threading.Lock | None = None) -> None:
+        self.limit = limit
+        self.lock = lock or threading.Lock()
+        self._entries: OrderedDict[Hashable, ImageEmbedding] = OrderedDict()
+        self._on_drop = on_drop
+
+    def fetch(self, key: Hashable, disk_key: str, disk: EmbeddingDiskCache | None,
+              encode: Callable[[], ImageEmbedding], source: list[str]) -> ImageEmbedding:
+        """The embedding under ``key``: from memory, else from ``disk`` (under ``disk_key``), else
+        ``encode()`` d and written to ``disk``; ``source`` gets "memory", "disk" or "encoder"."""
+        with self.lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                source.append("memory")
+                return self._entries[key]
+        embedding = disk.get(disk_key) if disk else None
+        if embedding is not None:
+            source.append("disk")
+        else:
+            embedding = encode()
+            source.append("encoder")
+            if disk:
+                disk.put(disk_key, embedding)
+        with self.lock:
+            self._entries[key] = embedding
+            while len(self._entries) > self.limit:
+                dropped, _ = self._entries.popitem(last=False)
+                if self._on_drop is not None:
+                    self._on_drop(dropped)
+        return embedding

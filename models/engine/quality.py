@@ -18,9 +18,7 @@ opened again gets its quality embedding at once.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -29,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from samcut.models.engine.cancellation import Cancellation
-from samcut.models.engine.embedding_cache import EmbeddingDiskCache, image_key
+from samcut.models.engine.embedding_cache import EmbeddingDiskCache, EmbeddingMemory, image_key
 from samcut.models.engine.errors import EncodeCancelled
 from samcut.models.engine.types import ImageEmbedding
 from samcut.models.io.lanes import Lane
@@ -83,13 +81,11 @@ class QualityTier:
         self.expected_s = expected_s
         self.last_encode_s: float | None = None
         self.disk_cache = disk_cache
-        self.memory_cache = memory_cache
         self.engine: SamEngine | None = None
         self._load = load
         self._synchronous = synchronous
         self._lane = Lane("quality", inline=synchronous)
-        self._cache: OrderedDict[str, ImageEmbedding] = OrderedDict()
-        self._lock = threading.Lock()
+        self._memory = EmbeddingMemory(memory_cache)
         self._started: float | None = None  # when the running encode began (perf_counter)
         self.phase = ""  # "loading" (the model), "waiting" (for the quick model), "encoding", "" (idle)
 
@@ -123,38 +119,26 @@ class QualityTier:
         engine = self._engine()
         key = image_key(rgb)
         keys.append(key)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                source.append("memory")
-                return self._cache[key]
-        embedding = self.disk_cache.get(key) if self.disk_cache else None
-        if embedding is not None:
-            source.append("disk")
-        else:
-            self.phase = "waiting"
-            try:
-                after.result()  # the quick model first: it answers the first strokes
-            except BaseException:  # noqa: BLE001 - its failure is reported by its own handle
-                pass
-            self.phase = "loading"
-            engine.load_encoder()  # (bf16: OpenVINO compiles the graph, once per machine)
-            if cancel.cancelled:
-                raise EncodeCancelled("quality encode cancelled")
-            self.phase = "encoding"
-            self._started = time.perf_counter()
-            try:
-                embedding = engine.encode(rgb, cancel)
-            finally:
-                elapsed, self._started = time.perf_counter() - self._started, None
-            self.last_encode_s = elapsed
-            source.append("encoder")
-            if self.disk_cache:
-                self.disk_cache.put(key, embedding)
-        with self._lock:
-            self._cache[key] = embedding
-            while len(self._cache) > self.memory_cache:
-                self._cache.popitem(last=False)
+        return self._memory.fetch(key, key, self.disk_cache, lambda: self._encode(engine, rgb, after, cancel), source)
+
+    def _encode(self, engine: SamEngine, rgb: np.ndarray, after: Future, cancel: Cancellation) -> ImageEmbedding:
+        """Once the quick model's encode has ended: load this model's encoder, then encode."""
+        self.phase = "waiting"
+        try:
+            after.result()  # the quick model first: it answers the first strokes
+        except BaseException:  # noqa: BLE001 - its failure is reported by its own handle
+            pass
+        self.phase = "loading"
+        engine.load_encoder()  # (bf16: OpenVINO compiles the graph, once per machine)
+        if cancel.cancelled:
+            raise EncodeCancelled("quality encode cancelled")
+        self.phase = "encoding"
+        self._started = started = time.perf_counter()
+        try:
+            embedding = engine.encode(rgb, cancel)
+        finally:
+            self._started = None
+        self.last_encode_s = time.perf_counter() - started  # (a finished encode only: the next one's estimate)
         return embedding
 
     def progress(self) -> float | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import OrderedDict
+from collections.abc import Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ import numpy as np
 from samcut.models.engine.cancellation import Cancellation
 from samcut.models.engine.embedding_cache import (  # noqa: F401 - re-exported: the service's caches
     EmbeddingDiskCache,
+    EmbeddingMemory,
     image_key,
     model_cache_id,
 )
@@ -103,13 +104,12 @@ class SegmentationService:
         self.engine = engine
         self.model = model_name(engine)
         self.quality = quality
-        self.memory_cache = memory_cache
         self.disk_cache = disk_cache
         self._encode_lane = Lane("encode", inline=synchronous)
         self._decode_lane = Lane("decode", inline=synchronous)
-        self._cache: OrderedDict[tuple[str, str], ImageEmbedding] = OrderedDict()  # (model, pixels' key)
         self._objects: dict[tuple[str, str, str], list[FoundObject]] = {}  # the finder's objects, same keys
         self._lock = threading.Lock()
+        self._memory = EmbeddingMemory(memory_cache, self._drop_objects, self._lock)  # keys: (model, pixels' key)
         self._tickets = itertools.count(1)
         self._generations = itertools.count(1)
         self._latest_generation = 0
@@ -196,28 +196,14 @@ class SegmentationService:
         key = image_key(rgb)
         if keys is not None:
             keys.append(key)
-        source = source if source is not None else []
-        with self._lock:
-            if (model, key) in self._cache:
-                self._cache.move_to_end((model, key))
-                source.append("memory")
-                return self._cache[(model, key)]
-        disk = self.disk_cache if persist else None
-        emb = disk.get(key) if disk else None
-        if emb is not None:
-            source.append("disk")
-        else:
-            emb = self.engine_for(model).encode(rgb, cancel)
-            source.append("encoder")
-            if disk:
-                disk.put(key, emb)
-        with self._lock:
-            self._cache[(model, key)] = emb
-            while len(self._cache) > self.memory_cache:
-                dropped, _ = self._cache.popitem(last=False)
-                for found in [k for k in self._objects if k[:2] == dropped]:
-                    del self._objects[found]
-        return emb
+        return self._memory.fetch((model, key), key, self.disk_cache if persist else None,
+                                  lambda: self.engine_for(model).encode(rgb, cancel),
+                                  source if source is not None else [])
+
+    def _drop_objects(self, dropped: Hashable) -> None:
+        """An image's embedding left memory: so do its objects (called under the memory's lock)."""
+        for found in [k for k in self._objects if k[:2] == dropped]:
+            del self._objects[found]
 
     # the Object Finder's results, kept with the embedding ------------------------------------
     def _disk_for(self, handle: ImageHandle) -> EmbeddingDiskCache | None:
