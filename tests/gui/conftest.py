@@ -18,12 +18,12 @@ def isolated_config(tmp_path, monkeypatch):
 
 @pytest.fixture()
 def runtime_dir(monkeypatch):
-    """A private ``XDG_RUNTIME_DIR``, where the host server's socket goes."""
+    """A private ``XDG_RUNTIME_DIR``, where the host server's endpoint file (host.json) goes."""
     import shutil
     import tempfile
     from pathlib import Path
 
-    folder = tempfile.mkdtemp(prefix="sc-", dir="/tmp")  # short: socket paths are limited to ~100 bytes
+    folder = tempfile.mkdtemp(prefix="sc-", dir="/tmp")  # (short, as a runtime folder is)
     monkeypatch.setenv("XDG_RUNTIME_DIR", folder)
     yield Path(folder)
     shutil.rmtree(folder, ignore_errors=True)
