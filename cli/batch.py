@@ -25,12 +25,14 @@ from samcut.cli.batch_work import (
     run_jobs,
     worker_threads,
 )
+from samcut.cli.objects import add_finder_arguments, finder_settings
 from samcut.cli.progress import ProgressBar
 from samcut.cli.segment import memory_size, parse_box, parse_point, positive_int
 from samcut.cli.service import add_precision_argument
 from samcut.models.batch.inputs import BatchInput, file_signature, list_inputs, parse_shard, select_shard
 from samcut.models.batch.manifest import DONE, FAILED, Entry, ManifestWriter, manifest_name, merge_manifests
 from samcut.models.editor.headless import CANDIDATES
+from samcut.models.engine.finder import FinderSettings
 from samcut.models.engine.runtimes import resolve_precision
 from samcut.models.io.hashing import file_sha256
 from samcut.models.store.choice import QUALITY, answering_model, require_chosen_model
@@ -48,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--prompts", type=Path, metavar="FILE",
                       help='JSON lines {"image": PATH, "points": [[x, y, label], ...], "box": [x0, y0, x1, y1], '
                            '"mode": "auto|best|single"}; a relative PATH is taken from FILE\'s folder')
+    add_finder_arguments(parser)  # (with --objects: as samcut objects)
     parser.add_argument("--write", choices=WRITES,
                         help="NAME.png (cutout with alpha), NAME.mask.png (8-bit grey) or both (default: cutout)")
     parser.add_argument("--recursive", action="store_true", help="list folders' subfolders too")
@@ -147,6 +150,8 @@ def check_arguments(args: argparse.Namespace) -> str:
     args.write = args.write or "cutout"
     if args.refine and mode != "prompts":
         raise ValueError("batch: --refine goes with --prompts")
+    if mode != "objects" and finder_settings(args) != FinderSettings():
+        raise ValueError("batch: the Object Finder's options (--pred-iou-thresh ...) go with --objects")
     return mode
 
 
@@ -247,10 +252,12 @@ def run(args: argparse.Namespace) -> int:
     model_dir = require_chosen_model(args.models)
     workers, threads = _layout(args)
     settings = WorkSettings(str(model_dir), mode, args.write, threads, not args.no_cache, resolve_precision(),
-                            args.refine, args.decontaminate, args.max_pixels, args.max_memory)
+                            args.refine, args.decontaminate, args.max_pixels, args.max_memory, finder_settings(args))
     model = model_identity(model_dir)
     base = {"mode": mode, "write": args.write, "refine": args.refine, "decontaminate": args.decontaminate,
             "precision": settings.precision}
+    if mode == "objects":  # (other thresholds: other objects, done again)
+        base["finder"] = json.loads(settings.finder.key())
     args.out.mkdir(parents=True, exist_ok=True)
     with ManifestWriter(args.out, manifest_name(shard)) as manifest:
         plan = plan_jobs(inputs, args.out, base, manifest.entries, model, prompts, args.prompts)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from samcut.cli.objects import image_objects, write_objects
@@ -25,6 +25,7 @@ from samcut.cli.service import headless_service
 from samcut.models.document.cutout import save_cutout, save_mask
 from samcut.models.document.imageio import load_image
 from samcut.models.editor.headless import check_prompt
+from samcut.models.engine.finder import FinderSettings
 from samcut.models.engine.sam_engine import default_threads
 from samcut.models.io.platform import remove_file
 
@@ -49,6 +50,8 @@ class WorkSettings:
     decontaminate: bool = False
     max_pixels: int | None = None
     max_memory: int | None = None
+    finder: FinderSettings = field(default_factory=FinderSettings)
+    """The Object Finder's settings (mode ``objects``; SAM's defaults)."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class BatchWorker:
         if s.mode == "objects":
             folder = out / job.stem
             folder.mkdir(parents=True, exist_ok=True)
-            objects, input_size = image_objects(image, None, s.cache, None, self.service)
+            objects, input_size = image_objects(image, None, s.cache, None, self.service, s.finder)
             names = write_objects(folder, Path(job.path), image.size, objects, input_size)
             for old in folder.iterdir():  # masks of an earlier run that found more objects
                 if _OBJECT_FILE.match(old.name) and old.name not in names:

@@ -40,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for object_NNN.png masks and objects.json (made if missing)")
     parser.add_argument("--models", type=resolve_model, metavar="DIR|NAME",
                         help="a model folder, or the name of an installed model (default: the official model)")
+    add_finder_arguments(parser)
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the embedding cache")
+    add_precision_argument(parser)
+
+
+def add_finder_arguments(parser: argparse.ArgumentParser) -> None:
+    """The finder's options, SAM's names and defaults (``samcut objects``, ``samcut batch --objects``)."""
     defaults = FinderSettings()
     parser.add_argument("--points-per-side", type=int, default=defaults.points_per_side, metavar="N",
                         help=f"grid of N x N single-point prompts (default {defaults.points_per_side}; SAM's own: 32)")
@@ -59,8 +66,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="samcut: after the box NMS, drop a mask whose mask IoU with a better one is above T "
                         "(default 0: off)")
     parser.add_argument("--max-objects", type=int, default=0, metavar="N", help="write only the best N (0: all)")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the embedding cache")
-    add_precision_argument(parser)
 
 
 def finder_settings(args: argparse.Namespace) -> FinderSettings:
