@@ -54,6 +54,7 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._lanes: dict[str, Lane] = {}
         self._active: set[Task] = set()
+        self._shut = False  # after shutdown: jobs run at once, on the caller's thread (no new threads)
         self._finished.connect(self._on_finished)
         self._progressed.connect(self._on_progress)
 
@@ -71,7 +72,9 @@ class TaskRunner(QObject):
         on the GUI thread. With ``progress``, the job is called as ``job(cancel_event, report)``
         and each ``report(value)`` from its thread reaches ``progress(value)`` on the GUI thread
         (until the task ends or is cancelled)."""
-        if lane not in self._lanes:
+        if self._shut:  # (a late callback of the closed window, e.g. a preferences write: done now, no thread)
+            self._lanes.setdefault(lane, Lane(lane, inline=True))
+        elif lane not in self._lanes:
             self._lanes[lane] = Lane(lane)
         task = Task(label or lane, done, failed, progress=progress)
         if progress is not None:
@@ -115,7 +118,10 @@ class TaskRunner(QObject):
                     pass
 
     def shutdown(self) -> None:
-        """Wait for running jobs, drop queued ones and stop the lanes' threads."""
+        """Wait for running jobs, drop queued ones and stop the lanes' threads; later jobs run at once
+        on the caller's thread (a callback queued before the window closed must not start a thread
+        that nothing would ever stop)."""
+        self._shut = True
         for lane in self._lanes.values():
             lane.shutdown(wait=True)
         self._lanes.clear()

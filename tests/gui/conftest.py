@@ -33,8 +33,15 @@ def runtime_dir(monkeypatch):
 def no_threads_left():
     """Fail any test that leaves a samcut worker thread running."""
     yield
-    left = [t.name for t in threading.enumerate() if t.name.startswith("samcut-") and t.is_alive()]
-    assert not left, f"threads still running after the test: {left}"
+    left = [t for t in threading.enumerate() if t.name.startswith("samcut-") and t.is_alive()]
+    if left:  # where each one is: the reason, not only the name
+        import sys
+        import traceback
+
+        frames = sys._current_frames()
+        where = {t.name: "".join(traceback.format_stack(frames[t.ident])[-6:]) for t in left if t.ident in frames}
+        raise AssertionError(f"threads still running after the test: {[t.name for t in left]}\n"
+                             + "\n".join(f"{name}:\n{stack}" for name, stack in where.items()))
 
 
 def make_window(qtbot, model_dir, synchronous: bool = False, engine=None):

@@ -86,6 +86,22 @@ def test_every_background_worker_is_a_samcut_thread(qtbot, fake_window, tmp_path
     assert not window.editor.unsaved
 
 
+def test_a_job_started_after_the_window_closed_runs_at_once_and_starts_no_thread(qtbot) -> None:
+    """A callback queued before the window closed (an open's or an encode's answer) may still ask
+    for a job (a preferences write) after the runner's shutdown: it is done at once on the caller's
+    thread, its answer still arrives, and no lane thread is left that nothing would stop."""
+    from samcut.gui.tasks import TaskRunner
+
+    runner = TaskRunner()
+    runner.run("save", lambda _c: None)
+    runner.shutdown()
+    ran, answers = [], []
+    runner.run("save", lambda _c: ran.append(threading.current_thread().name) or 7, answers.append)
+    assert ran == [threading.main_thread().name]
+    qtbot.waitUntil(lambda: answers == [7])
+    assert not [t for t in threading.enumerate() if t.name.startswith("samcut-save")]
+
+
 def test_a_stroke_begun_on_one_image_does_not_land_on_the_next(qtbot, fake_window, tmp_path) -> None:
     """Ctrl+V while dragging: the new image gets nothing from the old image's stroke."""
     from samcut.models.document.imageio import LoadedImage
