@@ -14,7 +14,7 @@ from samcut.models.engine.postprocess import full_mask
 
 from reference import synthetic_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))  # (last: bench/ must shadow no package)
 
 from refine_data import make_cases  # noqa: E402
 

@@ -13,7 +13,7 @@ from samcut.models.document.decontaminate import decontaminate
 
 from reference import synthetic_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))  # (last: bench/ must shadow no package)
 
 from refine_data import blob_alpha  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest
 
 from reference import synthetic_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))  # (last: bench/ must shadow no package)
 
 from refine_data import make_cases, scores  # noqa: E402
 

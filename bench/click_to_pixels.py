@@ -1,7 +1,7 @@
 """Click-to-pixels in the real app on a real X display: where the time between a click and the
 painted mask goes, stage by stage.
 
-    python bench/click.py [--models DIR] [--runs N]
+    python bench/click_to_pixels.py [--models DIR] [--runs N]
 
 Starts Xvfb (1920 x 1200) and, in a child process, the real window on it (the xcb platform, not
 offscreen) with a 1536 x 1024 photo, hover preview off (a click then always decodes) and
