@@ -154,7 +154,9 @@ class ObjectFinder:
             return kept
         pool = sorted(self._pool + passing, reverse=True)[:FALLBACK_POOL]  # best IoU, earlier first
         pool.sort(key=lambda c: -c.rank)
-        fallback = self._select([o for o in self._measure(pool) if o.area > 0])
+        known = {id(c): o for c, o in zip(passing, measured, strict=True)}  # (measured above: not again)
+        fresh = iter(self._measure([c for c in pool if id(c) not in known]))
+        fallback = self._select([o for o in (known.get(id(c)) or next(fresh) for c in pool) if o.area > 0])
         return [replace(o, passed=False) for o in fallback]
 
 

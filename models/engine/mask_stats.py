@@ -201,12 +201,8 @@ def logits_at(maps: list[np.ndarray], frame: InputFrame | tuple[int, int], origi
     sy, sx = int(ty.start[row]), int(tx.start[col])
     if not maps:
         return np.zeros(0, np.float32)
-    cells = np.stack([np.asarray(m)[sy:sy + TAPS, sx:sx + TAPS] for m in maps]).astype(np.float32)
-    wy, wx = ty.weights[row], tx.weights[col]
-    mid = cells[:, 0, :] * wy[0]
-    for k in range(1, TAPS):
-        mid += cells[:, k, :] * wy[k]
-    out = mid[:, 0] * wx[0]
-    for k in range(1, TAPS):
-        out += mid[:, k] * wx[k]
-    return out
+    cells = np.stack([np.asarray(m)[sy:sy + TAPS, sx:sx + TAPS] for m in maps], axis=-1).astype(np.float32)
+    count = cells.shape[-1]  # each map a block of one pixel: the same arithmetic as the blocks'
+    wy = np.broadcast_to(ty.weights[row][:, None, None], (TAPS, 1, count))
+    wx = np.broadcast_to(tx.weights[col][:, None, None], (TAPS, 1, count))
+    return _block_logits(cells, wy, wx)[0, 0]
